@@ -1,0 +1,44 @@
+package authserver
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/storage"
+)
+
+// Config is everything a Server needs, with defaults already resolved by the
+// caller (internal/config) except where a zero value says otherwise.
+type Config struct {
+	// Issuer is the issuer identifier (OIDC Discovery §3), e.g.
+	// http://localhost:9000. Endpoints are served below its path.
+	Issuer string
+
+	Directory *directory.Directory
+	Store     storage.Store
+
+	// SigningAlgorithm is the only JWS alg produced or accepted: ES256
+	// (default) or RS256.
+	SigningAlgorithm string
+	// KeyRotationPeriod is how long a signing key signs before a new one
+	// takes over. Zero means 30 days.
+	KeyRotationPeriod time.Duration
+
+	AuthCodeTTL     time.Duration // default 60s
+	AccessTokenTTL  time.Duration // default 1h
+	IDTokenTTL      time.Duration // default 1h
+	RefreshTokenTTL time.Duration // default 30 days
+	LoginSessionTTL time.Duration // default 12h
+	ConsentTTL      time.Duration // default 30 days
+
+	// CookieSecrets encrypt and authenticate the login-session and CSRF
+	// cookies. The first one encodes; all decode (for rotation). Each is at
+	// least 32 bytes.
+	CookieSecrets [][]byte
+
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives structured logs; slog.Default() when nil.
+	Logger *slog.Logger
+}

@@ -1,0 +1,129 @@
+// Package directory holds the users and OAuth clients the authorization
+// server knows. Both come from configuration and are read-only at run time.
+package directory
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Token endpoint authentication methods (RFC 7591 §2).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthNone              = "none"
+)
+
+// User is a person who can sign in at the login page.
+type User struct {
+	ID            string // what the person types as user id; also the "sub" claim
+	PasswordHash  []byte // bcrypt
+	Name          string
+	Email         string
+	EmailVerified bool
+	Groups        []string
+}
+
+// Client is a registered OAuth client.
+type Client struct {
+	ID   string
+	Name string // shown on the consent page; ID when empty
+	// Secret is the client secret, either as given or as a bcrypt hash
+	// (SecretIsHash). Empty for public clients.
+	Secret       string
+	SecretIsHash bool
+	RedirectURIs []string
+	// Scopes the client may be granted; a request gets the intersection.
+	Scopes []string
+	// AuthMethod is how the client authenticates at the token endpoint.
+	AuthMethod string
+	// GrantTypes the client may use at the token endpoint.
+	GrantTypes []string
+	// RequirePKCE is true unless configured off for a legacy confidential
+	// client; public clients always need PKCE.
+	RequirePKCE bool
+}
+
+// DisplayName is how the client is named to people.
+func (c *Client) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+// Public reports whether the client has no secret.
+func (c *Client) Public() bool { return c.AuthMethod == AuthNone }
+
+// AllowsGrant reports whether the client may use the grant type.
+func (c *Client) AllowsGrant(grantType string) bool { return slices.Contains(c.GrantTypes, grantType) }
+
+// CheckSecret reports whether secret is the client's secret, in time that
+// does not depend on how much of it matched.
+func (c *Client) CheckSecret(secret string) bool {
+	if c.Public() || secret == "" {
+		return false
+	}
+	if c.SecretIsHash {
+		return bcrypt.CompareHashAndPassword([]byte(c.Secret), []byte(secret)) == nil
+	}
+	return subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) == 1
+}
+
+// Directory is the immutable set of users and clients.
+type Directory struct {
+	users   map[string]*User
+	clients map[string]*Client
+	// dummyHash is compared against when the user is unknown, so the login
+	// takes as long for unknown users as for wrong passwords.
+	dummyHash []byte
+}
+
+// New builds a directory. It returns an error for duplicate IDs.
+func New(users []User, clients []Client) (*Directory, error) {
+	d := &Directory{users: map[string]*User{}, clients: map[string]*Client{}}
+	for i := range users {
+		u := users[i]
+		if _, dup := d.users[u.ID]; dup {
+			return nil, fmt.Errorf("duplicate user id %q", u.ID)
+		}
+		d.users[u.ID] = &u
+	}
+	for i := range clients {
+		c := clients[i]
+		if _, dup := d.clients[c.ID]; dup {
+			return nil, fmt.Errorf("duplicate client id %q", c.ID)
+		}
+		d.clients[c.ID] = &c
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("gatehouse-timing-equaliser"), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, err
+	}
+	d.dummyHash = h
+	return d, nil
+}
+
+// Client returns the client with this ID, or nil.
+func (d *Directory) Client(id string) *Client { return d.clients[id] }
+
+// User returns the user with this ID, or nil.
+func (d *Directory) User(id string) *User { return d.users[id] }
+
+// Authenticate returns the user if id and password match, else nil. It does
+// the same bcrypt work whether or not the user exists.
+func (d *Directory) Authenticate(id, password string) *User {
+	u := d.users[strings.TrimSpace(id)]
+	hash := d.dummyHash
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || u == nil {
+		return nil
+	}
+	return u
+}

@@ -1,0 +1,151 @@
+// Package storage defines what the authorization server keeps between
+// requests, restarts and replicas, as one small interface that every backend
+// (memory, SQLite, PostgreSQL) implements and one conformance suite checks.
+//
+// Users and clients are configuration, not state, and are not kept here.
+// Secrets handed to clients (codes, tokens) are never stored as given: the
+// authserver stores a hash of each and looks rows up by that hash, so a leaked
+// database does not leak usable credentials.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns for the same conditions, so callers can use
+// errors.Is regardless of the backend.
+var (
+	// ErrNotFound means no live row has that key: it never existed, has
+	// expired, or was already consumed.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrAlreadyExists means a row with that key is already stored.
+	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrTokenReused means a refresh token that had already been rotated was
+	// presented again. RFC 9700 §4.14.2 treats this as a sign of theft: the
+	// caller should revoke the whole family.
+	ErrTokenReused = errors.New("storage: refresh token already used")
+)
+
+// AuthCode is an authorization code and everything it was bound to when it
+// was issued (RFC 6749 §4.1.2, RFC 7636 §4.4).
+type AuthCode struct {
+	ID                  string // hash of the code handed to the client
+	ClientID            string
+	RedirectURI         string // as sent in the authorization request ("" when omitted)
+	Scopes              []string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Subject             string
+	AuthTime            time.Time
+	ExpiresAt           time.Time
+}
+
+// RefreshToken is one refresh token of a family. A family starts with the
+// code exchange; each rotation adds a token and marks its parent used.
+type RefreshToken struct {
+	ID        string // hash of the token handed to the client
+	FamilyID  string
+	ClientID  string
+	Subject   string
+	Scopes    []string
+	Nonce     string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is set once the token has been rotated; it stays stored until it
+	// expires so that a replay is recognised as reuse, not as unknown.
+	UsedAt time.Time
+}
+
+// AccessToken is an opaque bearer token (RFC 6750) as the resource endpoints
+// see it. FamilyID ties it to the refresh family it came from, if any, so a
+// family revocation also ends its access tokens.
+type AccessToken struct {
+	ID        string // hash of the token handed to the client
+	FamilyID  string
+	ClientID  string
+	Subject   string
+	Scopes    []string
+	AuthTime  time.Time
+	ExpiresAt time.Time
+}
+
+// Consent records that a user approved scopes for a client, so the consent
+// page need not be shown again until it expires.
+type Consent struct {
+	Subject   string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+	ExpiresAt time.Time
+}
+
+// SigningKey is one key pair that signs (or signed) ID tokens.
+type SigningKey struct {
+	ID         string // the JWK "kid"
+	Algorithm  string // the JWS "alg", e.g. ES256
+	PrivateJWK []byte // JSON encoding of the private JWK
+	CreatedAt  time.Time
+	// RetiredAt is zero for the key that signs now. Once set, the key only
+	// verifies; it stays published until PublishUntil.
+	RetiredAt    time.Time
+	PublishUntil time.Time
+}
+
+// GCResult counts what GarbageCollect removed.
+type GCResult struct {
+	AuthCodes, RefreshTokens, AccessTokens, Consents, SigningKeys int64
+}
+
+// Store is the authorization server's state. All methods are safe for
+// concurrent use, also by several processes sharing one database.
+//
+// Every lookup takes now and treats rows that expired at or before it as
+// absent, so expiry never depends on the garbage collector having run.
+type Store interface {
+	// CreateAuthCode stores a new code; ErrAlreadyExists if the ID is taken.
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// ClaimAuthCode atomically removes and returns the live code with this ID.
+	// Of any number of concurrent claims of one code, exactly one succeeds;
+	// the others, and every later claim, get ErrNotFound.
+	ClaimAuthCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
+
+	// CreateRefreshToken stores the first token of a family.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RotateRefreshToken atomically marks the live, unused token oldID as used
+	// at now and stores next in its place, returning the old token. Of any
+	// number of concurrent rotations of one token exactly one succeeds.
+	// A token already used gives ErrTokenReused together with the old token
+	// (so the caller knows the family to revoke); an unknown or expired one
+	// gives ErrNotFound.
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time) (RefreshToken, error)
+	// RevokeFamily removes every refresh and access token of the family.
+	RevokeFamily(ctx context.Context, familyID string) error
+
+	// CreateAccessToken stores an opaque access token.
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	// GetAccessToken returns the live access token with this ID.
+	GetAccessToken(ctx context.Context, id string, now time.Time) (AccessToken, error)
+
+	// PutConsent creates or replaces the consent of (Subject, ClientID).
+	PutConsent(ctx context.Context, c Consent) error
+	// GetConsent returns the live consent of subject for clientID.
+	GetConsent(ctx context.Context, subject, clientID string, now time.Time) (Consent, error)
+
+	// SigningKeys returns every stored signing key, newest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// UpdateSigningKeys replaces the stored key set with what update returns,
+	// as one atomic compare-and-swap: replicas calling it at once are
+	// serialised, and each update sees the set the previous one left. If
+	// update returns an error nothing changes and that error is returned.
+	UpdateSigningKeys(ctx context.Context, update func(current []SigningKey) ([]SigningKey, error)) error
+
+	// GarbageCollect removes rows that expired at or before now.
+	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
+
+	// Close releases the backend's resources.
+	Close() error
+}
