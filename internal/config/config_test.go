@@ -1,0 +1,242 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedConfigsLoad(t *testing.T) {
+	for _, path := range []string{"../../config.example.yaml", "../../examples/seed.yaml"} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			c, err := load(path, func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatalf("got %v, want the shipped file to load", err)
+			}
+			a := c.File.AuthServer
+			if a == nil {
+				t.Fatal("no authserver section")
+			}
+			if _, err := c.AuthServer(nil, nil); err != nil {
+				t.Fatalf("AuthServer: %v", err)
+			}
+			if c.File.Proxy != nil {
+				if _, err := c.Proxy(nil, nil); err != nil {
+					t.Fatalf("Proxy: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestExampleDefaults(t *testing.T) {
+	c, err := Load("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.File.AuthServer
+	if got, want := a.Lifetimes.AuthorizationCode, 60*time.Second; got != want {
+		t.Errorf("authorization_code lifetime: got %s, want %s", got, want)
+	}
+	if !filepath.IsAbs(a.Storage.SQLite.Path) || filepath.Base(a.Storage.SQLite.Path) != "gatehouse.db" {
+		t.Errorf("sqlite path: got %q, want an absolute path next to the config file", a.Storage.SQLite.Path)
+	}
+	pc, err := c.Proxy(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.Cookie.Secure {
+		t.Error("cookie.secure: got true for an http public_url, want false")
+	}
+	if got := pc.PublicURL.String(); got != "http://localhost:8000" {
+		t.Errorf("public_url: got %q", got)
+	}
+	ac, err := c.AuthServer(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := ac.Directory.Client("gatehouse-proxy")
+	if cl == nil || !cl.RequirePKCE || !cl.SecretIsHash || !cl.CheckSecret("demo-proxy-secret-not-for-production") {
+		t.Errorf("client gatehouse-proxy: got %+v, want PKCE required and the demo secret accepted via its hash", cl)
+	}
+	if ac.Directory.Authenticate("demo", "demo-password") == nil {
+		t.Error("the demo user's documented password does not work")
+	}
+}
+
+const minimalAuth = `authserver:
+  issuer: http://localhost:9000
+  cookie_secrets: ["0123456789abcdef0123456789abcdef"]
+  storage: {type: memory}
+  users:
+    - id: u
+      password_hash: "$2a$10$nS./0Q.CDp1T.yvtKbGIAePr9lUez3mRKswldUMYv9jWe0.7m00YW"
+  clients:
+    - id: c
+      secret: s
+      redirect_uris: [http://localhost:8000/cb]
+`
+
+func TestProblemsNameFileLineAndField(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want []string // each must appear in the error
+	}{
+		{
+			name: "unknown field",
+			yaml: strings.Replace(minimalAuth, "      secret: s\n", "      secret: s\n      redirect_uri: http://x\n", 1),
+			want: []string{":10: authserver.clients[0].redirect_uri: unknown field", "redirect_uris"},
+		},
+		{
+			name: "unknown top-level section",
+			yaml: minimalAuth + "proxi: {}\n",
+			want: []string{":12: proxi: unknown field"},
+		},
+		{
+			name: "bad duration",
+			yaml: minimalAuth + "  lifetimes: {access_token: soon}\n",
+			want: []string{":12: authserver.lifetimes.access_token:", "soon"},
+		},
+		{
+			name: "unset environment variable",
+			yaml: strings.Replace(minimalAuth, "secret: s", "secret: ${GATEHOUSE_TEST_UNSET}", 1),
+			want: []string{":9: authserver.clients[0].secret: environment variable GATEHOUSE_TEST_UNSET is not set"},
+		},
+		{
+			name: "several problems at once",
+			yaml: strings.NewReplacer("http://localhost:9000", "localhost", `"$2a`, `"x$2a`).Replace(minimalAuth),
+			want: []string{"2 problems", ":2: authserver.issuer:", "not an absolute", ":6: authserver.users[0].password_hash: is not a bcrypt hash"},
+		},
+		{
+			name: "short cookie secret",
+			yaml: strings.Replace(minimalAuth, "0123456789abcdef0123456789abcdef", "short", 1),
+			want: []string{":3: authserver.cookie_secrets[0]: is 5 characters; use at least 32"},
+		},
+		{
+			name: "public client cannot turn off PKCE",
+			yaml: strings.Replace(minimalAuth, "      secret: s\n", "      token_endpoint_auth_method: none\n      require_pkce: false\n", 1),
+			want: []string{":10: authserver.clients[0].require_pkce: public clients always need PKCE"},
+		},
+		{
+			name: "confidential client without secret",
+			yaml: strings.Replace(minimalAuth, "      secret: s\n", "", 1),
+			want: []string{":8: authserver.clients[0].secret: a confidential client needs one of secret"},
+		},
+		{
+			name: "secret and secret_file",
+			yaml: strings.Replace(minimalAuth, "      secret: s\n", "      secret: s\n      secret_file: s.txt\n", 1),
+			want: []string{"authserver.clients[0].secret: set either secret or secret_file, not both"},
+		},
+		{
+			name: "postgres without dsn",
+			yaml: strings.Replace(minimalAuth, "{type: memory}", "{type: postgres}", 1),
+			want: []string{":4: authserver.storage.postgres.dsn: is required when storage.type is postgres"},
+		},
+		{
+			name: "proxy without openid, routes or secrets",
+			yaml: "proxy:\n  public_url: http://localhost:8000\n  provider: {issuer: http://localhost:9000, client_id: p, scopes: [profile]}\n",
+			want: []string{"proxy.provider.scopes: must include openid", "proxy.cookie.secrets: add at least one secret", "proxy.routes: add at least one route"},
+		},
+		{
+			name: "reserved route",
+			yaml: "proxy:\n  public_url: http://localhost:8000\n  provider: {issuer: http://localhost:9000, client_id: p}\n  cookie: {secrets: [\"0123456789abcdef0123456789abcdef\"]}\n  routes:\n    - {path: /oauth2/x, upstream: http://127.0.0.1:1}\n",
+			want: []string{":6: proxy.routes[0].path: /oauth2/ is reserved"},
+		},
+		{
+			name: "empty file",
+			yaml: "# nothing\n",
+			want: []string{"the file is empty"},
+		},
+		{
+			name: "list where a mapping belongs",
+			yaml: "authserver: [1, 2]\n",
+			want: []string{":1: authserver: got a list, want a mapping"},
+		},
+		{
+			name: "syntax error",
+			yaml: "authserver:\n  issuer: [\n",
+			want: []string{"config.yaml: line 3"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := load(path, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("got %v, want a *config.Error", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q; got:\n%s", w, err)
+				}
+			}
+			if !strings.Contains(err.Error(), "config.yaml") {
+				t.Errorf("error does not name the file: %s", err)
+			}
+		})
+	}
+}
+
+func TestEnvironmentAndSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "client-secret"), []byte("from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cookies"), []byte("1111111111111111111111111111111111\n\n2222222222222222222222222222222222\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `log: {level: "${LEVEL}"}
+proxy:
+  public_url: https://${HOST}
+  provider: {issuer: http://localhost:9000, client_id: p, client_secret_file: client-secret}
+  cookie: {secrets_file: cookies}
+  routes: [{path: /, upstream: "http://127.0.0.1:${PORT}"}]
+`
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"LEVEL": "debug", "HOST": "app.example.com", "PORT": "8081"}
+	c, err := load(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.File.Proxy
+	if p.PublicURL != "https://app.example.com" || p.Routes[0].Upstream != "http://127.0.0.1:8081" || c.File.Log.Level != "debug" {
+		t.Errorf("expansion: got %q %q %q", p.PublicURL, p.Routes[0].Upstream, c.File.Log.Level)
+	}
+	if p.Provider.ClientSecret != "from-a-file" {
+		t.Errorf("client_secret_file: got %q, want %q", p.Provider.ClientSecret, "from-a-file")
+	}
+	if len(p.Cookie.Secrets) != 2 {
+		t.Errorf("secrets_file: got %d secrets, want 2", len(p.Cookie.Secrets))
+	}
+	if !*p.Cookie.Secure {
+		t.Error("cookie.secure: got false for an https public_url, want true")
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	for _, seed := range []string{minimalAuth, "proxy: {}\n", "a: &x 1\nb: *x\n", "authserver:\n  users: [{id: ${X}}]\n"} {
+		f.Add(seed)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, content string) {
+		path := filepath.Join(dir, "fuzz.yaml")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := load(path, func(string) (string, bool) { return "v", true })
+		if err == nil && c.File.AuthServer == nil && c.File.Proxy == nil && c.File.DemoUpstream == nil {
+			t.Fatal("a file with nothing to run was accepted")
+		}
+	})
+}

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"io"
+	"log/slog"
+	"net/url"
+
+	"github.com/gatehouse/gatehouse/authserver"
+	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/proxy"
+)
+
+// Logger returns the logger the file asks for, writing to w.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.File.Log.Level)) // validated at load
+	opts := &slog.HandlerOptions{Level: level}
+	if c.File.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// AuthServer returns the authserver's runtime configuration around store.
+// It panics if the file has no authserver section.
+func (c *Config) AuthServer(store storage.Store, logger *slog.Logger) (authserver.Config, error) {
+	a := c.File.AuthServer
+	dir, err := directory.New(users(a.Users), clients(a.Clients))
+	if err != nil {
+		return authserver.Config{}, err
+	}
+	return authserver.Config{
+		Issuer:            a.Issuer,
+		Directory:         dir,
+		Store:             store,
+		SigningAlgorithm:  a.SigningAlgorithm,
+		KeyRotationPeriod: a.KeyRotationPeriod,
+		AuthCodeTTL:       a.Lifetimes.AuthorizationCode,
+		AccessTokenTTL:    a.Lifetimes.AccessToken,
+		IDTokenTTL:        a.Lifetimes.IDToken,
+		RefreshTokenTTL:   a.Lifetimes.RefreshToken,
+		LoginSessionTTL:   a.Lifetimes.LoginSession,
+		ConsentTTL:        a.Lifetimes.Consent,
+		CookieSecrets:     bytesList(a.CookieSecrets),
+		Logger:            logger,
+	}, nil
+}
+
+func users(in []User) []directory.User {
+	out := make([]directory.User, len(in))
+	for i, u := range in {
+		out[i] = directory.User{
+			ID:            u.ID,
+			PasswordHash:  []byte(u.PasswordHash),
+			Name:          u.Name,
+			Email:         u.Email,
+			EmailVerified: u.EmailVerified,
+			Groups:        u.Groups,
+		}
+	}
+	return out
+}
+
+func clients(in []Client) []directory.Client {
+	out := make([]directory.Client, len(in))
+	for i, c := range in {
+		secret, isHash := c.Secret, false
+		if c.SecretHash != "" {
+			secret, isHash = c.SecretHash, true
+		}
+		out[i] = directory.Client{
+			ID:           c.ID,
+			Name:         c.Name,
+			Secret:       secret,
+			SecretIsHash: isHash,
+			RedirectURIs: c.RedirectURIs,
+			Scopes:       c.Scopes,
+			AuthMethod:   c.TokenEndpointAuthMethod,
+			GrantTypes:   c.GrantTypes,
+			RequirePKCE:  c.RequirePKCE == nil || *c.RequirePKCE,
+		}
+	}
+	return out
+}
+
+// Proxy returns the proxy's runtime configuration. sessions is the opened
+// session store, nil for the cookie store. It panics if the file has no
+// proxy section.
+func (c *Config) Proxy(sessions proxy.SessionStore, logger *slog.Logger) (proxy.Config, error) {
+	p := c.File.Proxy
+	public, err := url.Parse(p.PublicURL)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	routes := make([]proxy.Route, len(p.Routes))
+	for i, r := range p.Routes {
+		u, err := url.Parse(r.Upstream)
+		if err != nil {
+			return proxy.Config{}, err
+		}
+		routes[i] = proxy.Route{PathPrefix: r.Path, Upstream: u}
+	}
+	return proxy.Config{
+		PublicURL: public,
+		Provider: proxy.ProviderConfig{
+			IssuerURL:    p.Provider.Issuer,
+			ClientID:     p.Provider.ClientID,
+			ClientSecret: p.Provider.ClientSecret,
+			Scopes:       p.Provider.Scopes,
+		},
+		Cookie: proxy.CookieConfig{
+			Name:       p.Cookie.Name,
+			Domain:     p.Cookie.Domain,
+			Secure:     *p.Cookie.Secure,
+			Secrets:    bytesList(p.Cookie.Secrets),
+			SessionTTL: p.Cookie.SessionTTL,
+		},
+		Sessions: sessions,
+		Routes:   routes,
+		Logger:   logger,
+	}, nil
+}
+
+func bytesList(in []string) [][]byte {
+	out := make([][]byte, len(in))
+	for i, s := range in {
+		out[i] = []byte(s)
+	}
+	return out
+}

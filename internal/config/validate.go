@@ -1,0 +1,393 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
+)
+
+// Defaults, named so config.example.yaml, the docs and the code agree.
+const (
+	DefaultAuthListen        = "127.0.0.1:9000"
+	DefaultProxyListen       = "127.0.0.1:8000"
+	DefaultDemoListen        = "127.0.0.1:8081"
+	DefaultSigningAlgorithm  = "ES256"
+	DefaultKeyRotationPeriod = 30 * 24 * time.Hour
+	DefaultSQLitePath        = "gatehouse.db"
+	DefaultCookieName        = "_gatehouse"
+	DefaultRedisKeyPrefix    = "gatehouse:session:"
+	DefaultRedisTTL          = 12 * time.Hour
+)
+
+var (
+	defaultLifetimes = Lifetimes{
+		AuthorizationCode: 60 * time.Second,
+		AccessToken:       time.Hour,
+		IDToken:           time.Hour,
+		RefreshToken:      30 * 24 * time.Hour,
+		LoginSession:      12 * time.Hour,
+		Consent:           30 * 24 * time.Hour,
+	}
+	defaultClientScopes = []string{"openid", "profile", "email"}
+	defaultGrantTypes   = []string{"authorization_code", "refresh_token"}
+	defaultProxyScopes  = []string{"openid", "profile", "email"}
+)
+
+const (
+	grantAuthorizationCode = "authorization_code"
+	grantRefreshToken      = "refresh_token"
+)
+
+// secretPair enforces "value or value_file, not both" and reads the file.
+func (l *loader) secretPair(field string, value *string, file string) {
+	switch {
+	case *value != "" && file != "":
+		l.addf(field, "set either %s or %s_file, not both", lastPart(field), lastPart(field))
+	case file != "":
+		if v, ok := l.readSecretFile(field+"_file", file); ok {
+			*value = v
+		}
+	}
+}
+
+// secretList appends the non-empty lines of file to list.
+func (l *loader) secretList(field string, list *[]string, file string) {
+	if file == "" {
+		return
+	}
+	v, ok := l.readSecretFile(field+"_file", file)
+	if !ok {
+		return
+	}
+	for _, line := range strings.Split(v, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			*list = append(*list, line)
+		}
+	}
+}
+
+func (l *loader) resolveFiles(f *File) {
+	if a := f.AuthServer; a != nil {
+		l.secretList("authserver.cookie_secrets", &a.CookieSecrets, a.CookieSecretsFile)
+		if pg := a.Storage.Postgres; pg != nil {
+			l.secretPair("authserver.storage.postgres.dsn", &pg.DSN, pg.DSNFile)
+		}
+		for i := range a.Users {
+			u := &a.Users[i]
+			l.secretPair(fmt.Sprintf("authserver.users[%d].password_hash", i), &u.PasswordHash, u.PasswordHashFile)
+		}
+		for i := range a.Clients {
+			c := &a.Clients[i]
+			l.secretPair(fmt.Sprintf("authserver.clients[%d].secret", i), &c.Secret, c.SecretFile)
+		}
+	}
+	if p := f.Proxy; p != nil {
+		l.secretPair("proxy.provider.client_secret", &p.Provider.ClientSecret, p.Provider.ClientSecretFile)
+		l.secretList("proxy.cookie.secrets", &p.Cookie.Secrets, p.Cookie.SecretsFile)
+		if r := p.SessionStore.Redis; r != nil {
+			l.secretPair("proxy.session_store.redis.url", &r.URL, r.URLFile)
+		}
+	}
+}
+
+func (l *loader) applyDefaults(f *File) {
+	setDefault(&f.Log.Level, "info")
+	setDefault(&f.Log.Format, "text")
+	if a := f.AuthServer; a != nil {
+		setDefault(&a.Listen, DefaultAuthListen)
+		setDefault(&a.SigningAlgorithm, DefaultSigningAlgorithm)
+		setDefault(&a.KeyRotationPeriod, DefaultKeyRotationPeriod)
+		lt, d := &a.Lifetimes, defaultLifetimes
+		setDefault(&lt.AuthorizationCode, d.AuthorizationCode)
+		setDefault(&lt.AccessToken, d.AccessToken)
+		setDefault(&lt.IDToken, d.IDToken)
+		setDefault(&lt.RefreshToken, d.RefreshToken)
+		setDefault(&lt.LoginSession, d.LoginSession)
+		setDefault(&lt.Consent, d.Consent)
+		setDefault(&a.Storage.Type, "sqlite")
+		if a.Storage.Type == "sqlite" {
+			if a.Storage.SQLite == nil {
+				a.Storage.SQLite = &SQLite{}
+			}
+			setDefault(&a.Storage.SQLite.Path, DefaultSQLitePath)
+			a.Storage.SQLite.Path = l.resolvePath(a.Storage.SQLite.Path)
+		}
+		for i := range a.Clients {
+			c := &a.Clients[i]
+			setDefault(&c.TokenEndpointAuthMethod, directory.AuthClientSecretBasic)
+			if c.Scopes == nil {
+				c.Scopes = defaultClientScopes
+			}
+			if c.GrantTypes == nil {
+				c.GrantTypes = defaultGrantTypes
+			}
+		}
+	}
+	if p := f.Proxy; p != nil {
+		setDefault(&p.Listen, DefaultProxyListen)
+		if p.Provider.Scopes == nil {
+			p.Provider.Scopes = defaultProxyScopes
+		}
+		setDefault(&p.Cookie.Name, DefaultCookieName)
+		if p.Cookie.Secure == nil {
+			secure := strings.HasPrefix(p.PublicURL, "https://")
+			p.Cookie.Secure = &secure
+		}
+		setDefault(&p.SessionStore.Type, "cookie")
+		if r := p.SessionStore.Redis; r != nil {
+			setDefault(&r.KeyPrefix, DefaultRedisKeyPrefix)
+			setDefault(&r.TTL, DefaultRedisTTL)
+		}
+	}
+	if d := f.DemoUpstream; d != nil {
+		setDefault(&d.Listen, DefaultDemoListen)
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func (l *loader) validate(f *File) {
+	if f.AuthServer == nil && f.Proxy == nil && f.DemoUpstream == nil {
+		l.addf("", "nothing to run: add an authserver:, proxy: or demo_upstream: section (see config.example.yaml)")
+	}
+	l.oneOf("log.level", f.Log.Level, "debug", "info", "warn", "error")
+	l.oneOf("log.format", f.Log.Format, "text", "json")
+	if f.AuthServer != nil {
+		l.validateAuthServer(f.AuthServer)
+	}
+	if f.Proxy != nil {
+		l.validateProxy(f.Proxy)
+	}
+	if f.DemoUpstream != nil {
+		l.hostPort("demo_upstream.listen", f.DemoUpstream.Listen)
+	}
+}
+
+func (l *loader) validateAuthServer(a *AuthServer) {
+	l.hostPort("authserver.listen", a.Listen)
+	if u := l.absURL("authserver.issuer", a.Issuer); u != nil {
+		if u.RawQuery != "" || u.Fragment != "" {
+			l.addf("authserver.issuer", "an issuer has no query or fragment (OpenID Connect Discovery §3)")
+		}
+	}
+	l.oneOf("authserver.signing_algorithm", a.SigningAlgorithm, "ES256", "RS256")
+	l.positive("authserver.key_rotation_period", a.KeyRotationPeriod)
+	lt := a.Lifetimes
+	for name, d := range map[string]time.Duration{
+		"authorization_code": lt.AuthorizationCode, "access_token": lt.AccessToken, "id_token": lt.IDToken,
+		"refresh_token": lt.RefreshToken, "login_session": lt.LoginSession, "consent": lt.Consent,
+	} {
+		l.positive("authserver.lifetimes."+name, d)
+	}
+	if lt.AuthorizationCode > 10*time.Minute {
+		l.addf("authserver.lifetimes.authorization_code", "%s is too long; RFC 6749 §4.1.2 recommends at most 10m", lt.AuthorizationCode)
+	}
+	l.cookieSecrets("authserver.cookie_secrets", a.CookieSecrets)
+	l.validateStorage(&a.Storage)
+
+	if len(a.Users) == 0 {
+		l.addf("authserver.users", "no users are configured, so nobody can sign in; add at least one (password hashes come from `gatehouse hash-password`)")
+	}
+	seenUsers := map[string]bool{}
+	for i, u := range a.Users {
+		field := fmt.Sprintf("authserver.users[%d]", i)
+		switch {
+		case u.ID == "":
+			l.addf(field+".id", "is required")
+		case seenUsers[u.ID]:
+			l.addf(field+".id", "user id %q is used twice", u.ID)
+		}
+		seenUsers[u.ID] = true
+		l.bcryptHash(field+".password_hash", u.PasswordHash)
+	}
+
+	if len(a.Clients) == 0 {
+		l.addf("authserver.clients", "no clients are configured, so no application can sign people in; add at least one")
+	}
+	seenClients := map[string]bool{}
+	for i := range a.Clients {
+		l.validateClient(fmt.Sprintf("authserver.clients[%d]", i), &a.Clients[i], seenClients)
+	}
+}
+
+func (l *loader) validateStorage(s *Storage) {
+	switch s.Type {
+	case "sqlite", "memory":
+	case "postgres":
+		if s.Postgres == nil || s.Postgres.DSN == "" {
+			l.addf("authserver.storage.postgres.dsn", "is required when storage.type is postgres, e.g. postgres://gatehouse@db:5432/gatehouse")
+		}
+	default:
+		l.addf("authserver.storage.type", "%q is not a store; use sqlite, postgres or memory", s.Type)
+	}
+}
+
+func (l *loader) validateClient(field string, c *Client, seen map[string]bool) {
+	switch {
+	case c.ID == "":
+		l.addf(field+".id", "is required")
+	case seen[c.ID]:
+		l.addf(field+".id", "client id %q is used twice", c.ID)
+	}
+	seen[c.ID] = true
+	if len(c.RedirectURIs) == 0 {
+		l.addf(field+".redirect_uris", "list at least one redirect URI")
+	}
+	for j, raw := range c.RedirectURIs {
+		rf := fmt.Sprintf("%s.redirect_uris[%d]", field, j)
+		if u := l.absURL(rf, raw); u != nil && u.Fragment != "" {
+			l.addf(rf, "a redirect URI must not contain a fragment (RFC 6749 §3.1.2)")
+		}
+	}
+	l.oneOf(field+".token_endpoint_auth_method", c.TokenEndpointAuthMethod,
+		directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone)
+	secrets := 0
+	for _, s := range []string{c.Secret, c.SecretHash} {
+		if s != "" {
+			secrets++
+		}
+	}
+	if c.TokenEndpointAuthMethod == directory.AuthNone {
+		if secrets > 0 {
+			l.addf(field, "a public client (token_endpoint_auth_method: none) has no secret; remove secret/secret_hash")
+		}
+		if c.RequirePKCE != nil && !*c.RequirePKCE {
+			l.addf(field+".require_pkce", "public clients always need PKCE; remove require_pkce: false")
+		}
+	} else {
+		switch {
+		case secrets == 0:
+			l.addf(field+".secret", "a confidential client needs one of secret, secret_file or secret_hash")
+		case secrets > 1:
+			l.addf(field+".secret", "set only one of secret, secret_file or secret_hash")
+		case c.SecretHash != "":
+			l.bcryptHash(field+".secret_hash", c.SecretHash)
+		}
+	}
+	for j, g := range c.GrantTypes {
+		l.oneOf(fmt.Sprintf("%s.grant_types[%d]", field, j), g, grantAuthorizationCode, grantRefreshToken)
+	}
+	if !slices.Contains(c.GrantTypes, grantAuthorizationCode) {
+		l.addf(field+".grant_types", "must include authorization_code, the only way to obtain tokens here")
+	}
+	for j, s := range c.Scopes {
+		if s == "" || strings.ContainsAny(s, " \"\\") {
+			l.addf(fmt.Sprintf("%s.scopes[%d]", field, j), "%q is not a valid scope token (RFC 6749 §3.3)", s)
+		}
+	}
+}
+
+func (l *loader) validateProxy(p *Proxy) {
+	l.hostPort("proxy.listen", p.Listen)
+	if u := l.absURL("proxy.public_url", p.PublicURL); u != nil && strings.Trim(u.Path, "/") != "" {
+		l.addf("proxy.public_url", "must be an origin without a path, e.g. https://app.example.com")
+	}
+	l.absURL("proxy.provider.issuer", p.Provider.Issuer)
+	if p.Provider.ClientID == "" {
+		l.addf("proxy.provider.client_id", "is required: the client id registered for this proxy at the provider")
+	}
+	if !slices.Contains(p.Provider.Scopes, "openid") {
+		l.addf("proxy.provider.scopes", "must include openid: the proxy signs people in with an ID token")
+	}
+	l.cookieSecrets("proxy.cookie.secrets", p.Cookie.Secrets)
+	if p.Cookie.SessionTTL < 0 {
+		l.addf("proxy.cookie.session_ttl", "must not be negative")
+	}
+	switch p.SessionStore.Type {
+	case "cookie":
+	case "redis":
+		if p.SessionStore.Redis == nil || p.SessionStore.Redis.URL == "" {
+			l.addf("proxy.session_store.redis.url", "is required when session_store.type is redis, e.g. redis://127.0.0.1:6379/0")
+		} else {
+			l.positive("proxy.session_store.redis.ttl", p.SessionStore.Redis.TTL)
+		}
+	default:
+		l.addf("proxy.session_store.type", "%q is not a session store; use cookie or redis", p.SessionStore.Type)
+	}
+	if len(p.Routes) == 0 {
+		l.addf("proxy.routes", "add at least one route, e.g. {path: /, upstream: http://127.0.0.1:8081}")
+	}
+	seen := map[string]bool{}
+	for i, r := range p.Routes {
+		field := fmt.Sprintf("proxy.routes[%d]", i)
+		switch {
+		case !strings.HasPrefix(r.Path, "/"):
+			l.addf(field+".path", "%q must start with /", r.Path)
+		case strings.HasPrefix(r.Path, "/oauth2/") || r.Path == "/oauth2":
+			l.addf(field+".path", "/oauth2/ is reserved for the proxy's own endpoints")
+		case seen[r.Path]:
+			l.addf(field+".path", "%q is routed twice", r.Path)
+		}
+		seen[r.Path] = true
+		l.absURL(field+".upstream", r.Upstream)
+	}
+}
+
+func (l *loader) cookieSecrets(field string, secrets []string) {
+	if len(secrets) == 0 {
+		l.addf(field, "add at least one secret of %d+ characters (e.g. from `openssl rand -base64 32`); the first encrypts, all decrypt", cookiecrypt.MinSecretLen)
+	}
+	for i, s := range secrets {
+		if len(s) < cookiecrypt.MinSecretLen {
+			l.addf(fmt.Sprintf("%s[%d]", field, i), "is %d characters; use at least %d (e.g. from `openssl rand -base64 32`)", len(s), cookiecrypt.MinSecretLen)
+		}
+	}
+}
+
+func (l *loader) absURL(field, raw string) *url.URL {
+	if raw == "" {
+		l.addf(field, "is required")
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.addf(field, "%q is not an absolute http(s) URL", raw)
+		return nil
+	}
+	return u
+}
+
+func (l *loader) hostPort(field, addr string) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		l.addf(field, "%q is not host:port (e.g. 127.0.0.1:9000 or :9000)", addr)
+	}
+}
+
+func (l *loader) oneOf(field, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		l.addf(field, "%q is not allowed; use one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+func (l *loader) positive(field string, d time.Duration) {
+	if d <= 0 {
+		l.addf(field, "must be a positive duration such as 90s, 15m or 12h")
+	}
+}
+
+func (l *loader) bcryptHash(field, hash string) {
+	if hash == "" {
+		l.addf(field, "is required; make one with `gatehouse hash-password`")
+		return
+	}
+	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		l.addf(field, "is not a bcrypt hash; make one with `gatehouse hash-password`")
+	}
+}
+
+func lastPart(field string) string {
+	return field[strings.LastIndex(field, ".")+1:]
+}
