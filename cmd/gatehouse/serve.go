@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authserver"
+	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/authserver/storage/memory"
+	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/demoapp"
+	"github.com/gatehouse/gatehouse/proxy"
+)
+
+// shutdownGrace is how long in-flight requests get to finish on SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+func check(path string, stdout io.Writer) error {
+	c, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	var parts []string
+	if c.File.AuthServer != nil {
+		parts = append(parts, "authserver on "+c.File.AuthServer.Listen)
+	}
+	if c.File.Proxy != nil {
+		parts = append(parts, "proxy on "+c.File.Proxy.Listen)
+	}
+	if c.File.DemoUpstream != nil {
+		parts = append(parts, "demo upstream on "+c.File.DemoUpstream.Listen)
+	}
+	fmt.Fprintf(stdout, "%s is valid: %v\n", path, parts)
+	return nil
+}
+
+// server is one listener and its handler, started and stopped together.
+type server struct {
+	name string
+	http *http.Server
+	ln   net.Listener
+}
+
+func serve(ctx context.Context, path string, stderr io.Writer) error {
+	c, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	logger := c.Logger(stderr)
+	var servers []server
+	// Bind every address before serving anything, so a port clash fails the
+	// whole start instead of leaving half of gatehouse running.
+	defer func() {
+		for _, s := range servers {
+			s.ln.Close()
+		}
+	}()
+	listen := func(name, addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		servers = append(servers, server{name: name, ln: ln, http: newHTTPServer(h, logger.With("server", name))})
+		return nil
+	}
+
+	var background []func(context.Context)
+	if a := c.File.AuthServer; a != nil {
+		store, err := openStore(ctx, a.Storage, logger)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		cfg, err := c.AuthServer(store, logger.With("server", "authserver"))
+		if err != nil {
+			return err
+		}
+		as, err := authserver.New(cfg)
+		if err != nil {
+			return fmt.Errorf("authserver: %w", err)
+		}
+		background = append(background, as.Maintain)
+		if err := listen("authserver", a.Listen, as); err != nil {
+			return err
+		}
+	}
+	if p := c.File.Proxy; p != nil {
+		sessions, closeSessions, err := openSessions(p.SessionStore)
+		if err != nil {
+			return err
+		}
+		defer closeSessions()
+		cfg, err := c.Proxy(sessions, logger.With("server", "proxy"))
+		if err != nil {
+			return err
+		}
+		px, err := proxy.New(cfg)
+		if err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+		if err := listen("proxy", p.Listen, px); err != nil {
+			return err
+		}
+	}
+	if d := c.File.DemoUpstream; d != nil {
+		if err := listen("demo upstream", d.Listen, demoapp.Handler()); err != nil {
+			return err
+		}
+	}
+	return runServers(ctx, servers, background, logger)
+}
+
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// runServers serves until ctx is done or a server fails, then shuts all
+// of them down gracefully.
+func runServers(ctx context.Context, servers []server, background []func(context.Context), logger *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, job := range background {
+		wg.Add(1)
+		go func() { defer wg.Done(); job(ctx) }()
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		logger.Info("listening", "server", s.name, "addr", s.ln.Addr().String())
+		go func() {
+			if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", s.name, err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-errc:
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownGrace)
+	defer done()
+	for _, s := range servers {
+		if serr := s.http.Shutdown(shutdownCtx); serr != nil {
+			logger.Warn("shutdown", "server", s.name, "err", serr)
+		}
+	}
+	wg.Wait()
+	return err
+}
+
+func openStore(ctx context.Context, s config.Storage, logger *slog.Logger) (storage.Store, error) {
+	switch s.Type {
+	case "memory":
+		logger.Warn("storage type memory: codes, tokens and signing keys are lost when gatehouse stops")
+		return memory.New(), nil
+	case "postgres":
+		return sqlstore.Open(ctx, sqlstore.Config{Driver: "postgres", DSN: s.Postgres.DSN, Schema: s.Postgres.Schema, Logger: logger})
+	default:
+		return sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: s.SQLite.Path, Logger: logger})
+	}
+}
