@@ -105,6 +105,8 @@ type GCResult struct {
 //
 // Every lookup takes now and treats rows that expired at or before it as
 // absent, so expiry never depends on the garbage collector having run.
+// Times come back in UTC, truncated to whole milliseconds; nil and empty
+// slices are not told apart.
 type Store interface {
 	// CreateAuthCode stores a new code; ErrAlreadyExists if the ID is taken.
 	CreateAuthCode(ctx context.Context, c AuthCode) error
@@ -113,19 +115,23 @@ type Store interface {
 	// the others, and every later claim, get ErrNotFound.
 	ClaimAuthCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
 
-	// CreateRefreshToken stores the first token of a family.
+	// CreateRefreshToken stores the first token of a family;
+	// ErrAlreadyExists if the ID is taken.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RotateRefreshToken atomically marks the live, unused token oldID as used
 	// at now and stores next in its place, returning the old token. Of any
 	// number of concurrent rotations of one token exactly one succeeds.
 	// A token already used gives ErrTokenReused together with the old token
 	// (so the caller knows the family to revoke); an unknown or expired one
-	// gives ErrNotFound.
+	// gives ErrNotFound; a next.ID already taken gives ErrAlreadyExists and
+	// changes nothing. On success the old token comes back with UsedAt = now.
 	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time) (RefreshToken, error)
 	// RevokeFamily removes every refresh and access token of the family.
+	// An empty familyID names no family and removes nothing.
 	RevokeFamily(ctx context.Context, familyID string) error
 
-	// CreateAccessToken stores an opaque access token.
+	// CreateAccessToken stores an opaque access token; ErrAlreadyExists if
+	// the ID is taken.
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	// GetAccessToken returns the live access token with this ID.
 	GetAccessToken(ctx context.Context, id string, now time.Time) (AccessToken, error)
@@ -141,9 +147,12 @@ type Store interface {
 	// as one atomic compare-and-swap: replicas calling it at once are
 	// serialised, and each update sees the set the previous one left. If
 	// update returns an error nothing changes and that error is returned.
+	// update runs while the store is locked, so it must not call the store.
 	UpdateSigningKeys(ctx context.Context, update func(current []SigningKey) ([]SigningKey, error)) error
 
-	// GarbageCollect removes rows that expired at or before now.
+	// GarbageCollect removes rows that expired at or before now: codes,
+	// refresh tokens (used or not), access tokens, consents, and retired
+	// signing keys whose PublishUntil has passed.
 	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
 
 	// Close releases the backend's resources.

@@ -1,0 +1,251 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authserver/storage"
+)
+
+func testRefreshTokenRotation(t *testing.T, s storage.Store) {
+	first := newRefresh("rt-1", "fam-1", t0.Add(time.Hour))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), first))
+
+	second := newRefresh("rt-2", "fam-1", t0.Add(2*time.Hour))
+	second.CreatedAt = t0
+	old, err := s.RotateRefreshToken(t.Context(), first.ID, second, oddTime)
+	checkErr(t, "first rotation", err, nil)
+	wantOld := first
+	wantOld.UsedAt = oddTime
+	checkEqual(t, "token returned by the first rotation", old, wantOld)
+
+	third := newRefresh("rt-3", "fam-1", t0.Add(3*time.Hour))
+	old, err = s.RotateRefreshToken(t.Context(), second.ID, third, t0.Add(time.Minute))
+	checkErr(t, "rotation of the rotated-in token", err, nil)
+	wantOld = second
+	wantOld.UsedAt = t0.Add(time.Minute)
+	checkEqual(t, "token returned by the second rotation", old, wantOld)
+}
+
+func testRefreshTokenReuse(t *testing.T, s storage.Store) {
+	first := newRefresh("rt-1", "fam-1", t0.Add(time.Hour))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), first))
+	_, err := s.RotateRefreshToken(t.Context(), first.ID, newRefresh("rt-2", "fam-1", t0.Add(time.Hour)), t0)
+	must(t, "first rotation", err)
+
+	old, err := s.RotateRefreshToken(t.Context(), first.ID, newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), t0.Add(time.Second))
+	checkErr(t, "replay of a rotated token", err, storage.ErrTokenReused)
+	wantOld := first
+	wantOld.UsedAt = t0
+	checkEqual(t, "token returned with ErrTokenReused", old, wantOld)
+
+	// The refused rotation must not have stored its token.
+	_, err = s.RotateRefreshToken(t.Context(), "rt-3", newRefresh("rt-4", "fam-1", t0.Add(time.Hour)), t0)
+	checkErr(t, "rotation of the token a refused rotation offered", err, storage.ErrNotFound)
+}
+
+func testRefreshTokenNotFound(t *testing.T, s storage.Store) {
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newRefresh("at-now", "f", t0)))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newRefresh("used-expired", "f", t0.Add(time.Minute))))
+	_, err := s.RotateRefreshToken(t.Context(), "used-expired", newRefresh("x", "f", t0.Add(time.Hour)), t0)
+	must(t, "rotation", err)
+
+	tests := []struct {
+		name string
+		id   string
+		now  time.Time
+	}{
+		{"never issued", "unknown", t0},
+		{"expires at now", "at-now", t0},
+		{"used and expired", "used-expired", t0.Add(time.Minute)},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			next := newRefresh(fmt.Sprintf("next-%d", i), "f", t0.Add(time.Hour))
+			_, err := s.RotateRefreshToken(t.Context(), tc.id, next, tc.now)
+			checkErr(t, "RotateRefreshToken", err, storage.ErrNotFound)
+		})
+	}
+}
+
+func testRefreshTokenAlreadyExists(t *testing.T, s storage.Store) {
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newRefresh("rt-1", "fam-1", t0.Add(time.Hour))))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newRefresh("rt-2", "fam-2", t0.Add(time.Hour))))
+	checkErr(t, "CreateRefreshToken with a taken ID",
+		s.CreateRefreshToken(t.Context(), newRefresh("rt-1", "fam-3", t0.Add(time.Hour))), storage.ErrAlreadyExists)
+
+	// A rotation whose new ID is taken changes nothing: the old token stays
+	// unused and can still be rotated.
+	_, err := s.RotateRefreshToken(t.Context(), "rt-1", newRefresh("rt-2", "fam-1", t0.Add(time.Hour)), t0)
+	checkErr(t, "rotation into a taken ID", err, storage.ErrAlreadyExists)
+	old, err := s.RotateRefreshToken(t.Context(), "rt-1", newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), t0)
+	checkErr(t, "rotation after the refused one", err, nil)
+	if old.FamilyID != "fam-1" {
+		t.Errorf("rotated token's family: got %q, want fam-1 (the duplicate create must not have replaced it)", old.FamilyID)
+	}
+}
+
+func testRevokeFamily(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	must(t, "create", s.CreateRefreshToken(ctx, newRefresh("a-1", "fam-a", t0.Add(time.Hour))))
+	_, err := s.RotateRefreshToken(ctx, "a-1", newRefresh("a-2", "fam-a", t0.Add(time.Hour)), t0)
+	must(t, "rotate", err)
+	must(t, "create", s.CreateRefreshToken(ctx, newRefresh("b-1", "fam-b", t0.Add(time.Hour))))
+	must(t, "create", s.CreateAccessToken(ctx, newAccess("at-a", "fam-a", t0.Add(time.Hour))))
+	must(t, "create", s.CreateAccessToken(ctx, newAccess("at-b", "fam-b", t0.Add(time.Hour))))
+	must(t, "create", s.CreateAccessToken(ctx, newAccess("at-none", "", t0.Add(time.Hour))))
+
+	must(t, "RevokeFamily(fam-a)", s.RevokeFamily(ctx, "fam-a"))
+	must(t, "RevokeFamily of an unknown family", s.RevokeFamily(ctx, "fam-unknown"))
+	must(t, `RevokeFamily("")`, s.RevokeFamily(ctx, ""))
+
+	for _, id := range []string{"a-1", "a-2"} {
+		_, err := s.RotateRefreshToken(ctx, id, newRefresh("next-"+id, "fam-a", t0.Add(time.Hour)), t0)
+		checkErr(t, "rotation of revoked "+id, err, storage.ErrNotFound)
+	}
+	_, err = s.GetAccessToken(ctx, "at-a", t0)
+	checkErr(t, "access token of the revoked family", err, storage.ErrNotFound)
+
+	_, err = s.RotateRefreshToken(ctx, "b-1", newRefresh("b-2", "fam-b", t0.Add(time.Hour)), t0)
+	checkErr(t, "rotation in another family", err, nil)
+	for _, id := range []string{"at-b", "at-none"} {
+		_, err = s.GetAccessToken(ctx, id, t0)
+		checkErr(t, "access token "+id+" outside the revoked family", err, nil)
+	}
+}
+
+// testConcurrentRotations checks that of many simultaneous rotations of one
+// refresh token exactly one wins and every other one is told of the reuse.
+func testConcurrentRotations(t *testing.T, a, b storage.Store) {
+	const n = 32
+	first := newRefresh("rt-0", "fam-1", t0.Add(time.Hour))
+	must(t, "CreateRefreshToken", a.CreateRefreshToken(t.Context(), first))
+	olds := make([]storage.RefreshToken, n)
+	errs := together(n, func(i int) error {
+		var err error
+		next := newRefresh(fmt.Sprintf("rt-%d", i+1), "fam-1", t0.Add(time.Hour))
+		olds[i], err = pick(a, b, i).RotateRefreshToken(t.Context(), first.ID, next, t0)
+		return err
+	})
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner >= 0 {
+				t.Fatalf("rotations %d and %d both succeeded, want exactly one", winner, i)
+			}
+			winner = i
+		case errors.Is(err, storage.ErrTokenReused):
+			if olds[i].ID != first.ID || olds[i].FamilyID != first.FamilyID {
+				t.Errorf("rotation %d: ErrTokenReused came with token %q of family %q, want %q of %q",
+					i, olds[i].ID, olds[i].FamilyID, first.ID, first.FamilyID)
+			}
+		default:
+			t.Errorf("rotation %d: got error %v, want nil or ErrTokenReused", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("none of %d concurrent rotations succeeded, want exactly one", n)
+	}
+	// Only the winner's token was stored.
+	for i := range n {
+		_, err := a.RotateRefreshToken(t.Context(), fmt.Sprintf("rt-%d", i+1), newRefresh(fmt.Sprintf("x-%d", i), "fam-1", t0.Add(time.Hour)), t0)
+		want := storage.ErrNotFound
+		if i == winner {
+			want = nil
+		}
+		checkErr(t, fmt.Sprintf("rotation of the token offered by rotation %d", i), err, want)
+	}
+}
+
+func testAccessTokenRoundTrip(t *testing.T, s storage.Store) {
+	want := newAccess("at-1", "fam-1", oddTime.Add(time.Hour))
+	must(t, "CreateAccessToken", s.CreateAccessToken(t.Context(), want))
+	for i := range 2 { // reading does not consume
+		got, err := s.GetAccessToken(t.Context(), want.ID, t0)
+		checkErr(t, fmt.Sprintf("GetAccessToken #%d", i+1), err, nil)
+		checkEqual(t, "access token", got, want)
+	}
+	_, err := s.GetAccessToken(t.Context(), "unknown", t0)
+	checkErr(t, "GetAccessToken of an unknown token", err, storage.ErrNotFound)
+}
+
+func testAccessTokenExpiry(t *testing.T, s storage.Store) {
+	must(t, "CreateAccessToken", s.CreateAccessToken(t.Context(), newAccess("at-1", "", t0.Add(time.Hour))))
+	tests := []struct {
+		name string
+		now  time.Time
+		want error
+	}{
+		{"1ms before expiry", t0.Add(time.Hour - time.Millisecond), nil},
+		{"at expiry", t0.Add(time.Hour), storage.ErrNotFound},
+		{"after expiry", t0.Add(2 * time.Hour), storage.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.GetAccessToken(t.Context(), "at-1", tc.now)
+			checkErr(t, "GetAccessToken", err, tc.want)
+		})
+	}
+}
+
+func testAccessTokenAlreadyExists(t *testing.T, s storage.Store) {
+	first := newAccess("at-1", "fam-1", t0.Add(time.Hour))
+	must(t, "CreateAccessToken", s.CreateAccessToken(t.Context(), first))
+	second := first
+	second.Subject = "mallory"
+	checkErr(t, "CreateAccessToken with a taken ID", s.CreateAccessToken(t.Context(), second), storage.ErrAlreadyExists)
+	got, err := s.GetAccessToken(t.Context(), first.ID, t0)
+	checkErr(t, "GetAccessToken", err, nil)
+	checkEqual(t, "access token after a refused duplicate", got, first)
+}
+
+func testConsent(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	first := storage.Consent{Subject: "alice", ClientID: "web", Scopes: []string{"openid"}, GrantedAt: oddTime, ExpiresAt: t0.Add(time.Hour)}
+	other := storage.Consent{Subject: "alice", ClientID: "cli", Scopes: []string{"profile"}, GrantedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, "PutConsent", s.PutConsent(ctx, first))
+	must(t, "PutConsent", s.PutConsent(ctx, other))
+	got, err := s.GetConsent(ctx, "alice", "web", t0)
+	checkErr(t, "GetConsent", err, nil)
+	checkEqual(t, "consent", got, first)
+
+	replaced := first
+	replaced.Scopes = []string{"openid", "email"}
+	replaced.GrantedAt = t0.Add(time.Minute)
+	replaced.ExpiresAt = t0.Add(2 * time.Hour)
+	must(t, "PutConsent replacing", s.PutConsent(ctx, replaced))
+	got, err = s.GetConsent(ctx, "alice", "web", t0)
+	checkErr(t, "GetConsent after replacing", err, nil)
+	checkEqual(t, "replaced consent", got, replaced)
+	got, err = s.GetConsent(ctx, "alice", "cli", t0)
+	checkErr(t, "GetConsent of the other client", err, nil)
+	checkEqual(t, "other client's consent", got, other)
+
+	for _, k := range [][2]string{{"bob", "web"}, {"alice", "unknown"}} {
+		_, err = s.GetConsent(ctx, k[0], k[1], t0)
+		checkErr(t, fmt.Sprintf("GetConsent(%s, %s)", k[0], k[1]), err, storage.ErrNotFound)
+	}
+}
+
+func testConsentExpiry(t *testing.T, s storage.Store) {
+	c := storage.Consent{Subject: "alice", ClientID: "web", Scopes: []string{"openid"}, GrantedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	must(t, "PutConsent", s.PutConsent(t.Context(), c))
+	tests := []struct {
+		name string
+		now  time.Time
+		want error
+	}{
+		{"1ms before expiry", t0.Add(time.Hour - time.Millisecond), nil},
+		{"at expiry", t0.Add(time.Hour), storage.ErrNotFound},
+		{"after expiry", t0.Add(2 * time.Hour), storage.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.GetConsent(t.Context(), "alice", "web", tc.now)
+			checkErr(t, "GetConsent", err, tc.want)
+		})
+	}
+}
