@@ -1,0 +1,128 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/authserver/storage"
+)
+
+// scopeDescriptions say in plain words what each scope lets a client do.
+var scopeDescriptions = map[string]string{
+	"openid":         "Confirm who you are, using your user ID",
+	"profile":        "See your name and user ID",
+	"email":          "See your email address",
+	"groups":         "See which groups you belong to",
+	"offline_access": "Keep access while you are not using it",
+}
+
+// describeScope returns the plain-words description of a scope.
+func describeScope(scope string) string {
+	if d, ok := scopeDescriptions[scope]; ok {
+		return d
+	}
+	return fmt.Sprintf("Use the permission %q", scope)
+}
+
+// handleConsentPage asks the signed-in person whether the client may have
+// the requested scopes.
+func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error {
+	sealed := r.URL.Query().Get("req")
+	req, err := s.openRequest(sealed)
+	if err != nil {
+		return err
+	}
+	sess := s.readSession(r)
+	if sess == nil {
+		return s.redirectToPage(w, r, PathLogin, req)
+	}
+	user := s.cfg.Directory.User(sess.Subject)
+	scopes := make([]string, len(req.Scopes))
+	for i, sc := range req.Scopes {
+		scopes[i] = describeScope(sc)
+	}
+	destination := req.Target
+	if u, err := url.Parse(req.Target); err == nil && u.Host != "" {
+		destination = u.Scheme + "://" + u.Host
+	}
+	name := s.clientName(req.ClientID)
+	s.render(w, http.StatusOK, s.tmpl.consent, consentPage{
+		page:        s.page("Allow access to " + name),
+		ClientName:  name,
+		UserName:    userName(user),
+		Scopes:      scopes,
+		Destination: destination,
+		Action:      s.base + PathConsent,
+		Request:     sealed,
+		CSRF:        sess.CSRF,
+	})
+	return nil
+}
+
+// handleConsent takes the person's decision. Approval is remembered, so the
+// page is not shown again for these scopes until the consent expires.
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return formPageError(err)
+	}
+	req, err := s.openRequest(r.PostForm.Get("req"))
+	if err != nil {
+		return err
+	}
+	sess := s.readSession(r)
+	if sess == nil {
+		return s.redirectToPage(w, r, PathLogin, req)
+	}
+	// The token lives in the login session, so only a page rendered for
+	// this session can submit a decision.
+	if !equalSecrets(sess.CSRF, r.PostForm.Get("csrf_token")) {
+		return csrfPageError()
+	}
+	switch r.PostForm.Get("decision") {
+	case "approve":
+	case "deny":
+		s.log.InfoContext(r.Context(), "consent denied", "client_id", req.ClientID, "user", sess.Subject)
+		return s.refuse(w, r, req.fail(errAccessDenied, "the user denied the request"))
+	default:
+		return &pageError{
+			status:  http.StatusBadRequest,
+			title:   "No decision was received",
+			message: "The form did not say whether you approve or deny the request.",
+			hint:    "Go back and choose Approve or Deny.",
+		}
+	}
+	if err := s.rememberConsent(r, req, sess); err != nil {
+		return err
+	}
+	return s.issueCode(w, r, req, sess)
+}
+
+// rememberConsent stores the approval, adding the scopes to those already
+// approved for the client.
+func (s *Server) rememberConsent(r *http.Request, req *authRequest, sess *loginSession) error {
+	ctx, now := r.Context(), s.now()
+	scopes := req.Scopes
+	prev, err := s.cfg.Store.GetConsent(ctx, sess.Subject, req.ClientID, now)
+	switch {
+	case err == nil:
+		scopes = union(prev.Scopes, req.Scopes)
+	case !errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("reading consent: %w", err)
+	}
+	err = s.cfg.Store.PutConsent(ctx, storage.Consent{
+		Subject:   sess.Subject,
+		ClientID:  req.ClientID,
+		Scopes:    scopes,
+		GrantedAt: now,
+		ExpiresAt: now.Add(s.cfg.ConsentTTL),
+	})
+	if err != nil {
+		return fmt.Errorf("storing consent: %w", err)
+	}
+	s.log.InfoContext(ctx, "consent granted", "client_id", req.ClientID, "user", sess.Subject, "scope", strings.Join(scopes, " "))
+	return nil
+}

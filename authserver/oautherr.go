@@ -1,0 +1,176 @@
+package authserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// OAuth 2.0 and OpenID Connect error codes (RFC 6749 §4.1.2.1 and §5.2,
+// RFC 6750 §3.1, OpenID Connect Core §3.1.2.6).
+const (
+	errInvalidRequest           = "invalid_request"
+	errInvalidClient            = "invalid_client"
+	errInvalidGrant             = "invalid_grant"
+	errUnauthorizedClient       = "unauthorized_client"
+	errUnsupportedGrantType     = "unsupported_grant_type"
+	errUnsupportedResponseType  = "unsupported_response_type"
+	errInvalidScope             = "invalid_scope"
+	errAccessDenied             = "access_denied"
+	errServerError              = "server_error"
+	errInvalidToken             = "invalid_token"
+	errInsufficientScope        = "insufficient_scope"
+	errLoginRequired            = "login_required"
+	errConsentRequired          = "consent_required"
+	errRequestNotSupported      = "request_not_supported"
+	errRequestURINotSupported   = "request_uri_not_supported"
+	errRegistrationNotSupported = "registration_not_supported"
+)
+
+// oauthError is an error answered with an OAuth error code: as JSON by the
+// token and resource endpoints, or as redirect parameters by the
+// authorization endpoint.
+type oauthError struct {
+	code        string
+	description string // what went wrong, for the client's developer
+	status      int
+	// challenge, when set, is the WWW-Authenticate header to send.
+	challenge string
+}
+
+func (e *oauthError) Error() string { return e.code + ": " + e.description }
+
+// newOAuthError returns an error with the code, HTTP status and a
+// description made from format and args.
+func newOAuthError(code string, status int, format string, args ...any) *oauthError {
+	return &oauthError{code: code, status: status, description: safeDescription(fmt.Sprintf(format, args...))}
+}
+
+// safeDescription keeps only the characters RFC 6749 allows in
+// error_description (%x20-21 / %x23-5B / %x5D-7E), turning double quotes
+// into single ones, so the text is also safe inside a quoted header value.
+func safeDescription(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// pageError is an error shown to a person as a page. The message says what
+// went wrong and the hint what to do next; the cause is only logged.
+type pageError struct {
+	status  int
+	title   string
+	message string
+	hint    string
+	cause   error
+}
+
+func (e *pageError) Error() string {
+	if e.cause != nil {
+		return e.message + ": " + e.cause.Error()
+	}
+	return e.message
+}
+
+func (e *pageError) Unwrap() error { return e.cause }
+
+// redirectError is an authorization-endpoint error sent back to the client
+// at target. Only errors found after the redirect URI was checked are of
+// this kind; earlier ones are pageErrors, so nothing is ever redirected to
+// an unverified address.
+type redirectError struct {
+	*oauthError
+	target string
+	state  string
+}
+
+// handlerFunc is an HTTP handler that returns its error to an adapter.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// pages adapts h so that its errors are rendered as HTML pages.
+func (s *Server) pages(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writePageError(w, r, err)
+		}
+	})
+}
+
+// api adapts h so that its errors are written as OAuth error JSON.
+func (s *Server) api(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeOAuthError(w, r, err)
+		}
+	})
+}
+
+// writeOAuthError writes err as an RFC 6749 §5.2 error response. Errors that
+// are not oauthErrors are internal: they are logged and answered with a
+// generic server_error.
+func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	var oe *oauthError
+	if !errors.As(err, &oe) {
+		s.log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "err", err)
+		oe = newOAuthError(errServerError, http.StatusInternalServerError, "the server could not complete the request; try again later")
+	} else {
+		s.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "error", oe.code, "description", oe.description)
+	}
+	h := w.Header()
+	if oe.challenge != "" {
+		h.Set("WWW-Authenticate", oe.challenge)
+	}
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	writeJSON(w, oe.status, struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description,omitempty"`
+	}{oe.code, oe.description})
+}
+
+// writePageError renders err as an error page. Errors that are not
+// pageErrors are internal: they are logged and shown as a generic page.
+func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *pageError
+	if !errors.As(err, &pe) {
+		pe = &pageError{
+			status:  http.StatusInternalServerError,
+			title:   "Something went wrong",
+			message: "The sign-in service could not complete your request.",
+			hint:    "Please try again in a moment. If it keeps happening, tell the people who run this service.",
+			cause:   err,
+		}
+	}
+	if pe.status >= 500 {
+		s.log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "err", pe)
+	} else {
+		s.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "status", pe.status, "message", pe.message)
+	}
+	title := pe.title
+	if title == "" {
+		title = "This request can't be completed"
+	}
+	s.render(w, pe.status, s.tmpl.errorPage, errorPage{page: s.page(title), Message: pe.message, Hint: pe.hint})
+}
+
+// writeJSON writes v as a JSON response with the status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encoding response failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

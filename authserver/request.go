@@ -1,0 +1,431 @@
+package authserver
+
+import (
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/authserver/directory"
+)
+
+// This file holds the parsers of untrusted request input. They do no I/O
+// and keep no state, so they can be fuzzed on their own.
+
+// Limits on parameter sizes. They are far above what real clients send and
+// keep the sealed request (carried in the login and consent URLs) small.
+const (
+	maxStateLen     = 2048
+	maxNonceLen     = 512
+	maxHintLen      = 8192
+	maxLoginHintLen = 256
+	maxTokenLen     = 4096
+)
+
+// authRequest is a checked authorization request (RFC 6749 §4.1.1, OpenID
+// Connect Core §3.1.2.1). Its fields are exported so that it can be sealed
+// into the login and consent URLs.
+type authRequest struct {
+	ClientID string
+	// RedirectURI is the redirect_uri as sent; empty when it was omitted.
+	RedirectURI string
+	// Target is where the response goes: RedirectURI, or the client's only
+	// registered redirect URI when it was omitted.
+	Target              string
+	Scopes              []string // requested ∩ allowed, in request order
+	State               string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	PromptNone          bool
+	PromptLogin         bool
+	PromptConsent       bool
+	// MaxAge is the max_age in seconds, or -1 when absent.
+	MaxAge      int64
+	LoginHint   string
+	IDTokenHint string
+}
+
+// parseAuthRequest checks the parameters of an authorization request. It
+// returns a *pageError for problems found before the redirect URI is
+// trusted (unknown client, unregistered redirect URI) and a *redirectError
+// for everything found after.
+func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*authRequest, error) {
+	for _, name := range []string{"client_id", "redirect_uri"} {
+		if len(q[name]) > 1 {
+			return nil, badRequestPage(fmt.Sprintf("The request gives %s more than once.", name))
+		}
+	}
+	clientID := q.Get("client_id")
+	if clientID == "" {
+		return nil, badRequestPage("The request does not say which application is asking: client_id is missing.")
+	}
+	client := lookup(clientID)
+	if client == nil {
+		return nil, badRequestPage(fmt.Sprintf("The application %q is not registered here (unknown client_id).", clientID))
+	}
+	req := &authRequest{ClientID: client.ID, RedirectURI: q.Get("redirect_uri"), MaxAge: -1}
+	switch {
+	case req.RedirectURI != "" && slices.Contains(client.RedirectURIs, req.RedirectURI):
+		req.Target = req.RedirectURI
+	case req.RedirectURI != "":
+		return nil, badRequestPage(fmt.Sprintf("redirect_uri %s is not registered for client %s; registered: %s.",
+			req.RedirectURI, client.ID, strings.Join(client.RedirectURIs, ", ")))
+	case len(client.RedirectURIs) == 1:
+		req.Target = client.RedirectURIs[0]
+	default:
+		return nil, badRequestPage(fmt.Sprintf("Client %s has %d redirect URIs registered, so the request must choose one with redirect_uri; registered: %s.",
+			client.ID, len(client.RedirectURIs), strings.Join(client.RedirectURIs, ", ")))
+	}
+
+	// From here on errors go back to the client.
+	req.State = q.Get("state")
+	fail := func(code, format string, args ...any) (*authRequest, error) {
+		return nil, req.fail(code, format, args...)
+	}
+	if name := repeated(q); name != "" {
+		return fail(errInvalidRequest, "parameter %s is given more than once", name)
+	}
+	switch {
+	case len(req.State) > maxStateLen:
+		req.State = ""
+		return fail(errInvalidRequest, "state is longer than %d bytes", maxStateLen)
+	case q.Has("request"):
+		return fail(errRequestNotSupported, "request objects are not supported; send the parameters directly")
+	case q.Has("request_uri"):
+		return fail(errRequestURINotSupported, "request_uri is not supported; send the parameters directly")
+	case q.Has("registration"):
+		return fail(errRegistrationNotSupported, "the registration parameter is not supported")
+	case q.Get("response_type") == "":
+		return fail(errInvalidRequest, "response_type is missing; use response_type=code")
+	case q.Get("response_type") != "code":
+		return fail(errUnsupportedResponseType, "response_type %s is not supported; use code", q.Get("response_type"))
+	case q.Has("response_mode") && q.Get("response_mode") != "query":
+		return fail(errInvalidRequest, "response_mode %s is not supported; use query", q.Get("response_mode"))
+	}
+
+	requested, err := parseScope(q.Get("scope"))
+	if err != nil {
+		return fail(errInvalidScope, "%v", err)
+	}
+	if len(requested) == 0 {
+		return fail(errInvalidScope, "scope is missing; client %s may ask for: %s", client.ID, strings.Join(client.Scopes, " "))
+	}
+	req.Scopes = intersect(requested, client.Scopes)
+	if len(req.Scopes) == 0 {
+		return fail(errInvalidScope, "none of the requested scopes (%s) is allowed for client %s; allowed: %s",
+			strings.Join(requested, " "), client.ID, strings.Join(client.Scopes, " "))
+	}
+
+	req.CodeChallenge = q.Get("code_challenge")
+	req.CodeChallengeMethod = q.Get("code_challenge_method")
+	switch {
+	case req.CodeChallenge == "" && req.CodeChallengeMethod != "":
+		return fail(errInvalidRequest, "code_challenge_method is given without code_challenge")
+	case req.CodeChallenge == "" && client.Public():
+		return fail(errInvalidRequest, "client %s is a public client and must use PKCE: send code_challenge with code_challenge_method=S256", client.ID)
+	case req.CodeChallenge == "" && client.RequirePKCE:
+		return fail(errInvalidRequest, "client %s must use PKCE: send code_challenge with code_challenge_method=S256", client.ID)
+	case req.CodeChallenge != "" && req.CodeChallengeMethod != "S256":
+		// An absent method means "plain" (RFC 7636 §4.3), which protects
+		// nothing once the request is observed; RFC 9700 §2.1.1.
+		method := req.CodeChallengeMethod
+		if method == "" {
+			method = "plain (the default when code_challenge_method is absent)"
+		}
+		return fail(errInvalidRequest, "code_challenge_method %s is not accepted; use S256", method)
+	case req.CodeChallenge != "" && !validS256Challenge(req.CodeChallenge):
+		return fail(errInvalidRequest, "code_challenge must be the 43-character base64url SHA-256 of the code verifier")
+	}
+
+	req.Nonce = q.Get("nonce")
+	if len(req.Nonce) > maxNonceLen {
+		return fail(errInvalidRequest, "nonce is longer than %d bytes", maxNonceLen)
+	}
+	if q.Has("prompt") {
+		for _, p := range strings.Split(q.Get("prompt"), " ") {
+			switch p {
+			case "none":
+				req.PromptNone = true
+			case "login", "select_account":
+				// Only one account is signed in at a time, so choosing an
+				// account means signing in again.
+				req.PromptLogin = true
+			case "consent":
+				req.PromptConsent = true
+			default:
+				return fail(errInvalidRequest, "prompt value %q is not supported; use none, login, consent or select_account", p)
+			}
+		}
+		if req.PromptNone && (req.PromptLogin || req.PromptConsent) {
+			return fail(errInvalidRequest, "prompt=none cannot be combined with other prompt values")
+		}
+	}
+	if q.Has("max_age") {
+		n, err := strconv.ParseInt(q.Get("max_age"), 10, 64)
+		if err != nil || n < 0 {
+			return fail(errInvalidRequest, "max_age must be a non-negative number of seconds")
+		}
+		req.MaxAge = n
+	}
+	req.LoginHint = q.Get("login_hint")
+	if len(req.LoginHint) > maxLoginHintLen {
+		req.LoginHint = ""
+	}
+	req.IDTokenHint = q.Get("id_token_hint")
+	if len(req.IDTokenHint) > maxHintLen {
+		return fail(errInvalidRequest, "id_token_hint is longer than %d bytes", maxHintLen)
+	}
+	return req, nil
+}
+
+// repeated returns the first name, in sorted order, that has more than one
+// value, or "". RFC 6749 §3.1 forbids repeating a parameter.
+func repeated(v url.Values) string {
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		if len(v[name]) > 1 {
+			return name
+		}
+	}
+	return ""
+}
+
+func badRequestPage(message string) *pageError {
+	return &pageError{
+		status:  http.StatusBadRequest,
+		title:   "This sign-in request can't be processed",
+		message: message,
+		hint:    "The application that sent you here is misconfigured. Tell its developers what this page says; you cannot fix it from here.",
+	}
+}
+
+// parseScope splits a scope parameter (RFC 6749 §3.3) into its tokens,
+// dropping duplicates and keeping order.
+func parseScope(s string) ([]string, error) {
+	var out []string
+	for _, tok := range strings.Split(s, " ") {
+		if tok == "" || slices.Contains(out, tok) {
+			continue
+		}
+		for _, c := range []byte(tok) {
+			if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+				return nil, fmt.Errorf("scope contains a character that is not allowed in a scope token (RFC 6749 §3.3)")
+			}
+		}
+		out = append(out, tok)
+	}
+	return out, nil
+}
+
+// intersect returns the elements of a that are also in b, in a's order.
+func intersect(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// union returns a followed by the elements of b not in a.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// validS256Challenge reports whether s can be an S256 code challenge: the
+// unpadded base64url encoding of 32 bytes.
+func validS256Challenge(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil
+}
+
+// validCodeVerifier reports whether s is a code verifier as RFC 7636 §4.1
+// defines it: 43 to 128 unreserved characters.
+func validCodeVerifier(s string) bool {
+	if len(s) < 43 || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !isUnreserved(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isUnreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// tokenRequest is a parsed token request (RFC 6749 §4.1.3, §6).
+type tokenRequest struct {
+	GrantType string
+	ClientID  string
+	Secret    string
+	// AuthMethod is how the client tried to authenticate: one of the
+	// directory.Auth* methods.
+	AuthMethod   string
+	Code         string
+	RedirectURI  string
+	CodeVerifier string
+	RefreshToken string
+	Scopes       []string
+	ScopeGiven   bool
+}
+
+// basicChallenge is sent with invalid_client when the client tried HTTP
+// Basic authentication (RFC 6749 §5.2).
+const basicChallenge = `Basic realm="gatehouse", charset="UTF-8"`
+
+// parseTokenRequest reads the form of a token request and the values of its
+// Authorization header.
+func parseTokenRequest(form url.Values, authorization []string) (*tokenRequest, *oauthError) {
+	if name := repeated(form); name != "" {
+		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "parameter %s is given more than once", name)
+	}
+	if len(authorization) > 1 {
+		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "the Authorization header is given more than once")
+	}
+	req := &tokenRequest{
+		GrantType:    form.Get("grant_type"),
+		Code:         form.Get("code"),
+		RedirectURI:  form.Get("redirect_uri"),
+		CodeVerifier: form.Get("code_verifier"),
+		RefreshToken: form.Get("refresh_token"),
+		ScopeGiven:   form.Has("scope"),
+	}
+	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
+	switch {
+	case len(authorization) == 1:
+		id, secret, err := parseBasicAuth(authorization[0])
+		if err != nil {
+			e := newOAuthError(errInvalidClient, http.StatusUnauthorized, "%v", err)
+			e.challenge = basicChallenge
+			return nil, e
+		}
+		if formSecret != "" {
+			return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "the client authenticated with both HTTP Basic and client_secret; use only one method")
+		}
+		if formID != "" && formID != id {
+			return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "client_id in the form differs from the one in the Authorization header")
+		}
+		req.ClientID, req.Secret, req.AuthMethod = id, secret, directory.AuthClientSecretBasic
+	case formSecret != "":
+		if formID == "" {
+			return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "client_secret is given without client_id")
+		}
+		req.ClientID, req.Secret, req.AuthMethod = formID, formSecret, directory.AuthClientSecretPost
+	case formID != "":
+		req.ClientID, req.AuthMethod = formID, directory.AuthNone
+	default:
+		return nil, newOAuthError(errInvalidClient, http.StatusUnauthorized,
+			"client authentication is missing: use HTTP Basic with the client ID and secret, or send client_id for a public client")
+	}
+	if req.GrantType == "" {
+		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "grant_type is missing")
+	}
+	if len(req.Code) > maxTokenLen || len(req.RefreshToken) > maxTokenLen || len(req.CodeVerifier) > maxTokenLen {
+		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "a parameter is longer than %d bytes", maxTokenLen)
+	}
+	if req.ScopeGiven {
+		scopes, err := parseScope(form.Get("scope"))
+		if err != nil {
+			return nil, newOAuthError(errInvalidScope, http.StatusBadRequest, "%v", err)
+		}
+		req.Scopes = scopes
+	}
+	return req, nil
+}
+
+// parseBasicAuth decodes an HTTP Basic Authorization header value. Client
+// ID and secret are form-urlencoded before being joined (RFC 6749 §2.3.1),
+// so they are decoded here.
+func parseBasicAuth(header string) (id, secret string, err error) {
+	scheme, creds, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return "", "", fmt.Errorf("the Authorization header must use the Basic scheme")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(creds))
+	if err != nil {
+		return "", "", fmt.Errorf("the Basic credentials are not valid base64")
+	}
+	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", fmt.Errorf("the Basic credentials have no colon between client ID and secret")
+	}
+	if id, err = url.QueryUnescape(rawID); err != nil {
+		return "", "", fmt.Errorf("the client ID in the Basic credentials is not form-urlencoded correctly")
+	}
+	if secret, err = url.QueryUnescape(rawSecret); err != nil {
+		return "", "", fmt.Errorf("the client secret in the Basic credentials is not form-urlencoded correctly")
+	}
+	if id == "" {
+		return "", "", fmt.Errorf("the Basic credentials have an empty client ID")
+	}
+	return id, secret, nil
+}
+
+// parseBearer extracts a bearer token (RFC 6750) from the values of the
+// Authorization header or, for form-encoded POST bodies, from the
+// access_token form parameter. It never reads the URL query, where tokens
+// would leak into logs and browser history.
+func parseBearer(authorization []string, form url.Values) (string, *oauthError) {
+	fromForm := form["access_token"]
+	switch {
+	case len(authorization)+len(fromForm) > 1:
+		return "", newOAuthError(errInvalidRequest, http.StatusBadRequest, "the access token must be sent exactly once, by one method")
+	case len(fromForm) == 1:
+		if !isB64Token(fromForm[0]) {
+			return "", invalidToken("the access_token parameter is not a well-formed bearer token")
+		}
+		return fromForm[0], nil
+	case len(authorization) == 0:
+		return "", invalidToken("the request has no access token; send it as Authorization: Bearer <token>")
+	}
+	scheme, token, ok := strings.Cut(authorization[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", invalidToken("the Authorization header must use the Bearer scheme")
+	}
+	token = strings.TrimLeft(token, " ")
+	if !isB64Token(token) {
+		return "", invalidToken("the Authorization header does not hold a well-formed bearer token")
+	}
+	return token, nil
+}
+
+// isB64Token reports whether s matches RFC 6750's b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" || len(s) > maxTokenLen {
+		return false
+	}
+	for _, c := range []byte(body) {
+		if !isUnreserved(c) && c != '+' && c != '/' {
+			return false
+		}
+	}
+	return true
+}
+
+// invalidToken is the error for a missing, malformed, unknown or expired
+// bearer token.
+func invalidToken(description string) *oauthError {
+	e := newOAuthError(errInvalidToken, http.StatusUnauthorized, "%s", description)
+	e.challenge = `Bearer error="invalid_token"`
+	return e
+}

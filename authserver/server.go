@@ -1,0 +1,279 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"github.com/gatehouse/gatehouse/authserver/keys"
+	"github.com/gatehouse/gatehouse/authserver/web"
+	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
+)
+
+// Endpoint paths, relative to the issuer's path.
+const (
+	PathDiscovery = "/.well-known/openid-configuration"
+	PathKeys      = "/keys"
+	PathAuthorize = "/authorize"
+	PathLogin     = "/login"
+	PathConsent   = "/consent"
+	PathToken     = "/token"
+	PathUserInfo  = "/userinfo"
+	PathAPIMe     = "/api/me"
+	PathHealth    = "/healthz"
+	pathStatic    = "/static/"
+)
+
+// Cookie names. They differ from the proxy's cookies: browsers do not
+// separate cookies by port, so localhost:8000 and localhost:9000 share them.
+const (
+	SessionCookie = "gatehouse_auth"
+	CSRFCookie    = "gatehouse_csrf"
+)
+
+// Defaults for zero Config fields.
+const (
+	defaultKeyRotationPeriod = 30 * 24 * time.Hour
+	defaultAuthCodeTTL       = 60 * time.Second
+	defaultAccessTokenTTL    = time.Hour
+	defaultIDTokenTTL        = time.Hour
+	defaultRefreshTokenTTL   = 30 * 24 * time.Hour
+	defaultLoginSessionTTL   = 12 * time.Hour
+	defaultConsentTTL        = 30 * 24 * time.Hour
+)
+
+// pendingRequestTTL is how long a person has to get through the login and
+// consent pages of one authorization request.
+const pendingRequestTTL = 30 * time.Minute
+
+// maintenanceInterval is how often Maintain collects garbage and checks
+// the signing key.
+const maintenanceInterval = time.Minute
+
+// maxFormBytes bounds every form body the server reads.
+const maxFormBytes = 64 << 10
+
+// Server is the OAuth 2.0 authorization server and OpenID Provider. It is an
+// http.Handler serving every endpoint below the issuer's path.
+type Server struct {
+	cfg    Config
+	issuer string // without a trailing slash, for building URLs
+	base   string // the issuer's path without a trailing slash
+	secure bool   // cookies get the Secure attribute
+	log    *slog.Logger
+	now    func() time.Time
+	keys   *keys.Manager
+	tmpl   *templates
+	mux    *http.ServeMux
+
+	sessionCodecs []securecookie.Codec
+	csrfCodecs    []securecookie.Codec
+	requestCodecs []securecookie.Codec
+	refreshCodecs []securecookie.Codec
+
+	discovery []byte
+}
+
+// New checks cfg, fills in its defaults, loads or creates the signing key
+// and returns a Server ready to serve.
+func New(cfg Config) (*Server, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := url.Parse(cfg.Issuer)
+	if err != nil || (issuer.Scheme != "https" && issuer.Scheme != "http") || issuer.Host == "" ||
+		issuer.RawQuery != "" || issuer.Fragment != "" || issuer.User != nil || strings.ContainsAny(issuer.Path, "{}") {
+		return nil, fmt.Errorf("authserver: issuer %q must be an absolute http or https URL without query, fragment or user info", cfg.Issuer)
+	}
+	s := &Server{
+		cfg:    cfg,
+		issuer: strings.TrimSuffix(cfg.Issuer, "/"),
+		base:   strings.TrimSuffix(issuer.Path, "/"),
+		secure: issuer.Scheme == "https",
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		mux:    http.NewServeMux(),
+	}
+	for _, c := range []struct {
+		codecs  *[]securecookie.Codec
+		purpose string
+		maxAge  time.Duration
+	}{
+		{&s.sessionCodecs, "authserver-session", cfg.LoginSessionTTL},
+		{&s.csrfCodecs, "authserver-csrf", pendingRequestTTL},
+		{&s.requestCodecs, "authserver-request", pendingRequestTTL},
+		// Refresh tokens expire in the store; the codec adds no limit.
+		{&s.refreshCodecs, "authserver-refresh-token", 0},
+	} {
+		if *c.codecs, err = cookiecrypt.Codecs(c.purpose, cfg.CookieSecrets, int(c.maxAge/time.Second)); err != nil {
+			return nil, fmt.Errorf("authserver: cookie secrets: %w", err)
+		}
+	}
+	if s.tmpl, err = loadTemplates(); err != nil {
+		return nil, err
+	}
+	if s.discovery, err = s.discoveryDocument(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.keys, err = keys.New(ctx, keys.Config{
+		Store:            cfg.Store,
+		Algorithm:        cfg.SigningAlgorithm,
+		RotationPeriod:   cfg.KeyRotationPeriod,
+		MaxTokenLifetime: cfg.IDTokenTTL,
+		Now:              cfg.Now,
+		Logger:           cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("authserver: %w", err)
+	}
+	s.routes()
+	return s, nil
+}
+
+// withDefaults checks cfg and replaces zero values by their defaults.
+func withDefaults(cfg Config) (Config, error) {
+	if cfg.Directory == nil {
+		return cfg, errors.New("authserver: no directory of users and clients given")
+	}
+	if cfg.Store == nil {
+		return cfg, errors.New("authserver: no store given")
+	}
+	if cfg.SigningAlgorithm == "" {
+		cfg.SigningAlgorithm = keys.ES256
+	}
+	if cfg.SigningAlgorithm != keys.ES256 && cfg.SigningAlgorithm != keys.RS256 {
+		return cfg, fmt.Errorf("authserver: signing algorithm %q is not supported; use %s or %s", cfg.SigningAlgorithm, keys.ES256, keys.RS256)
+	}
+	for _, d := range []struct {
+		name  string
+		value *time.Duration
+		def   time.Duration
+	}{
+		{"KeyRotationPeriod", &cfg.KeyRotationPeriod, defaultKeyRotationPeriod},
+		{"AuthCodeTTL", &cfg.AuthCodeTTL, defaultAuthCodeTTL},
+		{"AccessTokenTTL", &cfg.AccessTokenTTL, defaultAccessTokenTTL},
+		{"IDTokenTTL", &cfg.IDTokenTTL, defaultIDTokenTTL},
+		{"RefreshTokenTTL", &cfg.RefreshTokenTTL, defaultRefreshTokenTTL},
+		{"LoginSessionTTL", &cfg.LoginSessionTTL, defaultLoginSessionTTL},
+		{"ConsentTTL", &cfg.ConsentTTL, defaultConsentTTL},
+	} {
+		switch {
+		case *d.value < 0:
+			return cfg, fmt.Errorf("authserver: %s must not be negative, got %v", d.name, *d.value)
+		case *d.value == 0:
+			*d.value = d.def
+		case *d.value < time.Second:
+			return cfg, fmt.Errorf("authserver: %s must be at least one second, got %v", d.name, *d.value)
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg, nil
+}
+
+func (s *Server) routes() {
+	static, err := fs.Sub(web.FS, "static")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	handle := func(method, path string, h http.Handler) {
+		pattern := s.base + path
+		if method != "" {
+			pattern = method + " " + pattern
+		}
+		s.mux.Handle(pattern, h)
+	}
+	handle("GET", PathDiscovery, http.HandlerFunc(s.handleDiscovery))
+	handle("GET", PathKeys, s.api(s.handleKeys))
+	handle("GET", PathAuthorize, s.pages(s.handleAuthorize))
+	handle("POST", PathAuthorize, s.pages(s.handleAuthorize))
+	handle("GET", PathLogin, s.pages(s.handleLoginPage))
+	handle("POST", PathLogin, s.pages(s.handleLogin))
+	handle("GET", PathConsent, s.pages(s.handleConsentPage))
+	handle("POST", PathConsent, s.pages(s.handleConsent))
+	// Any method, so that a wrong one still gets an OAuth error.
+	handle("", PathToken, s.api(s.handleToken))
+	handle("GET", PathUserInfo, s.api(s.handleUserInfo))
+	handle("POST", PathUserInfo, s.api(s.handleUserInfo))
+	handle("GET", PathAPIMe, s.api(s.handleAPIMe))
+	handle("GET", PathHealth, http.HandlerFunc(handleHealth))
+	handle("GET", pathStatic, http.StripPrefix(s.base+pathStatic, staticFiles(static)))
+}
+
+// ServeHTTP serves the authorization server's endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+// Maintain runs the background work until ctx is done: every minute it
+// removes expired rows from the store and lets the key manager rotate the
+// signing key when it is due. Run it in one goroutine per process; several
+// replicas may each run it, since both tasks are safe to run concurrently.
+func (s *Server) Maintain(ctx context.Context) {
+	ticker := time.NewTicker(maintenanceInterval)
+	defer ticker.Stop()
+	for {
+		s.maintain(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// maintain runs one round of background work.
+func (s *Server) maintain(ctx context.Context) {
+	res, err := s.cfg.Store.GarbageCollect(ctx, s.now())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.ErrorContext(ctx, "garbage collection failed", "err", err)
+	case err == nil:
+		level := slog.LevelDebug
+		if res.AuthCodes+res.RefreshTokens+res.AccessTokens+res.Consents+res.SigningKeys > 0 {
+			level = slog.LevelInfo
+		}
+		s.log.Log(ctx, level, "expired rows removed",
+			"auth_codes", res.AuthCodes, "refresh_tokens", res.RefreshTokens, "access_tokens", res.AccessTokens,
+			"consents", res.Consents, "signing_keys", res.SigningKeys)
+	}
+	if err := s.keys.Refresh(ctx); err != nil && ctx.Err() == nil {
+		s.log.ErrorContext(ctx, "signing key check failed", "err", err)
+	}
+}
+
+// url returns the absolute URL of an endpoint path.
+func (s *Server) url(path string) string { return s.issuer + path }
+
+// cookiePath scopes the server's cookies to the issuer's path.
+func (s *Server) cookiePath() string { return s.base + "/" }
+
+func handleHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func staticFiles(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,316 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/storage"
+)
+
+// Grant types this server supports.
+const (
+	grantAuthorizationCode = "authorization_code"
+	grantRefreshToken      = "refresh_token"
+)
+
+// tokenResponse is a successful token response (RFC 6749 §5.1, OpenID
+// Connect Core §3.1.3.3).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// grant is what one authorization, and every token issued from it, stands
+// for. It is sealed into each refresh token, so the server can check the
+// client and the scope of a refresh request before the store rotates the
+// token: a mistaken request then changes nothing. The store still decides,
+// by the token's hash, whether the token is live.
+type grant struct {
+	FamilyID string
+	ClientID string
+	Subject  string
+	Scopes   []string
+	Nonce    string
+	AuthTime time.Time
+}
+
+// handleToken is the token endpoint (RFC 6749 §3.2).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	// Token responses carry credentials (RFC 6749 §5.1).
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if r.Method != http.MethodPost {
+		h.Set("Allow", http.MethodPost)
+		return newOAuthError(errInvalidRequest, http.StatusMethodNotAllowed, "the token endpoint only accepts POST")
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return newOAuthError(errInvalidRequest, http.StatusBadRequest, "the request body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		return newOAuthError(errInvalidRequest, http.StatusBadRequest, "the request body could not be read or is larger than %d bytes", maxFormBytes)
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return newOAuthError(errInvalidRequest, http.StatusBadRequest, "the request body is not valid form encoding")
+	}
+	req, oerr := parseTokenRequest(form, r.Header.Values("Authorization"))
+	if oerr != nil {
+		return oerr
+	}
+	client, err := s.authenticateClient(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	var resp *tokenResponse
+	switch {
+	case req.GrantType != grantAuthorizationCode && req.GrantType != grantRefreshToken:
+		return newOAuthError(errUnsupportedGrantType, http.StatusBadRequest, "grant_type %s is not supported; use %s or %s", req.GrantType, grantAuthorizationCode, grantRefreshToken)
+	case !client.AllowsGrant(req.GrantType):
+		return newOAuthError(errUnauthorizedClient, http.StatusBadRequest, "client %s may not use grant_type %s; allowed: %s", client.ID, req.GrantType, strings.Join(client.GrantTypes, " "))
+	case req.GrantType == grantAuthorizationCode:
+		resp, err = s.exchangeCode(r.Context(), client, req)
+	default:
+		resp, err = s.refresh(r.Context(), client, req)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(r.Context(), "tokens issued", "grant_type", req.GrantType, "client_id", client.ID,
+		"scope", resp.Scope, "refresh_token", resp.RefreshToken != "", "id_token", resp.IDToken != "")
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// authenticateClient checks the client's credentials, and that it used the
+// authentication method it is registered with.
+func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest) (*directory.Client, error) {
+	fail := func(format string, args ...any) error {
+		e := newOAuthError(errInvalidClient, http.StatusUnauthorized, format, args...)
+		if req.AuthMethod == directory.AuthClientSecretBasic {
+			e.challenge = basicChallenge
+		}
+		s.log.WarnContext(ctx, "client authentication failed", "client_id", req.ClientID, "method", req.AuthMethod)
+		return e
+	}
+	client := s.cfg.Directory.Client(req.ClientID)
+	switch {
+	case client == nil:
+		return nil, fail("client_id %s is not registered", req.ClientID)
+	case client.AuthMethod != req.AuthMethod:
+		return nil, fail("client %s must authenticate with %s, not %s", client.ID, client.AuthMethod, req.AuthMethod)
+	case req.AuthMethod != directory.AuthNone && !client.CheckSecret(req.Secret):
+		return nil, fail("the client secret of %s is wrong", client.ID)
+	}
+	return client, nil
+}
+
+// exchangeCode redeems an authorization code (RFC 6749 §4.1.3).
+func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req *tokenRequest) (*tokenResponse, error) {
+	if req.Code == "" {
+		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "code is missing")
+	}
+	code, err := s.cfg.Store.ClaimAuthCode(ctx, hashSecret(req.Code), s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		// The code may have been redeemed already, in which case someone
+		// else holds it: revoke what it produced (RFC 6749 §4.1.2). For a
+		// code that never existed the family is empty and nothing happens.
+		if err := s.cfg.Store.RevokeFamily(ctx, familyOf(req.Code)); err != nil {
+			return nil, fmt.Errorf("revoking tokens of a presented code: %w", err)
+		}
+		s.log.WarnContext(ctx, "unknown, expired or reused authorization code presented; its tokens, if any, are revoked", "client_id", client.ID)
+		return nil, invalidGrant("the authorization code is unknown, expired or already used; start a new authorization request")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claiming authorization code: %w", err)
+	}
+	switch {
+	case code.ClientID != client.ID:
+		return nil, invalidGrant("the authorization code was issued to another client")
+	case code.RedirectURI != "" && req.RedirectURI != code.RedirectURI:
+		return nil, invalidGrant("redirect_uri must be %s, as in the authorization request", code.RedirectURI)
+	case code.RedirectURI == "" && req.RedirectURI != "" && !slices.Contains(client.RedirectURIs, req.RedirectURI):
+		return nil, invalidGrant("redirect_uri %s is not registered for client %s", req.RedirectURI, client.ID)
+	}
+	if err := checkPKCE(client, &code, req.CodeVerifier); err != nil {
+		return nil, err
+	}
+	user := s.cfg.Directory.User(code.Subject)
+	if user == nil {
+		return nil, invalidGrant("the user of this authorization code no longer exists")
+	}
+	g := grant{
+		FamilyID: familyOf(req.Code),
+		ClientID: client.ID,
+		Subject:  user.ID,
+		Scopes:   code.Scopes,
+		Nonce:    code.Nonce,
+		AuthTime: code.AuthTime,
+	}
+	resp, err := s.issueAccess(ctx, user, g, g.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	if client.AllowsGrant(grantRefreshToken) {
+		token, row, err := s.newRefreshToken(g)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.cfg.Store.CreateRefreshToken(ctx, row); err != nil {
+			return nil, fmt.Errorf("storing refresh token: %w", err)
+		}
+		resp.RefreshToken = token
+	}
+	return resp, nil
+}
+
+// checkPKCE verifies the code verifier against the code's challenge
+// (RFC 7636 §4.6). A verifier sent for a code without challenge is refused
+// too, which stops PKCE downgrade attacks (RFC 9700 §2.1.1).
+func checkPKCE(client *directory.Client, code *storage.AuthCode, verifier string) error {
+	switch {
+	case code.CodeChallenge == "" && verifier != "":
+		return invalidGrant("code_verifier was sent, but the authorization request had no code_challenge")
+	case code.CodeChallenge == "" && (client.Public() || client.RequirePKCE):
+		return invalidGrant("client %s must use PKCE, but the authorization request had no code_challenge", client.ID)
+	case code.CodeChallenge == "":
+		return nil
+	case verifier == "":
+		return newOAuthError(errInvalidRequest, http.StatusBadRequest, "code_verifier is missing; the authorization request had a code_challenge")
+	case !validCodeVerifier(verifier):
+		return invalidGrant("code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)")
+	case code.CodeChallengeMethod != "S256" || !equalSecrets(s256(verifier), code.CodeChallenge):
+		return invalidGrant("code_verifier does not match the code_challenge of the authorization request")
+	}
+	return nil
+}
+
+// refresh uses a refresh token (RFC 6749 §6). Every use rotates the token;
+// presenting a rotated token again revokes the whole family, because only a
+// stolen copy can be presented twice (RFC 9700 §4.14.2).
+func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tokenRequest) (*tokenResponse, error) {
+	if req.RefreshToken == "" {
+		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "refresh_token is missing")
+	}
+	var g grant
+	if securecookie.DecodeMulti(grantRefreshToken, req.RefreshToken, &g, s.refreshCodecs...) != nil {
+		return nil, invalidGrant("the refresh token is invalid, expired or revoked")
+	}
+	if g.ClientID != client.ID {
+		return nil, invalidGrant("the refresh token was issued to another client")
+	}
+	scopes := g.Scopes
+	if req.ScopeGiven {
+		if len(req.Scopes) == 0 || !coversAll(g.Scopes, req.Scopes) {
+			return nil, newOAuthError(errInvalidScope, http.StatusBadRequest,
+				"a refresh may narrow the scope but not widen it; granted: %s", strings.Join(g.Scopes, " "))
+		}
+		scopes = req.Scopes
+	}
+	user := s.cfg.Directory.User(g.Subject)
+	if user == nil {
+		return nil, invalidGrant("the user of this refresh token no longer exists")
+	}
+	token, row, err := s.newRefreshToken(g)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.cfg.Store.RotateRefreshToken(ctx, hashSecret(req.RefreshToken), row, s.now())
+	switch {
+	case errors.Is(err, storage.ErrTokenReused):
+		if err := s.cfg.Store.RevokeFamily(ctx, g.FamilyID); err != nil {
+			return nil, fmt.Errorf("revoking reused refresh token family: %w", err)
+		}
+		s.log.WarnContext(ctx, "refresh token reused; all tokens of its grant revoked", "client_id", client.ID, "user", g.Subject)
+		return nil, invalidGrant("the refresh token was already used, so every token of this grant has been revoked; sign in again")
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, invalidGrant("the refresh token is invalid, expired or revoked")
+	case err != nil:
+		return nil, fmt.Errorf("rotating refresh token: %w", err)
+	}
+	resp, err := s.issueAccess(ctx, user, g, scopes)
+	if err != nil {
+		return nil, err
+	}
+	resp.RefreshToken = token
+	return resp, nil
+}
+
+// issueAccess makes and stores an access token for scopes (the grant's or
+// fewer) and, when openid is among them, an ID token.
+func (s *Server) issueAccess(ctx context.Context, user *directory.User, g grant, scopes []string) (*tokenResponse, error) {
+	access := newSecret()
+	resp := &tokenResponse{
+		AccessToken: access,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
+		Scope:       strings.Join(scopes, " "),
+	}
+	if slices.Contains(scopes, "openid") {
+		idToken, err := s.signIDToken(ctx, user, idTokenParams{
+			clientID:    g.ClientID,
+			scopes:      scopes,
+			nonce:       g.Nonce,
+			authTime:    g.AuthTime,
+			accessToken: access,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("signing ID token: %w", err)
+		}
+		resp.IDToken = idToken
+	}
+	err := s.cfg.Store.CreateAccessToken(ctx, storage.AccessToken{
+		ID:        hashSecret(access),
+		FamilyID:  g.FamilyID,
+		ClientID:  g.ClientID,
+		Subject:   g.Subject,
+		Scopes:    scopes,
+		AuthTime:  g.AuthTime,
+		ExpiresAt: s.now().Add(s.cfg.AccessTokenTTL),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storing access token: %w", err)
+	}
+	return resp, nil
+}
+
+// newRefreshToken returns a new refresh token for g and the row to store
+// for it. The codec's random IV makes every token different.
+func (s *Server) newRefreshToken(g grant) (string, storage.RefreshToken, error) {
+	token, err := securecookie.EncodeMulti(grantRefreshToken, g, s.refreshCodecs...)
+	if err != nil {
+		return "", storage.RefreshToken{}, fmt.Errorf("sealing refresh token: %w", err)
+	}
+	now := s.now()
+	return token, storage.RefreshToken{
+		ID:        hashSecret(token),
+		FamilyID:  g.FamilyID,
+		ClientID:  g.ClientID,
+		Subject:   g.Subject,
+		Scopes:    g.Scopes,
+		Nonce:     g.Nonce,
+		AuthTime:  g.AuthTime,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+	}, nil
+}
+
+func invalidGrant(format string, args ...any) *oauthError {
+	return newOAuthError(errInvalidGrant, http.StatusBadRequest, format, args...)
+}

@@ -1,0 +1,81 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/storage"
+)
+
+// handleUserInfo is the UserInfo endpoint (OpenID Connect Core §5.3): the
+// claims the access token's scopes release about its user.
+func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
+	token, user, err := s.authenticateBearer(w, r)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(token.Scopes, "openid") {
+		e := newOAuthError(errInsufficientScope, http.StatusForbidden, "the userinfo endpoint needs an access token with the openid scope")
+		e.challenge = `Bearer error="insufficient_scope", scope="openid"`
+		return e
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, struct {
+		Subject string `json:"sub"`
+		userClaims
+	}{user.ID, claimsFor(user, token.Scopes)})
+	return nil
+}
+
+// handleAPIMe is the tutorial's resource endpoint, kept for its sample
+// client: who the access token was issued to and for whom.
+func (s *Server) handleAPIMe(w http.ResponseWriter, r *http.Request) error {
+	token, user, err := s.authenticateBearer(w, r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, struct {
+		ClientID string `json:"client_id"`
+		UserID   string `json:"user_id"`
+		Scope    string `json:"scope"`
+		Subject  string `json:"sub"`
+	}{token.ClientID, user.ID, strings.Join(token.Scopes, " "), user.ID})
+	return nil
+}
+
+// authenticateBearer returns the live access token of the request and its
+// user. The token comes from the Authorization header or, in a
+// form-encoded POST body, from access_token (RFC 6750 §2.1, §2.2).
+func (s *Server) authenticateBearer(w http.ResponseWriter, r *http.Request) (storage.AccessToken, *directory.User, error) {
+	var form url.Values
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Method == http.MethodPost && mt == "application/x-www-form-urlencoded" {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			return storage.AccessToken{}, nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "the request body is not a valid form")
+		}
+		form = r.PostForm
+	}
+	raw, oerr := parseBearer(r.Header.Values("Authorization"), form)
+	if oerr != nil {
+		return storage.AccessToken{}, nil, oerr
+	}
+	token, err := s.cfg.Store.GetAccessToken(r.Context(), hashSecret(raw), s.now())
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return storage.AccessToken{}, nil, invalidToken("the access token is unknown, expired or revoked")
+	case err != nil:
+		return storage.AccessToken{}, nil, fmt.Errorf("reading access token: %w", err)
+	}
+	user := s.cfg.Directory.User(token.Subject)
+	if user == nil {
+		return storage.AccessToken{}, nil, invalidToken("the user of this access token no longer exists")
+	}
+	return token, user, nil
+}
