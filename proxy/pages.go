@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+//go:embed web/page.html
+var webFS embed.FS
+
+var pageTemplate = template.Must(template.ParseFS(webFS, "web/page.html"))
+
+// pageError is an error shown to a person as a page. Title, message and hint
+// are fixed, user-safe text; cause is for the log only.
+type pageError struct {
+	status   int
+	title    string
+	message  string
+	hint     string
+	link     string
+	linkText string
+	cause    error
+}
+
+func (e *pageError) Error() string {
+	if e.cause != nil {
+		return e.title + ": " + e.cause.Error()
+	}
+	return e.title
+}
+
+func (e *pageError) Unwrap() error { return e.cause }
+
+// startAgain offers a fresh sign-in that returns to rd.
+func startAgain(e *pageError, rd string) *pageError {
+	e.link, e.linkText = startPath+"?rd="+url.QueryEscape(rd), "Sign in again"
+	return e
+}
+
+// setPageHeaders marks a response as the proxy's own: it is never cached,
+// framed, sniffed or given a Referer (the callback URL carries a code).
+func setPageHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// fail writes err as a page and logs it; it is the one place handler errors
+// become responses.
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *pageError
+	if !errors.As(err, &pe) {
+		pe = &pageError{
+			status:  http.StatusInternalServerError,
+			title:   "Something went wrong",
+			message: "The proxy could not handle this request.",
+			hint:    "Try again; if it keeps happening, tell the site's operator.",
+			cause:   err,
+		}
+	}
+	level := slog.LevelInfo
+	if pe.status >= 500 {
+		level = slog.LevelError
+	}
+	p.log.LogAttrs(r.Context(), level, "request failed",
+		slog.Int("status", pe.status), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	p.page(w, r, pe)
+}
+
+// page renders pe.
+func (p *Proxy) page(w http.ResponseWriter, r *http.Request, pe *pageError) {
+	var buf bytes.Buffer
+	err := pageTemplate.Execute(&buf, struct {
+		Status                                int
+		Title, Message, Hint, Link, LinkText string
+	}{pe.status, pe.title, pe.message, pe.hint, pe.link, pe.linkText})
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "rendering page", "error", err)
+		http.Error(w, pe.title, pe.status)
+		return
+	}
+	h := w.Header()
+	setPageHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(pe.status)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+}
+
+// redirect sends the browser to target with the proxy's page headers.
+func redirect(w http.ResponseWriter, target string) {
+	setPageHeaders(w.Header())
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusFound)
+}
+
+// writeJSON writes v as a JSON response the browser must not cache.
+func writeJSON(ctx context.Context, log *slog.Logger, w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		log.ErrorContext(ctx, "encoding JSON response", "error", err)
+		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	h := w.Header()
+	setPageHeaders(h)
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// unauthorized answers a request that is not a browser navigation and has
+// no valid session, in the style of RFC 6750.
+func (p *Proxy) unauthorized(w http.ResponseWriter, r *http.Request, reason string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	writeJSON(r.Context(), p.log, w, http.StatusUnauthorized, map[string]string{
+		"error":             "unauthorized",
+		"error_description": reason + "; sign in at " + startPath,
+	})
+}

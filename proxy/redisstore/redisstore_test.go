@@ -1,0 +1,73 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/proxy/sessiontest"
+)
+
+// openTest returns a Store on GATEHOUSE_TEST_REDIS_URL with a key prefix of
+// its own, whose keys are deleted when the test ends.
+func openTest(t *testing.T, maxTTL time.Duration) *Store {
+	t.Helper()
+	url := os.Getenv("GATEHOUSE_TEST_REDIS_URL")
+	if url == "" {
+		t.Skip("GATEHOUSE_TEST_REDIS_URL not set: skipping Redis tests (e.g. GATEHOUSE_TEST_REDIS_URL=redis://127.0.0.1:6379/0)")
+	}
+	prefix := "gatehouse-test:" + rand.Text() + ":"
+	s, err := Open(url, prefix, maxTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, err := s.client.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = s.client.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("cleaning up %s*: %v", prefix, err)
+		}
+		s.Close()
+	})
+	if err := s.client.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis at %s: %v", url, err)
+	}
+	return s
+}
+
+func pttl(t *testing.T, s *Store, id string) time.Duration {
+	t.Helper()
+	d, err := s.client.PTTL(context.Background(), s.prefix+id).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return max(d, 0) // -2: no such key
+}
+
+func TestConformance(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T) sessiontest.Backend {
+		s := openTest(t, 0)
+		return sessiontest.Backend{Store: s, TTL: func(t *testing.T, id string) time.Duration { return pttl(t, s, id) }}
+	})
+}
+
+func TestMaxTTLCapsSessions(t *testing.T) {
+	s := openTest(t, time.Minute)
+	if err := s.Save(context.Background(), "id", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := pttl(t, s, "id"); got <= 50*time.Second || got > time.Minute {
+		t.Fatalf("TTL of a 1h session under a 1m cap: got %s, want (50s, 1m]", got)
+	}
+}
+
+func TestOpenRejectsBadURL(t *testing.T) {
+	if _, err := Open("http://127.0.0.1:6379", "p:", 0); err == nil {
+		t.Fatal("Open with an http URL: got nil error, want one")
+	}
+}

@@ -1,0 +1,227 @@
+package proxy
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// SessionStore keeps sessions on the server, so the session cookie carries
+// only an encrypted random session id. That keeps cookies small whatever the
+// provider's tokens weigh, and lets sign-out revoke a session everywhere at
+// once. Values are opaque to the store: the proxy encrypts them before Save.
+type SessionStore interface {
+	// Save stores value under id for ttl, replacing any earlier value.
+	Save(ctx context.Context, id string, value []byte, ttl time.Duration) error
+	// Load returns the value stored under id, or ErrSessionNotFound when
+	// there is none or it has expired.
+	Load(ctx context.Context, id string) ([]byte, error)
+	// Delete removes id; deleting an id that is not stored is not an error.
+	Delete(ctx context.Context, id string) error
+}
+
+// ErrSessionNotFound is returned by SessionStore.Load for an unknown or
+// expired session id.
+var ErrSessionNotFound = errors.New("session not found")
+
+// session is what the proxy knows about a signed-in person.
+type session struct {
+	// id is random. With a SessionStore it names the stored record; with
+	// the cookie store it binds the token cookies to this session cookie,
+	// so tokens from one session cannot be paired with another's identity.
+	id     string
+	expiry time.Time
+
+	subject           string
+	email             string
+	preferredUsername string
+	name              string
+	groups            []string
+
+	// tokens are filled only where the proxy reads the whole session: they
+	// are not needed to forward a request.
+	tokens tokens
+}
+
+// tokens are the provider's tokens for a session.
+type tokens struct {
+	access       string
+	refresh      string
+	id           string
+	accessExpiry time.Time
+}
+
+// The binary layout is versioned so a later release can change it and still
+// recognise (and reject) values minted by this one. Fields are written as
+// length-prefixed strings: smaller than JSON or gob, which matters for
+// cookies, and cheap to parse on every request.
+const (
+	identityFormat byte = 1
+	tokensFormat   byte = 1
+)
+
+// appendIdentity appends the parts of s needed to forward a request.
+func appendIdentity(b []byte, s *session) []byte {
+	b = append(b, identityFormat)
+	b = appendString(b, s.id)
+	b = binary.AppendUvarint(b, uint64(s.expiry.Unix()))
+	b = appendString(b, s.subject)
+	b = appendString(b, s.email)
+	b = appendString(b, s.preferredUsername)
+	b = appendString(b, s.name)
+	b = binary.AppendUvarint(b, uint64(len(s.groups)))
+	for _, g := range s.groups {
+		b = appendString(b, g)
+	}
+	return b
+}
+
+// appendTokens appends t.
+func appendTokens(b []byte, t *tokens) []byte {
+	b = append(b, tokensFormat)
+	b = appendString(b, t.access)
+	b = appendString(b, t.refresh)
+	b = appendString(b, t.id)
+	var exp uint64
+	if !t.accessExpiry.IsZero() {
+		exp = uint64(t.accessExpiry.Unix())
+	}
+	return binary.AppendUvarint(b, exp)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// errMalformed reports a value that decrypted but does not parse: it was
+// minted by an incompatible release, or something is badly wrong.
+var errMalformed = errors.New("malformed session value")
+
+// decoder reads the layout written by the append functions. It works on a
+// string so every field is a substring of one allocation.
+type decoder struct {
+	s   string
+	bad bool
+}
+
+func (d *decoder) byte() byte {
+	if len(d.s) == 0 {
+		d.bad = true
+		return 0
+	}
+	c := d.s[0]
+	d.s = d.s[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		c := d.s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break
+			}
+			d.s = d.s[i+1:]
+			return x | uint64(c)<<shift
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	d.bad = true
+	return 0
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.s)) {
+		d.bad = true
+		return ""
+	}
+	v := d.s[:n]
+	d.s = d.s[n:]
+	return v
+}
+
+func (d *decoder) time() time.Time {
+	u := d.uvarint()
+	// Anything past year 9999 is corrupt, and would overflow time.Unix.
+	if u == 0 || u > 253402300799 {
+		return time.Time{}
+	}
+	return time.Unix(int64(u), 0)
+}
+
+// identity reads what appendIdentity wrote into s.
+func (d *decoder) identity(s *session) {
+	if d.byte() != identityFormat {
+		d.bad = true
+		return
+	}
+	s.id = d.string()
+	s.expiry = d.time()
+	s.subject = d.string()
+	s.email = d.string()
+	s.preferredUsername = d.string()
+	s.name = d.string()
+	n := d.uvarint()
+	// Each group takes at least one byte, which bounds the allocation by
+	// the input's length.
+	if d.bad || n > uint64(len(d.s)) {
+		d.bad = true
+		return
+	}
+	if n > 0 {
+		s.groups = make([]string, n)
+		for i := range s.groups {
+			s.groups[i] = d.string()
+		}
+	}
+	if s.id == "" || s.subject == "" || s.expiry.IsZero() {
+		d.bad = true
+	}
+}
+
+// tokens reads what appendTokens wrote into t.
+func (d *decoder) tokens(t *tokens) {
+	if d.byte() != tokensFormat {
+		d.bad = true
+		return
+	}
+	t.access = d.string()
+	t.refresh = d.string()
+	t.id = d.string()
+	t.accessExpiry = d.time()
+}
+
+// decodeIdentity parses a value made by appendIdentity.
+func decodeIdentity(b []byte) (*session, error) {
+	d := decoder{s: string(b)}
+	s := new(session)
+	d.identity(s)
+	if d.bad || d.s != "" {
+		return nil, errMalformed
+	}
+	return s, nil
+}
+
+// encodeRecord is the whole session as a SessionStore keeps it.
+func encodeRecord(s *session) []byte {
+	b := appendIdentity(make([]byte, 0, 512), s)
+	return appendTokens(b, &s.tokens)
+}
+
+// decodeRecord parses a value made by encodeRecord.
+func decodeRecord(b []byte) (*session, error) {
+	d := decoder{s: string(b)}
+	s := new(session)
+	d.identity(s)
+	d.tokens(&s.tokens)
+	if d.bad || d.s != "" {
+		return nil, errMalformed
+	}
+	return s, nil
+}
