@@ -1,0 +1,142 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authserver/storage"
+)
+
+var (
+	insertCode    = insertSQL("auth_codes", codeCols)
+	insertRefresh = insertSQL("refresh_tokens", refreshCols)
+	insertAccess  = insertSQL("access_tokens", accessCols)
+)
+
+// insert runs an insertSQL statement and reports a taken key as
+// storage.ErrAlreadyExists.
+func insert(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, query string, args []any) error {
+	res, err := db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return storage.ErrAlreadyExists
+	}
+	return nil
+}
+
+// wrap adds the operation to a driver error, and turns "no rows" into
+// storage.ErrNotFound. The sentinels pass through unchanged.
+func wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.ErrNotFound
+	case errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrTokenReused):
+		return err
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// CreateAuthCode implements storage.Store.
+func (s *Store) CreateAuthCode(ctx context.Context, c storage.AuthCode) error {
+	return wrap("create auth code", insert(ctx, s.db, s.d.rebind(insertCode), codeArgs(c)))
+}
+
+// ClaimAuthCode implements storage.Store. The conditional DELETE is the
+// whole claim: the database lets one statement delete the row, and every
+// other finds nothing to delete.
+func (s *Store) ClaimAuthCode(ctx context.Context, id string, now time.Time) (storage.AuthCode, error) {
+	c, err := scanCode(s.db.QueryRowContext(ctx, s.d.rebind(
+		"DELETE FROM auth_codes WHERE id = $1 AND expires_at > $2 RETURNING "+codeCols), id, now.UnixMilli()))
+	return c, wrap("claim auth code", err)
+}
+
+// CreateRefreshToken implements storage.Store.
+func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
+	return wrap("create refresh token", insert(ctx, s.db, s.d.rebind(insertRefresh), refreshArgs(t)))
+}
+
+// RotateRefreshToken implements storage.Store. Marking the old token used is
+// a conditional UPDATE, so of concurrent rotations only one changes the row;
+// the losers then find it used. The new token is inserted in the same
+// transaction, so a failed insert leaves the old one unused.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
+	var old storage.RefreshToken
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		old, err = scanRefresh(tx.QueryRowContext(ctx, s.d.rebind(
+			"UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING "+refreshCols),
+			oldID, now.UnixMilli()))
+		if errors.Is(err, sql.ErrNoRows) {
+			old, err = scanRefresh(tx.QueryRowContext(ctx, s.d.rebind(
+				"SELECT "+refreshCols+" FROM refresh_tokens WHERE id = $1 AND expires_at > $2"), oldID, now.UnixMilli()))
+			if err == nil {
+				return storage.ErrTokenReused // live but not updated: already used
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		return insert(ctx, tx, s.d.rebind(insertRefresh), refreshArgs(next))
+	})
+	if err != nil && !errors.Is(err, storage.ErrTokenReused) {
+		old = storage.RefreshToken{}
+	}
+	return old, wrap("rotate refresh token", err)
+}
+
+// RevokeFamily implements storage.Store.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
+	if familyID == "" {
+		return nil
+	}
+	return wrap("revoke token family", s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, table := range []string{"refresh_tokens", "access_tokens"} {
+			if _, err := tx.ExecContext(ctx, s.d.rebind("DELETE FROM "+table+" WHERE family_id = $1"), familyID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// CreateAccessToken implements storage.Store.
+func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
+	return wrap("create access token", insert(ctx, s.db, s.d.rebind(insertAccess), accessArgs(t)))
+}
+
+// GetAccessToken implements storage.Store.
+func (s *Store) GetAccessToken(ctx context.Context, id string, now time.Time) (storage.AccessToken, error) {
+	t, err := scanAccess(s.read.QueryRowContext(ctx, s.d.rebind(
+		"SELECT "+accessCols+" FROM access_tokens WHERE id = $1 AND expires_at > $2"), id, now.UnixMilli()))
+	return t, wrap("get access token", err)
+}
+
+// PutConsent implements storage.Store.
+func (s *Store) PutConsent(ctx context.Context, c storage.Consent) error {
+	_, err := s.db.ExecContext(ctx, s.d.rebind("INSERT INTO consents ("+consentCols+") VALUES ($1, $2, $3, $4, $5) "+
+		"ON CONFLICT (subject, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at, expires_at = excluded.expires_at"),
+		consentArgs(c)...)
+	return wrap("put consent", err)
+}
+
+// GetConsent implements storage.Store.
+func (s *Store) GetConsent(ctx context.Context, subject, clientID string, now time.Time) (storage.Consent, error) {
+	c, err := scanConsent(s.read.QueryRowContext(ctx, s.d.rebind(
+		"SELECT "+consentCols+" FROM consents WHERE subject = $1 AND client_id = $2 AND expires_at > $3"),
+		subject, clientID, now.UnixMilli()))
+	return c, wrap("get consent", err)
+}
