@@ -235,13 +235,12 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	code := q.Get("code")
 	if state == "" || code == "" {
-		return &pageError{
+		return startAgain(&pageError{
 			status:  http.StatusBadRequest,
 			title:   "Sign-in could not be completed",
 			message: "The sign-in response is missing its code or state.",
-			hint:    "Open the page you wanted again to start over.",
 			cause:   errors.New("callback without code or state"),
-		}
+		}, "/")
 	}
 	f, pe := p.flowFor(r, state)
 	if pe != nil {
@@ -476,13 +475,13 @@ func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request) error {
 		if id, err := decode(p.codecs.id, p.cookieName, value); err == nil {
 			if err := p.store.Delete(r.Context(), string(id)); err != nil {
 				return &pageError{
-					status:  http.StatusServiceUnavailable,
-					title:   "Sign-out failed",
-					message: "Your session could not be ended because the session store is unreachable; you are still signed in.",
-					hint:    "Try again in a moment.",
-					link:    signOutPath + "?rd=" + url.QueryEscape(returnTo),
+					status:   http.StatusServiceUnavailable,
+					title:    "Sign-out failed",
+					message:  "Your session could not be ended because the session store is unreachable; you are still signed in.",
+					hint:     "Try again in a moment.",
+					link:     signOutPath + "?rd=" + url.QueryEscape(returnTo),
 					linkText: "Sign out",
-					cause:   err,
+					cause:    err,
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,12 +63,21 @@ func (d *discovery) get(ctx context.Context) (*provider, error) {
 		d.failedAt, d.failure = d.now(), fmt.Errorf("discovering OpenID Provider %s: %w", d.cfg.IssuerURL, err)
 		return nil, d.failure
 	}
+	var meta struct {
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	if err := op.Claims(&meta); err != nil {
+		d.failedAt, d.failure = d.now(), fmt.Errorf("reading discovery document of %s: %w", d.cfg.IssuerURL, err)
+		return nil, d.failure
+	}
+	endpoint := op.Endpoint()
+	endpoint.AuthStyle = d.authStyle(meta.AuthMethods)
 	p := &provider{
 		oidc: op,
 		oauth2: oauth2.Config{
 			ClientID:     d.cfg.ClientID,
 			ClientSecret: d.cfg.ClientSecret,
-			Endpoint:     op.Endpoint(),
+			Endpoint:     endpoint,
 			RedirectURL:  d.redirectURL,
 			Scopes:       d.cfg.Scopes,
 		},
@@ -78,6 +88,24 @@ func (d *discovery) get(ctx context.Context) (*provider, error) {
 	d.found.Store(p)
 	d.failure = nil
 	return p, nil
+}
+
+// authStyle picks how to authenticate at the token endpoint from what the
+// provider advertises, rather than letting x/oauth2 guess: a guess retries a
+// failed exchange the other way, which turns a clear "invalid_grant" into a
+// misleading "invalid_client".
+func (d *discovery) authStyle(methods []string) oauth2.AuthStyle {
+	switch {
+	case d.cfg.ClientSecret == "":
+		return oauth2.AuthStyleInParams // a public client sends only client_id
+	case len(methods) == 0 || slices.Contains(methods, "client_secret_basic"):
+		// client_secret_basic is the default when none is advertised
+		// (OpenID Connect Discovery 1.0, section 3).
+		return oauth2.AuthStyleInHeader
+	case slices.Contains(methods, "client_secret_post"):
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
 }
 
 func defaultProviderClient() *http.Client {

@@ -82,7 +82,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (p *Proxy) page(w http.ResponseWriter, r *http.Request, pe *pageError) {
 	var buf bytes.Buffer
 	err := pageTemplate.Execute(&buf, struct {
-		Status                                int
+		Status                               int
 		Title, Message, Hint, Link, LinkText string
 	}{pe.status, pe.title, pe.message, pe.hint, pe.link, pe.linkText})
 	if err != nil {

@@ -1,0 +1,288 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is the injected clock: tests move it instead of sleeping.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Now().Truncate(time.Second)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testUpstream records what the proxy forwarded to it.
+type testUpstream struct {
+	srv *httptest.Server
+
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func newTestUpstream(t *testing.T) *testUpstream {
+	u := &testUpstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.reqs = append(u.reqs, r.Clone(r.Context()))
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "upstream saw "+r.URL.Path+" as "+r.Header.Get(headerUser))
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+// last returns the last request the upstream received.
+func (u *testUpstream) last(t *testing.T) *http.Request {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.reqs) == 0 {
+		t.Fatal("the upstream received no request")
+	}
+	return u.reqs[len(u.reqs)-1]
+}
+
+func (u *testUpstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.reqs)
+}
+
+func (u *testUpstream) url(t *testing.T) *url.URL {
+	t.Helper()
+	v, err := url.Parse(u.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// env is a proxy between a test provider and a test upstream, all served
+// over real HTTP on loopback.
+type env struct {
+	t     *testing.T
+	clock *testClock
+	op    *testProvider
+	up    *testUpstream
+	proxy *Proxy
+	srv   *httptest.Server
+	logs  *bytes.Buffer
+}
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
+
+func newEnv(t *testing.T, options ...func(*Config)) *env {
+	t.Helper()
+	e := &env{t: t, clock: newTestClock(), up: newTestUpstream(t), logs: &bytes.Buffer{}}
+	e.op = newTestProvider(t, e.clock.Now)
+	var h http.Handler
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(e.srv.Close)
+	e.op.redirectURI = e.srv.URL + callbackPath
+	pub, _ := url.Parse(e.srv.URL)
+	cfg := Config{
+		PublicURL: pub,
+		Provider: ProviderConfig{
+			IssuerURL:    e.op.issuer(),
+			ClientID:     e.op.clientID,
+			ClientSecret: e.op.clientSecret,
+		},
+		Cookie: CookieConfig{Secrets: [][]byte{testSecret}},
+		Routes: []Route{{PathPrefix: "/", Upstream: e.up.url(t)}},
+		Now:    e.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e.proxy, h = p, p
+	return e
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// browser is an HTTP client with a cookie jar that follows redirects one
+// step at a time, so tests can look at each.
+type browser struct {
+	t   *testing.T
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, jar: jar, c: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is a response with its body read.
+type response struct {
+	*http.Response
+	body string
+}
+
+const acceptHTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+
+// get fetches u as a browser navigation.
+func (b *browser) get(u string) *response {
+	return b.do(http.MethodGet, u, http.Header{"Accept": {acceptHTML}})
+}
+
+func (b *browser) do(method, u string, h http.Header) *response {
+	b.t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return &response{Response: resp, body: string(body)}
+}
+
+// follow fetches u and follows redirects, as navigations, until a
+// response that is not a redirect.
+func (b *browser) follow(u string) *response {
+	b.t.Helper()
+	for range 10 {
+		r := b.get(u)
+		if r.StatusCode != http.StatusFound && r.StatusCode != http.StatusSeeOther {
+			return r
+		}
+		next, err := r.Request.URL.Parse(r.Header.Get("Location"))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		u = next.String()
+	}
+	b.t.Fatalf("too many redirects from %s", u)
+	return nil
+}
+
+// cookie returns the jar's cookie called name for u, or nil.
+func (b *browser) cookie(u, name string) *http.Cookie {
+	b.t.Helper()
+	v, err := url.Parse(u)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, c := range b.jar.Cookies(v) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// cookies returns the names of the jar's cookies for u.
+func (b *browser) cookieNames(u string) []string {
+	v, _ := url.Parse(u)
+	var names []string
+	for _, c := range b.jar.Cookies(v) {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// setCookie puts a cookie in the jar for u.
+func (b *browser) setCookie(u string, c *http.Cookie) {
+	v, _ := url.Parse(u)
+	b.jar.SetCookies(v, []*http.Cookie{c})
+}
+
+// signIn walks the whole flow from path and returns the final response.
+func (e *env) signIn(b *browser, path string) *response {
+	e.t.Helper()
+	r := b.follow(e.srv.URL + path)
+	if r.StatusCode != http.StatusOK {
+		e.t.Fatalf("signing in at %s ended with %d: %s", path, r.StatusCode, r.body)
+	}
+	return r
+}
+
+// mint returns session cookies for s as the proxy would set them.
+func (e *env) mint(s *session) []*http.Cookie {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, e.srv.URL+callbackPath, nil)
+	if err := e.proxy.saveSession(rec, req, s); err != nil {
+		e.t.Fatalf("saveSession: %v", err)
+	}
+	return rec.Result().Cookies()
+}
+
+// testSession is a valid session for the test provider's user.
+func (e *env) testSession() *session {
+	return &session{
+		id:                randomToken(),
+		expiry:            e.clock.Now().Add(time.Hour),
+		subject:           "user-42",
+		email:             "ada@example.com",
+		preferredUsername: "ada",
+		name:              "Ada Lovelace",
+		groups:            []string{"eng", "ops"},
+		tokens:            tokens{access: "at", refresh: "rt", id: "it", accessExpiry: e.clock.Now().Add(time.Hour)},
+	}
+}
+
+// cookieHeader renders cookies as a Cookie request header.
+func cookieHeader(cs []*http.Cookie) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.Name + "=" + c.Value
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,255 @@
+package proxy
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// testProvider is a small but real OpenID Provider served over HTTP: it
+// checks what a provider must check (client, redirect URI, PKCE S256,
+// single-use codes) and signs ES256 ID tokens with go-jose. It signs in one
+// fixed user without a login page; knobs make it misbehave on purpose.
+type testProvider struct {
+	t            *testing.T
+	srv          *httptest.Server
+	key          *ecdsa.PrivateKey
+	clientID     string
+	clientSecret string
+	redirectURI  string
+	now          func() time.Time
+
+	// down makes discovery answer 503.
+	down atomic.Bool
+	// discoveries counts discovery requests; tokenCalls counts token requests.
+	discoveries atomic.Int32
+	tokenCalls  atomic.Int32
+
+	mu sync.Mutex
+	// claims are the user's claims, in the ID token and at userinfo.
+	claims map[string]any
+	// idTokenOnlySub leaves everything but sub out of the ID token, as
+	// providers do that expect clients to call userinfo.
+	idTokenOnlySub bool
+	// editIDToken changes the ID token's claims just before signing.
+	editIDToken func(map[string]any)
+	// editUserinfo changes the userinfo response.
+	editUserinfo func(map[string]any)
+	// authorizeError, when set, is sent back instead of a code.
+	authorizeError string
+	// extraTokenBytes pads the access token, to test large sessions.
+	extraTokenBytes int
+	codes           map[string]grant
+	accessTokens    map[string]bool
+}
+
+type grant struct {
+	redirectURI, challenge, nonce string
+}
+
+func newTestProvider(t *testing.T, now func() time.Time) *testProvider {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &testProvider{
+		t:            t,
+		key:          key,
+		clientID:     "proxy-client",
+		clientSecret: "proxy-secret",
+		now:          now,
+		claims: map[string]any{
+			"sub":                "user-42",
+			"email":              "ada@example.com",
+			"email_verified":     true,
+			"preferred_username": "ada",
+			"name":               "Ada Lovelace",
+			"groups":             []string{"eng", "ops"},
+		},
+		codes:        map[string]grant{},
+		accessTokens: map[string]bool{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", tp.discovery)
+	mux.HandleFunc("GET /jwks", tp.jwks)
+	mux.HandleFunc("GET /authorize", tp.authorize)
+	mux.HandleFunc("POST /token", tp.token)
+	mux.HandleFunc("GET /userinfo", tp.userinfo)
+	tp.srv = httptest.NewServer(mux)
+	t.Cleanup(tp.srv.Close)
+	return tp
+}
+
+func (tp *testProvider) issuer() string { return tp.srv.URL }
+
+func (tp *testProvider) set(f func(tp *testProvider)) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	f(tp)
+}
+
+func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
+	tp.discoveries.Add(1)
+	if tp.down.Load() {
+		http.Error(w, "starting up", http.StatusServiceUnavailable)
+		return
+	}
+	writeTestJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                tp.issuer(),
+		"authorization_endpoint":                tp.issuer() + "/authorize",
+		"token_endpoint":                        tp.issuer() + "/token",
+		"userinfo_endpoint":                     tp.issuer() + "/userinfo",
+		"jwks_uri":                              tp.issuer() + "/jwks",
+		"response_types_supported":              []string{"code"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"ES256"},
+		"code_challenge_methods_supported":      []string{"S256"},
+	})
+}
+
+func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
+	writeTestJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: &tp.key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"},
+	}})
+}
+
+func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch {
+	case q.Get("client_id") != tp.clientID:
+		http.Error(w, "unknown client_id "+q.Get("client_id"), http.StatusBadRequest)
+		return
+	case q.Get("redirect_uri") != tp.redirectURI:
+		http.Error(w, "redirect_uri "+q.Get("redirect_uri")+" is not registered", http.StatusBadRequest)
+		return
+	case q.Get("response_type") != "code":
+		http.Error(w, "response_type must be code", http.StatusBadRequest)
+		return
+	case q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43:
+		http.Error(w, "PKCE with S256 is required", http.StatusBadRequest)
+		return
+	case !strings.Contains(" "+q.Get("scope")+" ", " openid "):
+		http.Error(w, "scope must include openid", http.StatusBadRequest)
+		return
+	}
+	back, _ := url.Parse(tp.redirectURI)
+	v := url.Values{"state": {q.Get("state")}}
+	tp.mu.Lock()
+	if tp.authorizeError != "" {
+		v.Set("error", tp.authorizeError)
+		v.Set("error_description", "the user said no")
+	} else {
+		code := rand.Text()
+		tp.codes[code] = grant{redirectURI: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), nonce: q.Get("nonce")}
+		v.Set("code", code)
+	}
+	tp.mu.Unlock()
+	back.RawQuery = v.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound)
+}
+
+func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
+	tp.tokenCalls.Add(1)
+	if id, secret, ok := r.BasicAuth(); !ok || id != url.QueryEscape(tp.clientID) || secret != url.QueryEscape(tp.clientSecret) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		writeTestJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
+		return
+	}
+	if r.PostFormValue("grant_type") != "authorization_code" {
+		writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
+		return
+	}
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	code := r.PostFormValue("code")
+	g, ok := tp.codes[code]
+	delete(tp.codes, code)
+	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
+	if !ok || g.redirectURI != r.PostFormValue("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+		writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
+		return
+	}
+	access := rand.Text() + strings.Repeat("p", tp.extraTokenBytes)
+	tp.accessTokens[access] = true
+	now := tp.now()
+	claims := map[string]any{"sub": tp.claims["sub"]}
+	if !tp.idTokenOnlySub {
+		maps.Copy(claims, tp.claims)
+	}
+	claims["iss"] = tp.issuer()
+	claims["aud"] = tp.clientID
+	claims["iat"] = now.Unix()
+	claims["exp"] = now.Add(time.Hour).Unix()
+	claims["nonce"] = g.nonce
+	if tp.editIDToken != nil {
+		tp.editIDToken(claims)
+	}
+	writeTestJSON(w, http.StatusOK, map[string]any{
+		"access_token":  access,
+		"token_type":    "Bearer",
+		"expires_in":    3600,
+		"refresh_token": rand.Text(),
+		"id_token":      tp.sign(claims),
+	})
+}
+
+func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !tp.accessTokens[token] {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeTestJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	out := maps.Clone(tp.claims)
+	if tp.editUserinfo != nil {
+		tp.editUserinfo(out)
+	}
+	writeTestJSON(w, http.StatusOK, out)
+}
+
+func (tp *testProvider) sign(claims map[string]any) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: tp.key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	s, err := jws.CompactSerialize()
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	return s
+}
+
+func writeTestJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		panic(fmt.Sprint("encoding test response: ", err))
+	}
+}
