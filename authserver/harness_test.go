@@ -1,0 +1,415 @@
+package authserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/storage/memory"
+)
+
+// clock is a settable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Test users and clients. Passwords and secrets are test-only values.
+const (
+	alicePassword  = "correct horse battery staple"
+	webSecret      = "web secret with spaces & symbols=%+"
+	postSecret     = "post-client-secret"
+	tutorialSecret = "client_secret_1"
+	webRedirect    = "https://app.example/callback"
+	spaRedirect    = "http://127.0.0.1:5555/cb"
+	postRedirect   = "https://post.example/cb"
+	legacyRedirect = "http://localhost:8000/callback"
+)
+
+func testDirectory(t testing.TB) *directory.Directory {
+	t.Helper()
+	hash := func(s string) []byte {
+		h, err := bcrypt.GenerateFromPassword([]byte(s), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	users := []directory.User{
+		{ID: "alice", PasswordHash: hash(alicePassword), Name: "Alice Example", Email: "alice@example.com", EmailVerified: true, Groups: []string{"admins", "dev"}},
+		{ID: "bob", PasswordHash: hash("bob password"), Email: "bob@example.com"},
+		{ID: "id001", PasswordHash: hash("mypassword")},
+	}
+	clients := []directory.Client{
+		{
+			ID: "web", Name: "Web App", Secret: webSecret,
+			RedirectURIs: []string{webRedirect, "https://app.example/other"},
+			Scopes:       []string{"openid", "profile", "email", "groups"},
+			AuthMethod:   directory.AuthClientSecretBasic,
+			GrantTypes:   []string{grantAuthorizationCode, grantRefreshToken},
+			RequirePKCE:  true,
+		},
+		{
+			ID: "post", Secret: string(hash(postSecret)), SecretIsHash: true,
+			RedirectURIs: []string{postRedirect},
+			Scopes:       []string{"openid", "profile"},
+			AuthMethod:   directory.AuthClientSecretPost,
+			GrantTypes:   []string{grantAuthorizationCode},
+			RequirePKCE:  true,
+		},
+		{
+			ID: "spa", Name: "Single-page app",
+			RedirectURIs: []string{spaRedirect},
+			Scopes:       []string{"openid", "profile", "offline_access"},
+			AuthMethod:   directory.AuthNone,
+			GrantTypes:   []string{grantAuthorizationCode, grantRefreshToken},
+			RequirePKCE:  true,
+		},
+		{
+			// The tutorial's client: Basic auth, no PKCE, profile only.
+			ID: "client_1", Secret: tutorialSecret,
+			RedirectURIs: []string{legacyRedirect},
+			Scopes:       []string{"profile"},
+			AuthMethod:   directory.AuthClientSecretBasic,
+			GrantTypes:   []string{grantAuthorizationCode},
+			RequirePKCE:  false,
+		},
+	}
+	d, err := directory.New(users, clients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// harness is an authorization server behind a real HTTP listener.
+type harness struct {
+	t     *testing.T
+	srv   *Server
+	ts    *httptest.Server
+	clk   *clock
+	store *memory.Store
+	logs  *syncBuffer
+}
+
+func newHarness(t *testing.T, modify ...func(*Config)) *harness {
+	t.Helper()
+	h := &harness{
+		t:     t,
+		clk:   &clock{t: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)},
+		store: memory.New(),
+		logs:  &syncBuffer{},
+	}
+	h.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.srv.ServeHTTP(w, r) }))
+	t.Cleanup(h.ts.Close)
+	cfg := Config{
+		Issuer:        h.ts.URL,
+		Directory:     testDirectory(t),
+		Store:         h.store,
+		CookieSecrets: [][]byte{[]byte("test cookie secret, thirty-two bytes or more")},
+		Now:           h.clk.Now,
+		Logger:        slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, m := range modify {
+		m(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	h.srv = srv
+	return h
+}
+
+// browser is a cookie-keeping HTTP client that does not follow redirects,
+// so each step of a flow can be checked.
+type browser struct {
+	t      *testing.T
+	h      *harness
+	client *http.Client
+}
+
+func (h *harness) browser() *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &browser{t: h.t, h: h, client: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is a fully read HTTP response.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r *response) location(t *testing.T) *url.URL {
+	t.Helper()
+	loc := r.header.Get("Location")
+	if loc == "" {
+		t.Fatalf("got status %d without Location, want a redirect; body: %s", r.status, r.body)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func (r *response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		t.Fatalf("response is not JSON: %v; body: %s", err, r.body)
+	}
+	return m
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) *response {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+// abs resolves a path or URL against the test server.
+func (h *harness) abs(ref string) string {
+	base, _ := url.Parse(h.ts.URL)
+	u, err := base.Parse(ref)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u.String()
+}
+
+func (b *browser) get(ref string) *response {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.h.abs(ref), nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return do(b.t, b.client, req)
+}
+
+func (b *browser) post(ref string, form url.Values) *response {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.h.abs(ref), strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return do(b.t, b.client, req)
+}
+
+func (b *browser) authorize(params url.Values) *response {
+	b.t.Helper()
+	return b.get(PathAuthorize + "?" + params.Encode())
+}
+
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+
+// hiddenFields returns the hidden inputs of a rendered form.
+func hiddenFields(t *testing.T, r *response) url.Values {
+	t.Helper()
+	if r.status != http.StatusOK && r.status != http.StatusUnauthorized {
+		t.Fatalf("got status %d, want a page with a form; body: %s", r.status, r.body)
+	}
+	v := url.Values{}
+	for _, m := range hiddenInput.FindAllStringSubmatch(r.body, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if v.Get("req") == "" || v.Get("csrf_token") == "" {
+		t.Fatalf("form lacks req or csrf_token; body: %s", r.body)
+	}
+	return v
+}
+
+// submitLogin fills in the login form that the authorization response r
+// redirected to.
+func (b *browser) submitLogin(r *response, user, password string) *response {
+	b.t.Helper()
+	loc := r.location(b.t)
+	if loc.Path != PathLogin {
+		b.t.Fatalf("redirected to %s, want the login page", loc)
+	}
+	form := hiddenFields(b.t, b.get(loc.String()))
+	form.Set("user_id", user)
+	form.Set("password", password)
+	return b.post(PathLogin, form)
+}
+
+// decide answers the consent page that r redirected to.
+func (b *browser) decide(r *response, decision string) *response {
+	b.t.Helper()
+	loc := r.location(b.t)
+	if loc.Path != PathConsent {
+		b.t.Fatalf("redirected to %s, want the consent page", loc)
+	}
+	form := hiddenFields(b.t, b.get(loc.String()))
+	form.Set("decision", decision)
+	return b.post(PathConsent, form)
+}
+
+// callback checks that r redirects to the client's redirect URI and returns
+// the response parameters.
+func callback(t *testing.T, r *response, redirectURI string) url.Values {
+	t.Helper()
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("got status %d, want 303 to the client; body: %s", r.status, r.body)
+	}
+	loc := r.location(t)
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != redirectURI {
+		t.Fatalf("redirected to %s, want %s", got, redirectURI)
+	}
+	return loc.Query()
+}
+
+// pkce returns a code verifier and its S256 challenge.
+func pkce(seed string) (verifier, challenge string) {
+	verifier = strings.Repeat(seed, 43/len(seed)+1)[:43]
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// authParams are the parameters of a typical request by client "web".
+func authParams(challenge string) url.Values {
+	return url.Values{
+		"response_type":         {"code"},
+		"client_id":             {"web"},
+		"redirect_uri":          {webRedirect},
+		"scope":                 {"openid profile email groups"},
+		"state":                 {"state-123"},
+		"nonce":                 {"nonce-456"},
+		"code_challenge":        {challenge},
+		"code_challenge_method": {"S256"},
+	}
+}
+
+// signIn runs authorize, login and approval for params and returns the
+// callback parameters.
+func (b *browser) signIn(params url.Values, user, password string) url.Values {
+	b.t.Helper()
+	r := b.submitLogin(b.authorize(params), user, password)
+	if loc := r.location(b.t); loc.Path == PathConsent {
+		r = b.decide(r, "approve")
+	}
+	redirect := params.Get("redirect_uri")
+	if redirect == "" {
+		redirect = b.h.srv.cfg.Directory.Client(params.Get("client_id")).RedirectURIs[0]
+	}
+	return callback(b.t, r, redirect)
+}
+
+// tokenCall posts a token request.
+func (h *harness) tokenCall(form url.Values, basicID, basicSecret string) *response {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(form.Encode()))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basicID != "" {
+		// RFC 6749 §2.3.1: form-urlencode, then Basic.
+		req.SetBasicAuth(url.QueryEscape(basicID), url.QueryEscape(basicSecret))
+	}
+	return do(h.t, h.ts.Client(), req)
+}
+
+// exchange redeems a code for client "web" and returns the token response.
+func (h *harness) exchange(code, verifier string) map[string]any {
+	h.t.Helper()
+	r := h.tokenCall(url.Values{
+		"grant_type":    {grantAuthorizationCode},
+		"code":          {code},
+		"redirect_uri":  {webRedirect},
+		"code_verifier": {verifier},
+	}, "web", webSecret)
+	if r.status != http.StatusOK {
+		h.t.Fatalf("token exchange: status %d, body %s", r.status, r.body)
+	}
+	return r.json(h.t)
+}
+
+// bearerCall calls a resource endpoint with an access token.
+func (h *harness) bearerCall(method, path, token string) *response {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, h.ts.URL+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return do(h.t, h.ts.Client(), req)
+}
+
+// wantOAuthError checks a JSON error response.
+func wantOAuthError(t *testing.T, r *response, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("got status %d, want %d; body: %s", r.status, status, r.body)
+	}
+	if got := r.json(t)["error"]; got != code {
+		t.Errorf("got error %v, want %s; body: %s", got, code, r.body)
+	}
+}
+
+func base64RawURL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
