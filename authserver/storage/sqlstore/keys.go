@@ -13,6 +13,11 @@ import (
 
 var insertKey = insertSQL("signing_keys", keyCols)
 
+// querier is what *sql.DB and *sql.Tx have in common for reading rows.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // SigningKeys implements storage.Store.
 func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
 	keys, err := s.signingKeys(ctx, s.read)
@@ -21,9 +26,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
 
 // signingKeys reads every key, newest first. The order is made in Go, not
 // with ORDER BY, because the dialects sort NULLs and text differently.
-func (s *Store) signingKeys(ctx context.Context, db interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}) ([]storage.SigningKey, error) {
+func (s *Store) signingKeys(ctx context.Context, db querier) ([]storage.SigningKey, error) {
 	rows, err := db.QueryContext(ctx, "SELECT "+keyCols+" FROM signing_keys")
 	if err != nil {
 		return nil, err

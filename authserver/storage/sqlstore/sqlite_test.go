@@ -175,4 +175,3 @@ func checkMigrations(t *testing.T, s *Store, want int) {
 		t.Errorf("gatehouse_migrations: got %d rows up to version %d, want %d up to %d", n, max, want, want)
 	}
 }
-

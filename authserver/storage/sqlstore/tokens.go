@@ -16,11 +16,14 @@ var (
 	insertAccess  = insertSQL("access_tokens", accessCols)
 )
 
+// execer is what *sql.DB and *sql.Tx have in common for writing.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // insert runs an insertSQL statement and reports a taken key as
 // storage.ErrAlreadyExists.
-func insert(ctx context.Context, db interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, query string, args []any) error {
+func insert(ctx context.Context, db execer, query string, args []any) error {
 	res, err := db.ExecContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -60,7 +63,10 @@ func (s *Store) CreateAuthCode(ctx context.Context, c storage.AuthCode) error {
 func (s *Store) ClaimAuthCode(ctx context.Context, id string, now time.Time) (storage.AuthCode, error) {
 	c, err := scanCode(s.db.QueryRowContext(ctx, s.d.rebind(
 		"DELETE FROM auth_codes WHERE id = $1 AND expires_at > $2 RETURNING "+codeCols), id, now.UnixMilli()))
-	return c, wrap("claim auth code", err)
+	if err != nil {
+		return storage.AuthCode{}, wrap("claim auth code", err)
+	}
+	return c, nil
 }
 
 // CreateRefreshToken implements storage.Store.
@@ -122,7 +128,10 @@ func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) er
 func (s *Store) GetAccessToken(ctx context.Context, id string, now time.Time) (storage.AccessToken, error) {
 	t, err := scanAccess(s.read.QueryRowContext(ctx, s.d.rebind(
 		"SELECT "+accessCols+" FROM access_tokens WHERE id = $1 AND expires_at > $2"), id, now.UnixMilli()))
-	return t, wrap("get access token", err)
+	if err != nil {
+		return storage.AccessToken{}, wrap("get access token", err)
+	}
+	return t, nil
 }
 
 // PutConsent implements storage.Store.
@@ -138,5 +147,8 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string, now ti
 	c, err := scanConsent(s.read.QueryRowContext(ctx, s.d.rebind(
 		"SELECT "+consentCols+" FROM consents WHERE subject = $1 AND client_id = $2 AND expires_at > $3"),
 		subject, clientID, now.UnixMilli()))
-	return c, wrap("get consent", err)
+	if err != nil {
+		return storage.Consent{}, wrap("get consent", err)
+	}
+	return c, nil
 }

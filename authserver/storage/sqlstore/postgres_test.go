@@ -1,0 +1,152 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/authserver/storage/conformance"
+)
+
+// postgresDSN returns the test database's DSN or skips the test.
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("GATEHOUSE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("GATEHOUSE_TEST_POSTGRES_DSN not set: skipping PostgreSQL tests")
+	}
+	return dsn
+}
+
+// freshSchema names a schema no other test or test run uses, and drops it
+// when t ends, so concurrent runs on one database never see each other's
+// rows. The schema itself is created by Open.
+func freshSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	schema := "gatehouse_test_" + rand.Text()[:12]
+	t.Cleanup(func() {
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		db := stdlib.OpenDB(*cfg)
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+func openPostgresT(t *testing.T, dsn, schema string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), Config{Driver: "postgres", DSN: dsn, Schema: schema, Logger: quiet})
+	if err != nil {
+		t.Fatalf("Open(postgres, schema %s): %v", schema, err)
+	}
+	return s
+}
+
+func TestPostgresConformance(t *testing.T) {
+	dsn := postgresDSN(t)
+	conformance.RunTests(t, func(t *testing.T) storage.Store {
+		return openPostgresT(t, dsn, freshSchema(t, dsn))
+	})
+}
+
+// TestPostgresReplicas runs the replica checks on two Stores, each with its
+// own connection pool, sharing one schema: two authserver replicas.
+func TestPostgresReplicas(t *testing.T) {
+	dsn := postgresDSN(t)
+	conformance.RunReplicaTests(t, func(t *testing.T) (storage.Store, storage.Store) {
+		schema := freshSchema(t, dsn)
+		return openPostgresT(t, dsn, schema), openPostgresT(t, dsn, schema)
+	})
+}
+
+// TestPostgresConcurrentOpen starts several replicas at once on a schema
+// that does not exist yet: all must start, and the migrations must run once.
+func TestPostgresConcurrentOpen(t *testing.T) {
+	dsn := postgresDSN(t)
+	schema := freshSchema(t, dsn)
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = Open(t.Context(), Config{Driver: "postgres", DSN: dsn, Schema: schema, Logger: quiet})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+			continue
+		}
+		defer stores[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMigrations(t, stores[0], len(ms))
+}
+
+// TestPostgresSchemaIsolation checks that a store sees only its own schema.
+func TestPostgresSchemaIsolation(t *testing.T) {
+	dsn := postgresDSN(t)
+	a := openPostgresT(t, dsn, freshSchema(t, dsn))
+	defer a.Close()
+	b := openPostgresT(t, dsn, freshSchema(t, dsn))
+	defer b.Close()
+	now := time.UnixMilli(1_900_000_000_000).UTC()
+	if err := a.CreateAccessToken(t.Context(), storage.AccessToken{ID: "at", ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetAccessToken(t.Context(), "at", now); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetAccessToken in another schema: got %v, want ErrNotFound", err)
+	}
+}
+
+// TestPostgresExistingSchema checks that a schema created beforehand (say
+// by a DBA) is used as is.
+func TestPostgresExistingSchema(t *testing.T) {
+	dsn := postgresDSN(t)
+	schema := freshSchema(t, dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	s := openPostgresT(t, dsn, schema)
+	defer s.Close()
+	var tables int
+	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM pg_tables WHERE schemaname = $1", schema).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 6 {
+		t.Errorf("tables in schema %s: got %d, want 6 (5 and the migrations table)", schema, tables)
+	}
+}
