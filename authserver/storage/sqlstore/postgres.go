@@ -16,7 +16,7 @@ const postgresConns = 10
 func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
 	pcfg, err := pgx.ParseConfig(cfg.DSN)
 	if err != nil {
-		// pgx's message quotes no password; it names what is malformed.
+		// pgx redacts the password from the DSN it quotes.
 		return nil, fmt.Errorf("sqlstore: postgres DSN: %w", err)
 	}
 	schema := cfg.Schema

@@ -68,7 +68,15 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite database: %w", err)
 	}
+	fi, err := f.Stat()
 	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite database: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		cfg.Logger.Warn("the sqlite database holds private signing keys but others may read it; chmod 600 it",
+			"path", path, "mode", fmt.Sprintf("%o", perm))
+	}
 
 	// A file: URI, so that SQLite takes the path literally whatever
 	// characters it has; url.URL escapes them.
