@@ -17,7 +17,7 @@ import (
 )
 
 // postgresDSN returns the test database's DSN or skips the test.
-func postgresDSN(t *testing.T) string {
+func postgresDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("GATEHOUSE_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -29,7 +29,7 @@ func postgresDSN(t *testing.T) string {
 // freshSchema names a schema no other test or test run uses, and drops it
 // when t ends, so concurrent runs on one database never see each other's
 // rows. The schema itself is created by Open.
-func freshSchema(t *testing.T, dsn string) string {
+func freshSchema(t testing.TB, dsn string) string {
 	t.Helper()
 	schema := "gatehouse_test_" + rand.Text()[:12]
 	t.Cleanup(func() {
