@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demoapp"
 	"github.com/gatehouse/gatehouse/proxy"
+	"github.com/gatehouse/gatehouse/proxy/redisstore"
 )
 
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
@@ -175,4 +176,17 @@ func openStore(ctx context.Context, s config.Storage, logger *slog.Logger) (stor
 	default:
 		return sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: s.SQLite.Path, Logger: logger})
 	}
+}
+
+// openSessions opens the proxy's session store; nil means the cookie itself
+// carries the session.
+func openSessions(s config.SessionStore) (proxy.SessionStore, func(), error) {
+	if s.Type != "redis" {
+		return nil, func() {}, nil
+	}
+	store, err := redisstore.Open(s.Redis.URL, s.Redis.KeyPrefix, s.Redis.TTL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, func() { store.Close() }, nil
 }

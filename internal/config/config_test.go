@@ -90,7 +90,7 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		{
 			name: "unknown field",
 			yaml: strings.Replace(minimalAuth, "      secret: s\n", "      secret: s\n      redirect_uri: http://x\n", 1),
-			want: []string{":10: authserver.clients[0].redirect_uri: unknown field", "redirect_uris"},
+			want: []string{":11: authserver.clients[0].redirect_uri: unknown field", "redirect_uris"},
 		},
 		{
 			name: "unknown top-level section",
@@ -105,12 +105,12 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		{
 			name: "unset environment variable",
 			yaml: strings.Replace(minimalAuth, "secret: s", "secret: ${GATEHOUSE_TEST_UNSET}", 1),
-			want: []string{":9: authserver.clients[0].secret: environment variable GATEHOUSE_TEST_UNSET is not set"},
+			want: []string{":10: authserver.clients[0].secret: environment variable GATEHOUSE_TEST_UNSET is not set"},
 		},
 		{
 			name: "several problems at once",
 			yaml: strings.NewReplacer("http://localhost:9000", "localhost", `"$2a`, `"x$2a`).Replace(minimalAuth),
-			want: []string{"2 problems", ":2: authserver.issuer:", "not an absolute", ":6: authserver.users[0].password_hash: is not a bcrypt hash"},
+			want: []string{"2 problems", ":2: authserver.issuer:", "not an absolute", ":7: authserver.users[0].password_hash: is not a bcrypt hash"},
 		},
 		{
 			name: "short cookie secret",
@@ -120,12 +120,12 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		{
 			name: "public client cannot turn off PKCE",
 			yaml: strings.Replace(minimalAuth, "      secret: s\n", "      token_endpoint_auth_method: none\n      require_pkce: false\n", 1),
-			want: []string{":10: authserver.clients[0].require_pkce: public clients always need PKCE"},
+			want: []string{":11: authserver.clients[0].require_pkce: public clients always need PKCE"},
 		},
 		{
 			name: "confidential client without secret",
 			yaml: strings.Replace(minimalAuth, "      secret: s\n", "", 1),
-			want: []string{":8: authserver.clients[0].secret: a confidential client needs one of secret"},
+			want: []string{":9: authserver.clients[0].secret: a confidential client needs one of secret"},
 		},
 		{
 			name: "secret and secret_file",
@@ -160,7 +160,7 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		{
 			name: "syntax error",
 			yaml: "authserver:\n  issuer: [\n",
-			want: []string{"config.yaml: line 3"},
+			want: []string{"config.yaml: line 2: did not find expected node content"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -101,7 +101,11 @@ func load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	l := &loader{path: path, dir: filepath.Dir(path), lines: map[string]int{}, getenv: getenv}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	l := &loader{path: path, dir: dir, lines: map[string]int{}, getenv: getenv}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{Problems: []Problem{{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}}
