@@ -101,10 +101,27 @@ func newEnv(t *testing.T, options ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: newTestClock(), up: newTestUpstream(t), logs: &bytes.Buffer{}}
 	e.op = newTestProvider(t, e.clock.Now)
+	e.start(options...)
+	e.op.redirectURI = e.srv.URL + callbackPath
+	return e
+}
+
+// replica is a second proxy in front of the same provider and upstream,
+// as another replica behind a load balancer would be.
+func (e *env) replica(options ...func(*Config)) *env {
+	e.t.Helper()
+	r := *e
+	r.start(options...)
+	return &r
+}
+
+// start serves a new proxy.
+func (e *env) start(options ...func(*Config)) {
+	t := e.t
+	t.Helper()
 	var h http.Handler
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
-	e.op.redirectURI = e.srv.URL + callbackPath
 	pub, _ := url.Parse(e.srv.URL)
 	cfg := Config{
 		PublicURL: pub,
@@ -126,7 +143,6 @@ func newEnv(t *testing.T, options ...func(*Config)) *env {
 		t.Fatalf("New: %v", err)
 	}
 	e.proxy, h = p, p
-	return e
 }
 
 type lockedWriter struct {

@@ -1,0 +1,56 @@
+package proxy
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+// This file lends the test harness to the tests in package proxy_test,
+// which can import the session stores; importing them from package proxy
+// would be an import cycle.
+
+// NewTestEnv serves a proxy with sessions in front of a test provider and
+// a test upstream.
+// open is given the proxy's clock.
+func NewTestEnv(t *testing.T, open func(now func() time.Time) SessionStore) *env {
+	return newEnv(t, func(c *Config) { c.Sessions = open(c.Now) })
+}
+
+// Replica serves another proxy with sessions in front of the same provider
+// and upstream, with the same secrets and clock.
+func (e *env) Replica(sessions SessionStore) *env {
+	return e.replica(func(c *Config) { c.Sessions = sessions })
+}
+
+func (e *env) URL() string                      { return e.srv.URL }
+func (e *env) Now() time.Time                   { return e.clock.Now() }
+func (e *env) Advance(d time.Duration)          { e.clock.Advance(d) }
+func (e *env) UpstreamUser(t *testing.T) string { return e.up.last(t).Header.Get(headerUser) }
+
+// SignIn walks the sign-in flow from path.
+func (e *env) SignIn(b *browser) { e.signIn(b, "/") }
+
+func NewTestBrowser(t *testing.T) *browser { return newBrowser(t) }
+
+// Get fetches u as an API client would and returns the status and body.
+func (b *browser) Get(u string) (int, string) {
+	r := b.do(http.MethodGet, u, nil)
+	return r.StatusCode, r.body
+}
+
+// Navigate fetches u as a browser navigation and returns the status and body.
+func (b *browser) Navigate(u string) (int, string) {
+	r := b.get(u)
+	return r.StatusCode, r.body
+}
+
+// SignOut posts to the sign-out path of the proxy at u.
+func (b *browser) SignOut(u string) (int, string) {
+	r := b.do(http.MethodPost, u+signOutPath, nil)
+	return r.StatusCode, r.body
+}
+
+func (b *browser) Cookie(u, name string) *http.Cookie { return b.cookie(u, name) }
+func (b *browser) CookieNames(u string) []string      { return b.cookieNames(u) }
+func (b *browser) SetCookie(u string, c *http.Cookie) { b.setCookie(u, c) }
