@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,40 +16,55 @@ import (
 	"github.com/gatehouse/gatehouse/authserver/storage"
 )
 
-// killChildEnv names the database a child process of
-// TestSQLiteSurvivesKill writes to.
+// killChildEnv, set in a child process of TestSQLiteSurvivesKill, names the
+// database it writes to.
 const killChildEnv = "GATEHOUSE_SQLSTORE_KILL_CHILD_DB"
 
 var killNow = time.UnixMilli(1_900_000_000_000).UTC()
 
-// TestSQLiteKillChild is the child half of TestSQLiteSurvivesKill: several
+// TestMain runs the package's tests, or, in a child process started by
+// TestSQLiteSurvivesKill, that test's writer.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(killChildEnv); path != "" {
+		if err := writeUntilKilled(path); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// writeUntilKilled is the child half of TestSQLiteSurvivesKill: several
 // goroutines issue and rotate refresh tokens as fast as they can and print
 // each one once the store has acknowledged it, until the parent kills the
-// process. Run on its own it does nothing.
-func TestSQLiteKillChild(t *testing.T) {
-	path := os.Getenv(killChildEnv)
-	if path == "" {
-		t.Skip("only runs as the child of TestSQLiteSurvivesKill")
+// process.
+func writeUntilKilled(path string) error {
+	// Bounded, so that a parent that died first leaves no writer behind.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Open(ctx, Config{Driver: "sqlite", DSN: path, Logger: quiet})
+	if err != nil {
+		return err
 	}
-	s := openSQLiteT(t, path)
 	var out sync.Mutex
 	ack := func(format string, args ...any) {
 		out.Lock()
 		fmt.Printf(format+"\n", args...)
 		out.Unlock()
 	}
+	errs := make([]error, 4)
 	var wg sync.WaitGroup
-	for w := range 4 {
+	for w := range errs {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("rt-%d-%d", w, i)
-				if err := s.CreateRefreshToken(t.Context(), storage.RefreshToken{ID: id, FamilyID: id, ExpiresAt: killNow.Add(time.Hour)}); err != nil {
-					ack("error %v", err)
+				if errs[w] = s.CreateRefreshToken(ctx, storage.RefreshToken{ID: id, FamilyID: id, ExpiresAt: killNow.Add(time.Hour)}); errs[w] != nil {
 					return
 				}
 				ack("created %s", id)
-				if _, err := s.RotateRefreshToken(t.Context(), id, storage.RefreshToken{ID: id + "-next", FamilyID: id, ExpiresAt: killNow.Add(time.Hour)}, killNow); err != nil {
-					ack("error %v", err)
+				next := storage.RefreshToken{ID: id + "-next", FamilyID: id, ExpiresAt: killNow.Add(time.Hour)}
+				if _, errs[w] = s.RotateRefreshToken(ctx, id, next, killNow); errs[w] != nil {
 					return
 				}
 				ack("rotated %s", id)
@@ -56,17 +72,15 @@ func TestSQLiteKillChild(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // TestSQLiteSurvivesKill kills a process with SIGKILL while it writes and
 // checks that the database opens intact and holds everything the store had
 // acknowledged before the kill.
 func TestSQLiteSurvivesKill(t *testing.T) {
-	if os.Getenv(killChildEnv) != "" {
-		t.Skip("in the child")
-	}
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSQLiteKillChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), killChildEnv+"="+path)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -76,6 +90,7 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Process.Kill() // whatever happens below
 	created := map[string]bool{}
 	rotated := map[string]bool{}
 	sc := bufio.NewScanner(stdout)
