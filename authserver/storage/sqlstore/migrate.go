@@ -37,7 +37,7 @@ func migrations() ([]migration, error) {
 		prefix, _, _ := strings.Cut(base, "_")
 		v, err := strconv.Atoi(prefix)
 		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("sqlstore: migration %s: want a name starting %04d_", base, i+1)
+			return nil, fmt.Errorf("migration %s: want a name starting %04d_", base, i+1)
 		}
 		b, err := migrationFiles.ReadFile(name)
 		if err != nil {
@@ -65,22 +65,22 @@ func (s *Store) migrate(ctx context.Context) error {
 			version    INTEGER PRIMARY KEY,
 			applied_at BIGINT NOT NULL
 		)`); err != nil {
-			return fmt.Errorf("sqlstore: create the migrations table: %w", err)
+			return fmt.Errorf("create the migrations table: %w", err)
 		}
 		var current int
 		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM gatehouse_migrations").Scan(&current); err != nil {
-			return fmt.Errorf("sqlstore: read the schema version: %w", err)
+			return fmt.Errorf("read the schema version: %w", err)
 		}
 		if current > len(ms) {
-			return fmt.Errorf("sqlstore: the %s database has schema version %d but this gatehouse knows only up to %d: run a newer gatehouse", s.d.name, current, len(ms))
+			return fmt.Errorf("it has schema version %d but this gatehouse knows only up to %d: run a newer gatehouse", current, len(ms))
 		}
 		for _, m := range ms[current:] {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 			if _, err := tx.ExecContext(ctx, s.d.rebind("INSERT INTO gatehouse_migrations (version, applied_at) VALUES ($1, $2)"),
 				m.version, time.Now().UnixMilli()); err != nil {
-				return fmt.Errorf("sqlstore: record migration %s: %w", m.name, err)
+				return fmt.Errorf("record migration %s: %w", m.name, err)
 			}
 			s.log.Info("applied storage migration", "driver", s.d.name, "migration", m.name)
 		}

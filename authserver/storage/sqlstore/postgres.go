@@ -50,7 +50,7 @@ func lockPostgresMigrations(ctx context.Context, tx *sql.Tx, schema string) erro
 	h := fnv.New64a()
 	h.Write([]byte("gatehouse/sqlstore migrations\x00" + schema))
 	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
-		return fmt.Errorf("sqlstore: take the migration lock: %w", err)
+		return fmt.Errorf("take the migration lock: %w", err)
 	}
 	if schema == "" {
 		return nil
@@ -59,13 +59,13 @@ func lockPostgresMigrations(ctx context.Context, tx *sql.Tx, schema string) erro
 	// schema but not to create schemas can still start.
 	var exists bool
 	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
-		return fmt.Errorf("sqlstore: look up schema %q: %w", schema, err)
+		return fmt.Errorf("look up schema %q: %w", schema, err)
 	}
 	if exists {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return fmt.Errorf("sqlstore: create schema %q: %w", schema, err)
+		return fmt.Errorf("create schema %q: %w", schema, err)
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -65,6 +67,9 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	// The file holds private signing keys: create it for its owner only
 	// (SQLite gives its -wal and -shm files the same mode).
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sqlstore: sqlite database %s: directory %s does not exist; create it first", path, filepath.Dir(path))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite database: %w", err)
 	}

@@ -117,7 +117,7 @@ func TestOpenErrors(t *testing.T) {
 		{"sqlite memory", Config{Driver: "sqlite", DSN: ":memory:"}, "must be the path of a database file"},
 		{"sqlite URI", Config{Driver: "sqlite", DSN: "file:x.db?mode=ro"}, "must be the path of a database file"},
 		{"sqlite with schema", Config{Driver: "sqlite", DSN: filepath.Join(dir, "a.db"), Schema: "s"}, "postgres only"},
-		{"sqlite missing directory", Config{Driver: "sqlite", DSN: filepath.Join(dir, "no", "such", "a.db")}, "no such file or directory"},
+		{"sqlite missing directory", Config{Driver: "sqlite", DSN: filepath.Join(dir, "no", "such", "a.db")}, "does not exist; create it first"},
 		{"postgres bad DSN", Config{Driver: "postgres", DSN: "postgres://[::1"}, "postgres DSN"},
 	}
 	for _, tc := range tests {
