@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore/sqltest"
 )
 
 // benchStores runs bench against SQLite and, when configured, PostgreSQL.
@@ -20,8 +21,8 @@ func benchStores(b *testing.B, bench func(b *testing.B, s *Store)) {
 		bench(b, s)
 	})
 	b.Run("postgres", func(b *testing.B) {
-		dsn := postgresDSN(b)
-		s, err := Open(b.Context(), Config{Driver: "postgres", DSN: dsn, Schema: freshSchema(b, dsn), Logger: quiet})
+		dsn := sqltest.PostgresDSN(b)
+		s, err := Open(b.Context(), Config{Driver: "postgres", DSN: dsn, Schema: sqltest.FreshSchema(b, dsn), Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,10 +1,7 @@
 package sqlstore
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -14,40 +11,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
 	"github.com/gatehouse/gatehouse/authserver/storage/conformance"
+	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore/sqltest"
 )
-
-// postgresDSN returns the test database's DSN or skips the test.
-func postgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("GATEHOUSE_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("GATEHOUSE_TEST_POSTGRES_DSN not set: skipping PostgreSQL tests")
-	}
-	return dsn
-}
-
-// freshSchema names a schema no other test or test run uses, and drops it
-// when t ends, so concurrent runs on one database never see each other's
-// rows. The schema itself is created by Open.
-func freshSchema(t testing.TB, dsn string) string {
-	t.Helper()
-	schema := "gatehouse_test_" + rand.Text()[:12]
-	t.Cleanup(func() {
-		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		db := stdlib.OpenDB(*cfg)
-		defer db.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
 
 func openPostgresT(t *testing.T, dsn, schema string) *Store {
 	t.Helper()
@@ -59,18 +24,18 @@ func openPostgresT(t *testing.T, dsn, schema string) *Store {
 }
 
 func TestPostgresConformance(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := sqltest.PostgresDSN(t)
 	conformance.RunTests(t, func(t *testing.T) storage.Store {
-		return openPostgresT(t, dsn, freshSchema(t, dsn))
+		return openPostgresT(t, dsn, sqltest.FreshSchema(t, dsn))
 	})
 }
 
 // TestPostgresReplicas runs the replica checks on two Stores, each with its
 // own connection pool, sharing one schema: two authserver replicas.
 func TestPostgresReplicas(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := sqltest.PostgresDSN(t)
 	conformance.RunReplicaTests(t, func(t *testing.T) (storage.Store, storage.Store) {
-		schema := freshSchema(t, dsn)
+		schema := sqltest.FreshSchema(t, dsn)
 		return openPostgresT(t, dsn, schema), openPostgresT(t, dsn, schema)
 	})
 }
@@ -78,8 +43,8 @@ func TestPostgresReplicas(t *testing.T) {
 // TestPostgresConcurrentOpen starts several replicas at once on a schema
 // that does not exist yet: all must start, and the migrations must run once.
 func TestPostgresConcurrentOpen(t *testing.T) {
-	dsn := postgresDSN(t)
-	schema := freshSchema(t, dsn)
+	dsn := sqltest.PostgresDSN(t)
+	schema := sqltest.FreshSchema(t, dsn)
 	const n = 4
 	stores := make([]*Store, n)
 	errs := make([]error, n)
@@ -112,10 +77,10 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 
 // TestPostgresSchemaIsolation checks that a store sees only its own schema.
 func TestPostgresSchemaIsolation(t *testing.T) {
-	dsn := postgresDSN(t)
-	a := openPostgresT(t, dsn, freshSchema(t, dsn))
+	dsn := sqltest.PostgresDSN(t)
+	a := openPostgresT(t, dsn, sqltest.FreshSchema(t, dsn))
 	defer a.Close()
-	b := openPostgresT(t, dsn, freshSchema(t, dsn))
+	b := openPostgresT(t, dsn, sqltest.FreshSchema(t, dsn))
 	defer b.Close()
 	now := time.UnixMilli(1_900_000_000_000).UTC()
 	if err := a.CreateAccessToken(t.Context(), storage.AccessToken{ID: "at", ExpiresAt: now.Add(time.Hour)}); err != nil {
@@ -129,8 +94,8 @@ func TestPostgresSchemaIsolation(t *testing.T) {
 // TestPostgresExistingSchema checks that a schema created beforehand (say
 // by a DBA) is used as is.
 func TestPostgresExistingSchema(t *testing.T) {
-	dsn := postgresDSN(t)
-	schema := freshSchema(t, dsn)
+	dsn := sqltest.PostgresDSN(t)
+	schema := sqltest.FreshSchema(t, dsn)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
