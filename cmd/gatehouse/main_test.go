@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestCommands(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantErr    string // "" for success
+		wantStdout string
+	}{
+		{name: "version", args: []string{"version"}, wantStdout: "gatehouse "},
+		{name: "check example", args: []string{"check", "--config", "../../config.example.yaml"}, wantStdout: "is valid"},
+		{name: "check missing file", args: []string{"check", "--config", "nope.yaml"}, wantErr: "nope.yaml"},
+		{name: "serve without config", args: []string{"serve"}, wantErr: "serve needs --config FILE"},
+		{name: "unknown command", args: []string{"frobnicate"}, wantErr: `unknown command "frobnicate"`},
+		{name: "hash-password without input", args: []string{"hash-password"}, stdin: "", wantErr: "no password given"},
+		{name: "hash-password too long", args: []string{"hash-password"}, stdin: strings.Repeat("x", 73), wantErr: "at most 72"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tc.args, strings.NewReader(tc.stdin), &stdout, &stderr)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("got error %v, want none", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
+			}
+			if !strings.Contains(stdout.String(), tc.wantStdout) {
+				t.Errorf("stdout %q lacks %q", stdout.String(), tc.wantStdout)
+			}
+		})
+	}
+}
+
+func TestHashPasswordFromPipe(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"hash-password"}, strings.NewReader("s3cret pass\n"), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.TrimSpace(stdout.String())
+	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte("s3cret pass")); err != nil {
+		t.Fatalf("printed hash %q does not match the piped password: %v", hash, err)
+	}
+}
