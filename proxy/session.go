@@ -122,7 +122,9 @@ func (d *decoder) uvarint() uint64 {
 	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
 		c := d.s[i]
 		if c < 0x80 {
-			if i == binary.MaxVarintLen64-1 && c > 1 {
+			// Overflow, or a longer encoding than needed: each value has
+			// exactly one encoding, so a value cannot be re-spelled.
+			if i == binary.MaxVarintLen64-1 && c > 1 || i > 0 && c == 0 {
 				break
 			}
 			d.s = d.s[i+1:]
@@ -146,10 +148,14 @@ func (d *decoder) string() string {
 	return v
 }
 
+// time reads a time in Unix seconds; 0 is the zero time.
 func (d *decoder) time() time.Time {
 	u := d.uvarint()
 	// Anything past year 9999 is corrupt, and would overflow time.Unix.
-	if u == 0 || u > 253402300799 {
+	if u > 253402300799 {
+		d.bad = true
+	}
+	if u == 0 || d.bad {
 		return time.Time{}
 	}
 	return time.Unix(int64(u), 0)

@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fuzzProxy is a proxy that is never contacted over the network.
+func fuzzProxy(t testing.TB) *Proxy {
+	pub, _ := url.Parse("http://localhost:8000")
+	up, _ := url.Parse("http://127.0.0.1:9")
+	p, err := New(Config{
+		PublicURL: pub,
+		Provider:  ProviderConfig{IssuerURL: "http://127.0.0.1:9", ClientID: "c"},
+		Cookie:    CookieConfig{Secrets: [][]byte{testSecret}},
+		Routes:    []Route{{PathPrefix: "/", Upstream: up}},
+		Now:       func() time.Time { return time.Unix(1800000000, 0) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// FuzzSessionCookie feeds arbitrary Cookie headers through the hot path's
+// cookie reading and session decoding: nothing may panic, the upstream's
+// cookies never include the proxy's, and a session only comes out of a
+// value the proxy itself minted.
+func FuzzSessionCookie(f *testing.F) {
+	p := fuzzProxy(f)
+	s := &session{id: "i", expiry: time.Unix(1900000000, 0), subject: "sub", groups: []string{"g"}}
+	valid, err := encode(p.codecs.identity, p.cookieName, appendIdentity(nil, s))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		"_gatehouse=" + valid,
+		"a=1; _gatehouse=" + valid + "; _gatehouse_1=x; b=2",
+		"_gatehouse=" + valid[:len(valid)/2],
+		"_gatehouse_flow_x=1;_gatehouse",
+		"=;;=_gatehouse=;",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		value, rest, own := splitCookies([]string{header}, p.cookieName)
+		if own {
+			for part := range strings.SplitSeq(rest, ";") {
+				n, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+				if ownCookie(n, p.cookieName) {
+					t.Fatalf("cookie %q of the proxy left in %q for the upstream", n, rest)
+				}
+			}
+		}
+		got, err := p.loadSession(context.Background(), value)
+		// Fuzzing workers each mint their own seed value, so compare what
+		// came out rather than the input.
+		if err == nil && (got.id != s.id || got.subject != s.subject) {
+			t.Fatalf("session %+v came out of %q, which the proxy did not mint", got, value)
+		}
+	})
+}
+
+// FuzzSessionDecoders feeds arbitrary bytes, as if they had decrypted, to
+// the binary decoders: they must not panic or allocate beyond the input,
+// and what they accept must encode back to the same bytes, so every value
+// has one reading.
+func FuzzSessionDecoders(f *testing.F) {
+	s := &session{
+		id: "id", expiry: time.Unix(1900000000, 0), subject: "s", email: "e@x", name: "n", groups: []string{"a", "b"},
+		tokens: tokens{access: "a", refresh: "r", id: "i", accessExpiry: time.Unix(1900000000, 0)},
+	}
+	f.Add(appendIdentity(nil, s))
+	f.Add(encodeRecord(s))
+	f.Add((&flow{state: "st", nonce: "n", verifier: "v", returnTo: "/", created: time.Unix(1800000000, 0)}).encode())
+	f.Add([]byte{identityFormat, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, err := decodeIdentity(b); err == nil {
+			if again := appendIdentity(nil, got); !bytes.Equal(again, b) {
+				t.Fatalf("identity %x decoded and re-encoded as %x", b, again)
+			}
+		}
+		if got, err := decodeRecord(b); err == nil {
+			if again := encodeRecord(got); !bytes.Equal(again, b) {
+				t.Fatalf("record %x decoded and re-encoded as %x", b, again)
+			}
+		}
+		if got, err := decodeFlow(b); err == nil && got.state == "" {
+			t.Fatalf("flow without state accepted from %x", b)
+		}
+	})
+}
