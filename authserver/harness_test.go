@@ -73,12 +73,33 @@ const (
 	legacyRedirect = "http://localhost:8000/callback"
 )
 
-func testDirectory(t testing.TB) *directory.Directory {
+// sharedDirectory is built once: directory.New runs bcrypt at its default
+// cost, which the race detector makes slow.
+var sharedDirectory = sync.OnceValues(func() (*directory.Directory, error) { return buildDirectory() })
+
+// testDirectory returns the test users and clients, plus extra clients.
+func testDirectory(t testing.TB, extra ...directory.Client) *directory.Directory {
 	t.Helper()
+	var (
+		d   *directory.Directory
+		err error
+	)
+	if len(extra) == 0 {
+		d, err = sharedDirectory()
+	} else {
+		d, err = buildDirectory(extra...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func buildDirectory(extra ...directory.Client) (*directory.Directory, error) {
 	hash := func(s string) []byte {
 		h, err := bcrypt.GenerateFromPassword([]byte(s), bcrypt.MinCost)
 		if err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
 		return h
 	}
@@ -122,11 +143,7 @@ func testDirectory(t testing.TB) *directory.Directory {
 			RequirePKCE:  false,
 		},
 	}
-	d, err := directory.New(users, clients)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return directory.New(users, append(clients, extra...))
 }
 
 // harness is an authorization server behind a real HTTP listener.
@@ -343,12 +360,15 @@ func authParams(challenge string) url.Values {
 	}
 }
 
-// signIn runs authorize, login and approval for params and returns the
-// callback parameters.
+// signIn runs authorize, and login and approval where asked, for params and
+// returns the callback parameters.
 func (b *browser) signIn(params url.Values, user, password string) url.Values {
 	b.t.Helper()
-	r := b.submitLogin(b.authorize(params), user, password)
-	if loc := r.location(b.t); loc.Path == PathConsent {
+	r := b.authorize(params)
+	if loc, _ := url.Parse(r.header.Get("Location")); loc != nil && loc.Path == PathLogin {
+		r = b.submitLogin(r, user, password)
+	}
+	if loc, _ := url.Parse(r.header.Get("Location")); loc != nil && loc.Path == PathConsent {
 		r = b.decide(r, "approve")
 	}
 	redirect := params.Get("redirect_uri")
@@ -356,6 +376,13 @@ func (b *browser) signIn(params url.Values, user, password string) url.Values {
 		redirect = b.h.srv.cfg.Directory.Client(params.Get("client_id")).RedirectURIs[0]
 	}
 	return callback(b.t, r, redirect)
+}
+
+// withT returns the browser, sharing its cookies, reporting to t.
+func (b *browser) withT(t *testing.T) *browser {
+	c := *b
+	c.t = t
+	return &c
 }
 
 // tokenCall posts a token request.
@@ -413,3 +440,49 @@ func wantOAuthError(t *testing.T, r *response, status int, code string) {
 }
 
 func base64RawURL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func mustJar(t *testing.T) http.CookieJar {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jar
+}
+
+func hasCookie(cookies []*http.Cookie, name string) bool {
+	for _, c := range cookies {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// serve calls the server's handler directly, for issuers that are not the
+// test listener.
+func serve(srv *Server, method, target string, form url.Values, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, target, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	return rec
+}

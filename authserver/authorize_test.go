@@ -1,0 +1,314 @@
+package authserver
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authserver/directory"
+)
+
+// with returns a copy of v with the changes applied; an empty value
+// removes the parameter.
+func with(v url.Values, kv ...string) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			out.Del(kv[i])
+		} else {
+			out.Set(kv[i], kv[i+1])
+		}
+	}
+	return out
+}
+
+func TestAuthorizeErrorsAreShownNotRedirected(t *testing.T) {
+	h := newHarness(t)
+	_, challenge := pkce("x")
+	base := authParams(challenge)
+	tests := []struct {
+		name   string
+		params url.Values
+		want   string
+	}{
+		{"missing client_id", with(base, "client_id", ""), "client_id is missing"},
+		{"unknown client", with(base, "client_id", "nobody"), `"nobody" is not registered`},
+		{"unregistered redirect_uri", with(base, "redirect_uri", "https://evil.example/cb"),
+			"redirect_uri https://evil.example/cb is not registered for client web; registered: https://app.example/callback, https://app.example/other."},
+		{"redirect_uri differs in case", with(base, "redirect_uri", "https://app.example/Callback"), "is not registered for client web"},
+		{"redirect_uri with extra query", with(base, "redirect_uri", webRedirect+"?x=1"), "is not registered for client web"},
+		{"omitted redirect_uri, two registered", with(base, "redirect_uri", ""), "has 2 redirect URIs registered"},
+		{"repeated redirect_uri", func() url.Values { v := with(base); v.Add("redirect_uri", webRedirect); return v }(), "redirect_uri more than once"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.browser().authorize(tt.params)
+			if r.status != http.StatusBadRequest || r.header.Get("Location") != "" {
+				t.Fatalf("got status %d Location %q, want 400 and no redirect", r.status, r.header.Get("Location"))
+			}
+			if !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+				t.Errorf("Content-Type %q, want an HTML page", r.header.Get("Content-Type"))
+			}
+			if !strings.Contains(r.body, htmlEscape(tt.want)) {
+				t.Errorf("page does not say %q; body: %s", tt.want, r.body)
+			}
+		})
+	}
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer(`"`, "&#34;", "'", "&#39;", "&", "&amp;").Replace(s)
+}
+
+func TestAuthorizeErrorsAreRedirected(t *testing.T) {
+	h := newHarness(t)
+	_, challenge := pkce("x")
+	base := authParams(challenge)
+	legacy := url.Values{"response_type": {"code"}, "client_id": {"client_1"}, "scope": {"profile"}, "state": {"s"}}
+	tests := []struct {
+		name     string
+		params   url.Values
+		redirect string
+		code     string
+		desc     string
+	}{
+		{"missing response_type", with(base, "response_type", ""), webRedirect, errInvalidRequest, "response_type is missing"},
+		{"implicit flow", with(base, "response_type", "token"), webRedirect, errUnsupportedResponseType, "response_type token is not supported"},
+		{"form_post", with(base, "response_mode", "form_post"), webRedirect, errInvalidRequest, "response_mode form_post"},
+		{"no PKCE for a client that requires it", with(base, "code_challenge", "", "code_challenge_method", ""), webRedirect, errInvalidRequest, "client web must use PKCE"},
+		{"plain PKCE", with(base, "code_challenge_method", "plain"), webRedirect, errInvalidRequest, "code_challenge_method plain is not accepted"},
+		{"PKCE method defaults to plain", with(base, "code_challenge_method", ""), webRedirect, errInvalidRequest, "plain (the default"},
+		{"method without challenge", with(base, "code_challenge", ""), webRedirect, errInvalidRequest, "without code_challenge"},
+		{"short challenge", with(base, "code_challenge", "abc"), webRedirect, errInvalidRequest, "43-character"},
+		{"public client without PKCE", url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid"}, "state": {"s"}},
+			spaRedirect, errInvalidRequest, "public client and must use PKCE"},
+		{"no scope", with(base, "scope", ""), webRedirect, errInvalidScope, "scope is missing"},
+		{"no allowed scope", with(base, "scope", "admin write"), webRedirect, errInvalidScope,
+			"none of the requested scopes (admin write) is allowed for client web; allowed: openid profile email groups"},
+		{"malformed scope", with(base, "scope", "openid \\bad"), webRedirect, errInvalidScope, "not allowed in a scope token"},
+		{"unknown prompt", with(base, "prompt", "maybe"), webRedirect, errInvalidRequest, "prompt value 'maybe'"},
+		{"prompt none with login", with(base, "prompt", "none login"), webRedirect, errInvalidRequest, "prompt=none cannot be combined"},
+		{"negative max_age", with(base, "max_age", "-1"), webRedirect, errInvalidRequest, "max_age"},
+		{"request object", with(base, "request", "eyJ..."), webRedirect, errRequestNotSupported, "request objects"},
+		{"request_uri", with(base, "request_uri", "urn:x"), webRedirect, errRequestURINotSupported, "request_uri"},
+		{"repeated scope", func() url.Values { v := with(base); v.Add("scope", "email"); return v }(), webRedirect, errInvalidRequest, "scope is given more than once"},
+		{"prompt=none without a session", with(base, "prompt", "none"), webRedirect, errLoginRequired, "must sign in"},
+		{"omitted redirect_uri, one registered", with(legacy, "response_type", "token"), legacyRedirect, errUnsupportedResponseType, "token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.browser().authorize(tt.params)
+			q := callback(t, r, tt.redirect)
+			if q.Get("error") != tt.code {
+				t.Errorf("error = %q, want %q", q.Get("error"), tt.code)
+			}
+			if !strings.Contains(q.Get("error_description"), tt.desc) {
+				t.Errorf("error_description = %q, want it to contain %q", q.Get("error_description"), tt.desc)
+			}
+			if q.Get("state") != tt.params.Get("state") {
+				t.Errorf("state = %q, want %q", q.Get("state"), tt.params.Get("state"))
+			}
+			if q.Get("iss") != h.ts.URL {
+				t.Errorf("iss = %q, want %q", q.Get("iss"), h.ts.URL)
+			}
+			if q.Has("code") {
+				t.Error("an error response carries a code")
+			}
+		})
+	}
+}
+
+func TestAuthorizeByPost(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	_, challenge := pkce("post")
+	r := b.post(PathAuthorize, authParams(challenge))
+	if loc := r.location(t); loc.Path != PathLogin {
+		t.Fatalf("POST /authorize redirected to %s, want the login page", loc)
+	}
+	q := callback(t, b.decide(b.submitLogin(r, "alice", alicePassword), "approve"), webRedirect)
+	if q.Get("code") == "" || q.Get("state") != "state-123" {
+		t.Errorf("callback = %v, want a code and the state", q)
+	}
+}
+
+func TestRedirectURIKeepsItsQuery(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Directory = testDirectory(t, directory.Client{
+			ID: "querying", Secret: "s", RedirectURIs: []string{"https://q.example/cb?tenant=a"}, Scopes: []string{"profile"},
+			AuthMethod: directory.AuthClientSecretBasic, GrantTypes: []string{grantAuthorizationCode},
+		})
+	})
+	b := h.browser()
+	r := b.authorize(url.Values{"response_type": {"code"}, "client_id": {"querying"}, "scope": {"profile"}, "state": {"s1"}})
+	r = b.decide(b.submitLogin(r, "alice", alicePassword), "approve")
+	loc := r.location(t)
+	if loc.Host != "q.example" || loc.Query().Get("tenant") != "a" || loc.Query().Get("code") == "" || loc.Query().Get("state") != "s1" {
+		t.Errorf("redirected to %s, want the registered URI with its tenant=a plus code and state", loc)
+	}
+}
+
+func TestConsentIsRememberedAndPromptsAreHonoured(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	_, challenge := pkce("consent")
+	base := with(authParams(challenge), "scope", "openid profile")
+	first := b.signIn(base, "alice", alicePassword)
+	if first.Get("code") == "" {
+		t.Fatal("no code from the first sign-in")
+	}
+
+	t.Run("same scopes skip login and consent", func(t *testing.T) {
+		q := callback(t, b.authorize(base), webRedirect)
+		if q.Get("code") == "" || q.Get("state") != "state-123" {
+			t.Errorf("callback = %v", q)
+		}
+	})
+	t.Run("fewer scopes skip consent", func(t *testing.T) {
+		q := callback(t, b.authorize(with(base, "scope", "openid")), webRedirect)
+		if q.Get("code") == "" {
+			t.Errorf("callback = %v", q)
+		}
+	})
+	t.Run("prompt=none with session and consent", func(t *testing.T) {
+		q := callback(t, b.authorize(with(base, "prompt", "none")), webRedirect)
+		if q.Get("code") == "" {
+			t.Errorf("callback = %v, want a code", q)
+		}
+	})
+	t.Run("prompt=none needing consent", func(t *testing.T) {
+		q := callback(t, b.authorize(with(base, "prompt", "none", "scope", "openid email")), webRedirect)
+		if q.Get("error") != errConsentRequired {
+			t.Errorf("error = %q, want consent_required", q.Get("error"))
+		}
+	})
+	t.Run("more scopes ask again", func(t *testing.T) {
+		r := b.authorize(with(base, "scope", "openid email"))
+		if loc := r.location(t); loc.Path != PathConsent {
+			t.Fatalf("redirected to %s, want the consent page", loc)
+		}
+		callback(t, b.decide(r, "approve"), webRedirect)
+		// Both grants are now remembered together.
+		q := callback(t, b.authorize(with(base, "scope", "openid profile email")), webRedirect)
+		if q.Get("code") == "" {
+			t.Errorf("after approving email too, openid profile email still asks: %v", q)
+		}
+	})
+	t.Run("prompt=consent forces the page", func(t *testing.T) {
+		r := b.authorize(with(base, "prompt", "consent"))
+		if loc := r.location(t); loc.Path != PathConsent {
+			t.Errorf("redirected to %s, want the consent page", loc)
+		}
+	})
+	t.Run("prompt=login forces the login page once", func(t *testing.T) {
+		r := b.authorize(with(base, "prompt", "login"))
+		r = b.submitLogin(r, "alice", alicePassword)
+		if q := callback(t, r, webRedirect); q.Get("code") == "" {
+			t.Errorf("after the forced login, callback = %v", q)
+		}
+	})
+	t.Run("max_age exceeded forces login", func(t *testing.T) {
+		h.clk.Advance(2 * time.Minute)
+		r := b.authorize(with(base, "max_age", "60"))
+		if loc := r.location(t); loc.Path != PathLogin {
+			t.Errorf("redirected to %s, want the login page", loc)
+		}
+		q := callback(t, b.authorize(with(base, "max_age", "600")), webRedirect)
+		if q.Get("code") == "" {
+			t.Errorf("within max_age, callback = %v", q)
+		}
+	})
+	t.Run("consent expires", func(t *testing.T) {
+		h.clk.Advance(h.srv.cfg.ConsentTTL)
+		// The login session has expired by now too.
+		r := b.submitLogin(b.authorize(base), "alice", alicePassword)
+		if loc := r.location(t); loc.Path != PathConsent {
+			t.Errorf("after the consent expired, redirected to %s, want the consent page", loc)
+		}
+	})
+}
+
+func TestLoginSessionExpires(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	_, challenge := pkce("session")
+	b.signIn(authParams(challenge), "alice", alicePassword)
+	h.clk.Advance(h.srv.cfg.LoginSessionTTL)
+	r := b.authorize(authParams(challenge))
+	if loc := r.location(t); loc.Path != PathLogin {
+		t.Errorf("after the session TTL, redirected to %s, want the login page", loc)
+	}
+}
+
+func TestIDTokenHint(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	verifier, challenge := pkce("hint")
+	base := authParams(challenge)
+	tok := h.exchange(b.signIn(base, "alice", alicePassword).Get("code"), verifier)
+	idToken := str(tok["id_token"])
+
+	t.Run("matching hint", func(t *testing.T) {
+		q := callback(t, b.authorize(with(base, "prompt", "none", "id_token_hint", idToken)), webRedirect)
+		if q.Get("code") == "" {
+			t.Errorf("callback = %v, want a code", q)
+		}
+	})
+	t.Run("hint for another user", func(t *testing.T) {
+		bob := h.browser()
+		bob.signIn(base, "bob", "bob password")
+		q := callback(t, bob.authorize(with(base, "prompt", "none", "id_token_hint", idToken)), webRedirect)
+		if q.Get("error") != errLoginRequired {
+			t.Errorf("error = %q, want login_required", q.Get("error"))
+		}
+	})
+	t.Run("hint for another client", func(t *testing.T) {
+		r := b.authorize(url.Values{"response_type": {"code"}, "client_id": {"client_1"}, "scope": {"profile"}, "id_token_hint": {idToken}})
+		if q := callback(t, r, legacyRedirect); q.Get("error") != errInvalidRequest {
+			t.Errorf("error = %q, want invalid_request", q.Get("error"))
+		}
+	})
+	t.Run("hint signed with HS256", func(t *testing.T) {
+		// The same claims, MACed with a key the attacker chose.
+		parts := strings.Split(idToken, ".")
+		header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+		mac := hmac.New(sha256.New, []byte("attacker key"))
+		mac.Write([]byte(header + "." + parts[1]))
+		forged := header + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+		q := callback(t, b.authorize(with(base, "prompt", "none", "id_token_hint", forged)), webRedirect)
+		if q.Get("error") != errInvalidRequest {
+			t.Errorf("error = %q, want invalid_request", q.Get("error"))
+		}
+	})
+	t.Run("hint with alg none", func(t *testing.T) {
+		parts := strings.Split(idToken, ".")
+		forged := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + parts[1] + "."
+		q := callback(t, b.authorize(with(base, "prompt", "none", "id_token_hint", forged)), webRedirect)
+		if q.Get("error") != errInvalidRequest {
+			t.Errorf("error = %q, want invalid_request", q.Get("error"))
+		}
+	})
+	t.Run("claims of the hint", func(t *testing.T) {
+		payload, err := h.srv.keys.Verify(context.Background(), idToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c map[string]any
+		if err := json.Unmarshal(payload, &c); err != nil {
+			t.Fatal(err)
+		}
+		if c["aud"] != "web" || c["azp"] != "web" || c["sub"] != "alice" {
+			t.Errorf("claims = %v", c)
+		}
+	})
+}

@@ -1,0 +1,350 @@
+package authserver
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freshCode signs alice in with client "web" and returns a new code and its
+// verifier.
+func freshCode(t *testing.T, b *browser, scope string) (code, verifier string) {
+	t.Helper()
+	verifier, challenge := pkce("tok")
+	q := b.withT(t).signIn(with(authParams(challenge), "scope", scope), "alice", alicePassword)
+	return q.Get("code"), verifier
+}
+
+func TestTokenErrors(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	codeForm := func(code, verifier string) url.Values {
+		return url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+	}
+	tests := []struct {
+		name       string
+		call       func(code, verifier string) *response
+		status     int
+		errCode    string
+		challenge  string // WWW-Authenticate prefix, if any
+		codeIsUsed bool   // whether the code is consumed by the failed call
+	}{
+		{"wrong client secret", func(c, v string) *response { return h.tokenCall(codeForm(c, v), "web", "wrong") },
+			http.StatusUnauthorized, errInvalidClient, "Basic realm=", false},
+		{"unknown client", func(c, v string) *response { return h.tokenCall(codeForm(c, v), "nobody", "x") },
+			http.StatusUnauthorized, errInvalidClient, "Basic realm=", false},
+		{"secret not form-decoded by the client", func(c, v string) *response {
+			req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(codeForm(c, v).Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("web", webSecret) // raw "%+" decodes to something else
+			return do(t, h.ts.Client(), req)
+		}, http.StatusUnauthorized, errInvalidClient, "Basic realm=", false},
+		{"secret in the form for a Basic client", func(c, v string) *response {
+			f := codeForm(c, v)
+			f.Set("client_id", "web")
+			f.Set("client_secret", webSecret)
+			return h.tokenCall(f, "", "")
+		}, http.StatusUnauthorized, errInvalidClient, "", false},
+		{"no authentication for a confidential client", func(c, v string) *response {
+			f := codeForm(c, v)
+			f.Set("client_id", "web")
+			return h.tokenCall(f, "", "")
+		}, http.StatusUnauthorized, errInvalidClient, "", false},
+		{"no client at all", func(c, v string) *response { return h.tokenCall(codeForm(c, v), "", "") },
+			http.StatusUnauthorized, errInvalidClient, "", false},
+		{"Basic and client_secret together", func(c, v string) *response {
+			f := codeForm(c, v)
+			f.Set("client_secret", webSecret)
+			return h.tokenCall(f, "web", webSecret)
+		}, http.StatusBadRequest, errInvalidRequest, "", false},
+		{"unsupported grant type", func(c, v string) *response {
+			return h.tokenCall(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}, "web", webSecret)
+		}, http.StatusBadRequest, errUnsupportedGrantType, "", false},
+		{"missing grant type", func(c, v string) *response { return h.tokenCall(url.Values{"code": {c}}, "web", webSecret) },
+			http.StatusBadRequest, errInvalidRequest, "", false},
+		{"grant not allowed for the client", func(c, v string) *response {
+			return h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {"x"}}, "client_1", tutorialSecret)
+		}, http.StatusBadRequest, errUnauthorizedClient, "", false},
+		{"missing code", func(c, v string) *response { return h.tokenCall(codeForm("", v), "web", webSecret) },
+			http.StatusBadRequest, errInvalidRequest, "", false},
+		{"repeated parameter", func(c, v string) *response {
+			f := codeForm(c, v)
+			f.Add("code", "other")
+			return h.tokenCall(f, "web", webSecret)
+		}, http.StatusBadRequest, errInvalidRequest, "", false},
+		{"unknown code", func(c, v string) *response { return h.tokenCall(codeForm(newSecret(), v), "web", webSecret) },
+			http.StatusBadRequest, errInvalidGrant, "", false},
+		{"wrong verifier", func(c, v string) *response {
+			other, _ := pkce("other")
+			return h.tokenCall(codeForm(c, other), "web", webSecret)
+		}, http.StatusBadRequest, errInvalidGrant, "", true},
+		{"missing verifier", func(c, v string) *response { return h.tokenCall(codeForm(c, ""), "web", webSecret) },
+			http.StatusBadRequest, errInvalidRequest, "", true},
+		{"malformed verifier", func(c, v string) *response { return h.tokenCall(codeForm(c, "short"), "web", webSecret) },
+			http.StatusBadRequest, errInvalidGrant, "", true},
+		{"wrong redirect_uri", func(c, v string) *response {
+			f := codeForm(c, v)
+			f.Set("redirect_uri", "https://app.example/other")
+			return h.tokenCall(f, "web", webSecret)
+		}, http.StatusBadRequest, errInvalidGrant, "", true},
+		{"missing redirect_uri", func(c, v string) *response {
+			f := codeForm(c, v)
+			f.Del("redirect_uri")
+			return h.tokenCall(f, "web", webSecret)
+		}, http.StatusBadRequest, errInvalidGrant, "", true},
+		{"code of another client", func(c, v string) *response {
+			f := codeForm(c, v)
+			f.Set("redirect_uri", legacyRedirect)
+			return h.tokenCall(f, "client_1", tutorialSecret)
+		}, http.StatusBadRequest, errInvalidGrant, "", true},
+		{"wrong content type", func(c, v string) *response {
+			req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(`{"grant_type":"authorization_code"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.SetBasicAuth("web", url.QueryEscape(webSecret))
+			return do(t, h.ts.Client(), req)
+		}, http.StatusBadRequest, errInvalidRequest, "", false},
+		{"GET", func(c, v string) *response {
+			req, _ := http.NewRequest(http.MethodGet, h.ts.URL+PathToken+"?"+codeForm(c, v).Encode(), nil)
+			return do(t, h.ts.Client(), req)
+		}, http.StatusMethodNotAllowed, errInvalidRequest, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, verifier := freshCode(t, b, "openid profile")
+			r := tt.call(code, verifier)
+			wantOAuthError(t, r, tt.status, tt.errCode)
+			if r.json(t)["error_description"] == "" {
+				t.Error("no error_description")
+			}
+			if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, tt.challenge) || (tt.challenge == "") != (got == "") {
+				t.Errorf("WWW-Authenticate = %q, want prefix %q", got, tt.challenge)
+			}
+			if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
+				t.Errorf("error response: Cache-Control %q Pragma %q", r.header.Get("Cache-Control"), r.header.Get("Pragma"))
+			}
+			// A refusal before the code is claimed leaves it usable.
+			retry := h.tokenCall(codeForm(code, verifier), "web", webSecret)
+			if used := retry.status != http.StatusOK; used != tt.codeIsUsed {
+				t.Errorf("after the failed call the code is used: %v, want %v (retry status %d)", used, tt.codeIsUsed, retry.status)
+			}
+		})
+	}
+}
+
+func TestAuthMethodMustMatchRegistration(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	verifier, challenge := pkce("method")
+	params := url.Values{"response_type": {"code"}, "client_id": {"post"}, "scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	code := b.signIn(params, "alice", alicePassword).Get("code")
+	form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "code_verifier": {verifier}}
+	// "post" is registered for client_secret_post; Basic with the right
+	// secret is still refused.
+	r := h.tokenCall(form, "post", postSecret)
+	wantOAuthError(t, r, http.StatusUnauthorized, errInvalidClient)
+	if !strings.Contains(r.json(t)["error_description"].(string), "must authenticate with client_secret_post") {
+		t.Errorf("description %q does not name the registered method", r.json(t)["error_description"])
+	}
+	form.Set("client_id", "post")
+	form.Set("client_secret", postSecret)
+	if r := h.tokenCall(form, "", ""); r.status != http.StatusOK {
+		t.Errorf("with the registered method: status %d body %s", r.status, r.body)
+	}
+}
+
+func TestPublicClientMustSendVerifier(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	_, challenge := pkce("public")
+	code := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}, "alice", alicePassword).Get("code")
+	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "client_id": {"spa"}}, "", "")
+	wantOAuthError(t, r, http.StatusBadRequest, errInvalidRequest)
+}
+
+func TestVerifierWithoutChallengeIsRefused(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	q := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"client_1"}, "scope": {"profile"}}, "id001", "mypassword")
+	verifier, _ := pkce("downgrade")
+	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {q.Get("code")}, "code_verifier": {verifier}}, "client_1", tutorialSecret)
+	wantOAuthError(t, r, http.StatusBadRequest, errInvalidGrant)
+}
+
+func TestCodeReuseRevokesItsTokens(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	code, verifier := freshCode(t, b, "openid profile")
+	tok := h.exchange(code, verifier)
+	access, refresh := str(tok["access_token"]), str(tok["refresh_token"])
+	if r := h.bearerCall(http.MethodGet, PathUserInfo, access); r.status != http.StatusOK {
+		t.Fatalf("access token before the replay: status %d", r.status)
+	}
+
+	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}, "web", webSecret)
+	wantOAuthError(t, r, http.StatusBadRequest, errInvalidGrant)
+
+	wantOAuthError(t, h.bearerCall(http.MethodGet, PathUserInfo, access), http.StatusUnauthorized, errInvalidToken)
+	r = h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {refresh}}, "web", webSecret)
+	wantOAuthError(t, r, http.StatusBadRequest, errInvalidGrant)
+
+	// Other grants of the same user are untouched.
+	code2, verifier2 := freshCode(t, b, "openid profile")
+	other := h.exchange(code2, verifier2)
+	if r := h.bearerCall(http.MethodGet, PathUserInfo, str(other["access_token"])); r.status != http.StatusOK {
+		t.Errorf("an unrelated access token stopped working: status %d", r.status)
+	}
+}
+
+func TestCodeExpiry(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	form := func(code, verifier string) url.Values {
+		return url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+	}
+	code, verifier := freshCode(t, b, "openid")
+	h.clk.Advance(h.srv.cfg.AuthCodeTTL - time.Second)
+	if r := h.tokenCall(form(code, verifier), "web", webSecret); r.status != http.StatusOK {
+		t.Errorf("a second before expiry: status %d body %s", r.status, r.body)
+	}
+	code, verifier = freshCode(t, b, "openid")
+	h.clk.Advance(h.srv.cfg.AuthCodeTTL)
+	wantOAuthError(t, h.tokenCall(form(code, verifier), "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+}
+
+func TestConcurrentRedemptionHasOneWinner(t *testing.T) {
+	h := newHarness(t)
+	code, verifier := freshCode(t, h.browser(), "openid")
+	form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+	const n = 8
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("web", url.QueryEscape(webSecret))
+			resp, err := h.ts.Client().Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	wins := 0
+	for range n {
+		if <-statuses == http.StatusOK {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d concurrent redemptions succeeded, want 1", wins, n)
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	refresh := func(token, scope, clientID, secret string) *response {
+		form := url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {token}}
+		if scope != "" {
+			form.Set("scope", scope)
+		}
+		return h.tokenCall(form, clientID, secret)
+	}
+	code, verifier := freshCode(t, b, "openid profile email")
+	first := h.exchange(code, verifier)
+	rt1 := str(first["refresh_token"])
+
+	h.clk.Advance(time.Hour)
+	r := refresh(rt1, "", "web", webSecret)
+	if r.status != http.StatusOK {
+		t.Fatalf("refresh: status %d body %s", r.status, r.body)
+	}
+	second := r.json(t)
+	rt2 := str(second["refresh_token"])
+	if rt2 == "" || rt2 == rt1 || second["scope"] != "openid profile email" {
+		t.Fatalf("refresh response: new token %v, scope %v", rt2 != rt1, second["scope"])
+	}
+	idt, err := h.verifier("web").Verify(context.Background(), str(second["id_token"]))
+	if err != nil {
+		t.Fatalf("refreshed ID token: %v", err)
+	}
+	var c idClaims
+	_ = idt.Claims(&c)
+	if c.AuthTime != h.clk.Now().Add(-time.Hour).Unix() {
+		t.Errorf("refreshed ID token auth_time %d, want the original login time", c.AuthTime)
+	}
+
+	t.Run("widening is refused and changes nothing", func(t *testing.T) {
+		wantOAuthError(t, refresh(rt2, "openid profile email groups", "web", webSecret), http.StatusBadRequest, errInvalidScope)
+		byOtherClient := h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {rt2}, "client_id": {"spa"}}, "", "")
+		wantOAuthError(t, byOtherClient, http.StatusBadRequest, errInvalidGrant)
+	})
+	var rt3 string
+	t.Run("narrowing", func(t *testing.T) {
+		r := refresh(rt2, "openid", "web", webSecret)
+		if r.status != http.StatusOK {
+			t.Fatalf("narrowing refresh: status %d body %s", r.status, r.body)
+		}
+		m := r.json(t)
+		rt3 = str(m["refresh_token"])
+		if m["scope"] != "openid" {
+			t.Errorf("scope = %v, want openid", m["scope"])
+		}
+		ui := h.bearerCall(http.MethodGet, PathUserInfo, str(m["access_token"])).json(t)
+		if ui["email"] != nil || ui["name"] != nil {
+			t.Errorf("userinfo for a narrowed token = %v, want only sub", ui)
+		}
+		// The refresh token keeps the original grant.
+		r = refresh(rt3, "", "web", webSecret)
+		if r.status != http.StatusOK || r.json(t)["scope"] != "openid profile email" {
+			t.Errorf("after narrowing, the next refresh: status %d scope %v", r.status, r.json(t)["scope"])
+		}
+		rt3 = str(r.json(t)["refresh_token"])
+	})
+	t.Run("reuse revokes the family", func(t *testing.T) {
+		live := h.bearerCall(http.MethodGet, PathUserInfo, str(second["access_token"]))
+		if live.status != http.StatusOK {
+			t.Fatalf("access token before the replay: status %d", live.status)
+		}
+		wantOAuthError(t, refresh(rt1, "", "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+		wantOAuthError(t, refresh(rt3, "", "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+		wantOAuthError(t, h.bearerCall(http.MethodGet, PathUserInfo, str(second["access_token"])), http.StatusUnauthorized, errInvalidToken)
+	})
+	t.Run("garbage and expired tokens", func(t *testing.T) {
+		wantOAuthError(t, refresh("not-a-token", "", "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+		wantOAuthError(t, refresh("", "", "web", webSecret), http.StatusBadRequest, errInvalidRequest)
+		code, verifier := freshCode(t, b, "openid")
+		rt := str(h.exchange(code, verifier)["refresh_token"])
+		h.clk.Advance(h.srv.cfg.RefreshTokenTTL)
+		wantOAuthError(t, refresh(rt, "", "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+	})
+}
+
+func TestPublicClientRefreshRotation(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	verifier, challenge := pkce("spa")
+	code := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid offline_access"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}, "alice", alicePassword).Get("code")
+	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "client_id": {"spa"}, "code_verifier": {verifier}}, "", "")
+	rt1 := str(r.json(t)["refresh_token"])
+	use := func(rt, clientID string) *response {
+		return h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {rt}, "client_id": {clientID}}, "", "")
+	}
+	r = use(rt1, "spa")
+	if r.status != http.StatusOK {
+		t.Fatalf("public refresh: status %d body %s", r.status, r.body)
+	}
+	rt2 := str(r.json(t)["refresh_token"])
+	// Another client cannot use it, and trying changes nothing.
+	wantOAuthError(t, h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {rt2}}, "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+	// The stolen first token comes back: the whole family dies.
+	wantOAuthError(t, use(rt1, "spa"), http.StatusBadRequest, errInvalidGrant)
+	wantOAuthError(t, use(rt2, "spa"), http.StatusBadRequest, errInvalidGrant)
+}

@@ -1,0 +1,81 @@
+package authserver
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestBearerEndpointsRefuseBadTokens(t *testing.T) {
+	h := newHarness(t)
+	code, verifier := freshCode(t, h.browser(), "openid")
+	expired := str(h.exchange(code, verifier)["access_token"])
+	h.clk.Advance(h.srv.cfg.AccessTokenTTL)
+	code, verifier = freshCode(t, h.browser(), "openid profile")
+	good := str(h.exchange(code, verifier)["access_token"])
+
+	tests := []struct {
+		name   string
+		header []string // Authorization header values
+		form   url.Values
+		query  string
+		status int
+		code   string
+	}{
+		{"no token", nil, nil, "", http.StatusUnauthorized, errInvalidToken},
+		{"unknown token", []string{"Bearer " + newSecret()}, nil, "", http.StatusUnauthorized, errInvalidToken},
+		{"Basic scheme", []string{"Basic " + good}, nil, "", http.StatusUnauthorized, errInvalidToken},
+		{"malformed token", []string{"Bearer a,b"}, nil, "", http.StatusUnauthorized, errInvalidToken},
+		{"empty bearer", []string{"Bearer "}, nil, "", http.StatusUnauthorized, errInvalidToken},
+		{"token in the query is ignored", nil, nil, "access_token=" + good, http.StatusUnauthorized, errInvalidToken},
+		{"two headers", []string{"Bearer " + good, "Bearer " + good}, nil, "", http.StatusBadRequest, errInvalidRequest},
+		{"header and form", []string{"Bearer " + good}, url.Values{"access_token": {good}}, "", http.StatusBadRequest, errInvalidRequest},
+		{"expired token", []string{"Bearer " + expired}, nil, "", http.StatusUnauthorized, errInvalidToken},
+	}
+	for _, path := range []string{PathAPIMe, PathUserInfo} {
+		for _, tt := range tests {
+			t.Run(path+"/"+tt.name, func(t *testing.T) {
+				method := http.MethodGet
+				body := strings.NewReader("")
+				if tt.form != nil {
+					if path == PathAPIMe {
+						t.Skip("/api/me takes no form")
+					}
+					method = http.MethodPost
+					body = strings.NewReader(tt.form.Encode())
+				}
+				target := h.ts.URL + path
+				if tt.query != "" {
+					target += "?" + tt.query
+				}
+				req, _ := http.NewRequest(method, target, body)
+				if tt.form != nil {
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				for _, v := range tt.header {
+					req.Header.Add("Authorization", v)
+				}
+				r := do(t, h.ts.Client(), req)
+				wantOAuthError(t, r, tt.status, tt.code)
+				if tt.status == http.StatusUnauthorized && r.header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+					t.Errorf(`WWW-Authenticate = %q, want Bearer error="invalid_token"`, r.header.Get("WWW-Authenticate"))
+				}
+			})
+		}
+	}
+
+	t.Run("valid token", func(t *testing.T) {
+		for _, path := range []string{PathAPIMe, PathUserInfo} {
+			if r := h.bearerCall(http.MethodGet, path, good); r.status != http.StatusOK {
+				t.Errorf("%s with a valid token: status %d body %s", path, r.status, r.body)
+			}
+		}
+		// RFC 6750 §2.2: the token in a form body.
+		req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathUserInfo, strings.NewReader(url.Values{"access_token": {good}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if r := do(t, h.ts.Client(), req); r.status != http.StatusOK || r.json(t)["preferred_username"] != "alice" {
+			t.Errorf("POST userinfo with a form token: status %d body %s", r.status, r.body)
+		}
+	})
+}
