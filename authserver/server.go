@@ -150,10 +150,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, errors.New("authserver: no store given")
 	}
 	if cfg.SigningAlgorithm == "" {
+		// keys.New checks the value.
 		cfg.SigningAlgorithm = keys.ES256
-	}
-	if cfg.SigningAlgorithm != keys.ES256 && cfg.SigningAlgorithm != keys.RS256 {
-		return cfg, fmt.Errorf("authserver: signing algorithm %q is not supported; use %s or %s", cfg.SigningAlgorithm, keys.ES256, keys.RS256)
 	}
 	for _, d := range []struct {
 		name  string
