@@ -35,12 +35,12 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	if req.IDTokenHint != "" {
 		if hinted, err = s.hintSubject(r.Context(), req); err != nil {
 			s.log.InfoContext(r.Context(), "id_token_hint rejected", "client_id", req.ClientID, "err", err)
-			return s.refuse(w, r, req.fail(errInvalidRequest, "id_token_hint is not an ID token this server issued to client %s", req.ClientID))
+			return s.refuse(w, r, req.fail(codeInvalidRequest, "id_token_hint is not an ID token this server issued to client %s", req.ClientID))
 		}
 	}
 	if s.needsLogin(req, sess, hinted) {
 		if req.PromptNone {
-			return s.refuse(w, r, req.fail(errLoginRequired, "the user must sign in, which prompt=none does not allow"))
+			return s.refuse(w, r, req.fail(codeLoginRequired, "the user must sign in, which prompt=none does not allow"))
 		}
 		// The login page continues the request itself after a successful
 		// login, so prompt=login does not send the person round again.
@@ -80,7 +80,7 @@ func (s *Server) continueAuthorization(w http.ResponseWriter, r *http.Request, r
 	}
 	if needConsent {
 		if req.PromptNone {
-			return s.refuse(w, r, req.fail(errConsentRequired, "the user has not approved these scopes for client %s, and prompt=none does not allow asking", req.ClientID))
+			return s.refuse(w, r, req.fail(codeConsentRequired, "the user has not approved these scopes for client %s, and prompt=none does not allow asking", req.ClientID))
 		}
 		return s.redirectToPage(w, r, PathConsent, req)
 	}

@@ -82,28 +82,28 @@ func TestAuthorizeErrorsAreRedirected(t *testing.T) {
 		code     string
 		desc     string
 	}{
-		{"missing response_type", with(base, "response_type", ""), webRedirect, errInvalidRequest, "response_type is missing"},
-		{"implicit flow", with(base, "response_type", "token"), webRedirect, errUnsupportedResponseType, "response_type token is not supported"},
-		{"form_post", with(base, "response_mode", "form_post"), webRedirect, errInvalidRequest, "response_mode form_post"},
-		{"no PKCE for a client that requires it", with(base, "code_challenge", "", "code_challenge_method", ""), webRedirect, errInvalidRequest, "client web must use PKCE"},
-		{"plain PKCE", with(base, "code_challenge_method", "plain"), webRedirect, errInvalidRequest, "code_challenge_method plain is not accepted"},
-		{"PKCE method defaults to plain", with(base, "code_challenge_method", ""), webRedirect, errInvalidRequest, "plain (the default"},
-		{"method without challenge", with(base, "code_challenge", ""), webRedirect, errInvalidRequest, "without code_challenge"},
-		{"short challenge", with(base, "code_challenge", "abc"), webRedirect, errInvalidRequest, "43-character"},
+		{"missing response_type", with(base, "response_type", ""), webRedirect, codeInvalidRequest, "response_type is missing"},
+		{"implicit flow", with(base, "response_type", "token"), webRedirect, codeUnsupportedResponseType, "response_type token is not supported"},
+		{"form_post", with(base, "response_mode", "form_post"), webRedirect, codeInvalidRequest, "response_mode form_post"},
+		{"no PKCE for a client that requires it", with(base, "code_challenge", "", "code_challenge_method", ""), webRedirect, codeInvalidRequest, "client web must use PKCE"},
+		{"plain PKCE", with(base, "code_challenge_method", "plain"), webRedirect, codeInvalidRequest, "code_challenge_method plain is not accepted"},
+		{"PKCE method defaults to plain", with(base, "code_challenge_method", ""), webRedirect, codeInvalidRequest, "plain (the default"},
+		{"method without challenge", with(base, "code_challenge", ""), webRedirect, codeInvalidRequest, "without code_challenge"},
+		{"short challenge", with(base, "code_challenge", "abc"), webRedirect, codeInvalidRequest, "43-character"},
 		{"public client without PKCE", url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid"}, "state": {"s"}},
-			spaRedirect, errInvalidRequest, "public client and must use PKCE"},
-		{"no scope", with(base, "scope", ""), webRedirect, errInvalidScope, "scope is missing"},
-		{"no allowed scope", with(base, "scope", "admin write"), webRedirect, errInvalidScope,
+			spaRedirect, codeInvalidRequest, "public client and must use PKCE"},
+		{"no scope", with(base, "scope", ""), webRedirect, codeInvalidScope, "scope is missing"},
+		{"no allowed scope", with(base, "scope", "admin write"), webRedirect, codeInvalidScope,
 			"none of the requested scopes (admin write) is allowed for client web; allowed: openid profile email groups"},
-		{"malformed scope", with(base, "scope", "openid \\bad"), webRedirect, errInvalidScope, "not allowed in a scope token"},
-		{"unknown prompt", with(base, "prompt", "maybe"), webRedirect, errInvalidRequest, "prompt value 'maybe'"},
-		{"prompt none with login", with(base, "prompt", "none login"), webRedirect, errInvalidRequest, "prompt=none cannot be combined"},
-		{"negative max_age", with(base, "max_age", "-1"), webRedirect, errInvalidRequest, "max_age"},
-		{"request object", with(base, "request", "eyJ..."), webRedirect, errRequestNotSupported, "request objects"},
-		{"request_uri", with(base, "request_uri", "urn:x"), webRedirect, errRequestURINotSupported, "request_uri"},
-		{"repeated scope", func() url.Values { v := with(base); v.Add("scope", "email"); return v }(), webRedirect, errInvalidRequest, "scope is given more than once"},
-		{"prompt=none without a session", with(base, "prompt", "none"), webRedirect, errLoginRequired, "must sign in"},
-		{"omitted redirect_uri, one registered", with(legacy, "response_type", "token"), legacyRedirect, errUnsupportedResponseType, "token"},
+		{"malformed scope", with(base, "scope", "openid \\bad"), webRedirect, codeInvalidScope, "not allowed in a scope token"},
+		{"unknown prompt", with(base, "prompt", "maybe"), webRedirect, codeInvalidRequest, "prompt value 'maybe'"},
+		{"prompt none with login", with(base, "prompt", "none login"), webRedirect, codeInvalidRequest, "prompt=none cannot be combined"},
+		{"negative max_age", with(base, "max_age", "-1"), webRedirect, codeInvalidRequest, "max_age"},
+		{"request object", with(base, "request", "eyJ..."), webRedirect, codeRequestNotSupported, "request objects"},
+		{"request_uri", with(base, "request_uri", "urn:x"), webRedirect, codeRequestURINotSupported, "request_uri"},
+		{"repeated scope", func() url.Values { v := with(base); v.Add("scope", "email"); return v }(), webRedirect, codeInvalidRequest, "scope is given more than once"},
+		{"prompt=none without a session", with(base, "prompt", "none"), webRedirect, codeLoginRequired, "must sign in"},
+		{"omitted redirect_uri, one registered", with(legacy, "response_type", "token"), legacyRedirect, codeUnsupportedResponseType, "token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,7 +188,7 @@ func TestConsentIsRememberedAndPromptsAreHonoured(t *testing.T) {
 	})
 	t.Run("prompt=none needing consent", func(t *testing.T) {
 		q := callback(t, b.authorize(with(base, "prompt", "none", "scope", "openid email")), webRedirect)
-		if q.Get("error") != errConsentRequired {
+		if q.Get("error") != codeConsentRequired {
 			t.Errorf("error = %q, want consent_required", q.Get("error"))
 		}
 	})
@@ -268,13 +268,13 @@ func TestIDTokenHint(t *testing.T) {
 		bob := h.browser()
 		bob.signIn(base, "bob", "bob password")
 		q := callback(t, bob.authorize(with(base, "prompt", "none", "id_token_hint", idToken)), webRedirect)
-		if q.Get("error") != errLoginRequired {
+		if q.Get("error") != codeLoginRequired {
 			t.Errorf("error = %q, want login_required", q.Get("error"))
 		}
 	})
 	t.Run("hint for another client", func(t *testing.T) {
 		r := b.authorize(url.Values{"response_type": {"code"}, "client_id": {"client_1"}, "scope": {"profile"}, "id_token_hint": {idToken}})
-		if q := callback(t, r, legacyRedirect); q.Get("error") != errInvalidRequest {
+		if q := callback(t, r, legacyRedirect); q.Get("error") != codeInvalidRequest {
 			t.Errorf("error = %q, want invalid_request", q.Get("error"))
 		}
 	})
@@ -286,7 +286,7 @@ func TestIDTokenHint(t *testing.T) {
 		mac.Write([]byte(header + "." + parts[1]))
 		forged := header + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 		q := callback(t, b.authorize(with(base, "prompt", "none", "id_token_hint", forged)), webRedirect)
-		if q.Get("error") != errInvalidRequest {
+		if q.Get("error") != codeInvalidRequest {
 			t.Errorf("error = %q, want invalid_request", q.Get("error"))
 		}
 	})
@@ -294,7 +294,7 @@ func TestIDTokenHint(t *testing.T) {
 		parts := strings.Split(idToken, ".")
 		forged := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + parts[1] + "."
 		q := callback(t, b.authorize(with(base, "prompt", "none", "id_token_hint", forged)), webRedirect)
-		if q.Get("error") != errInvalidRequest {
+		if q.Get("error") != codeInvalidRequest {
 			t.Errorf("error = %q, want invalid_request", q.Get("error"))
 		}
 	})

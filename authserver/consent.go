@@ -86,7 +86,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
 	case "approve":
 	case "deny":
 		s.log.InfoContext(r.Context(), "consent denied", "client_id", req.ClientID, "user", sess.Subject)
-		return s.refuse(w, r, req.fail(errAccessDenied, "the user denied the request"))
+		return s.refuse(w, r, req.fail(codeAccessDenied, "the user denied the request"))
 	default:
 		return &pageError{
 			status:  http.StatusBadRequest,

@@ -215,7 +215,7 @@ func TestTutorialClient(t *testing.T) {
 	}
 	// /userinfo is OpenID Connect: it needs the openid scope.
 	ui := h.bearerCall(http.MethodGet, PathUserInfo, str(tok["access_token"]))
-	wantOAuthError(t, ui, http.StatusForbidden, errInsufficientScope)
+	wantOAuthError(t, ui, http.StatusForbidden, codeInsufficientScope)
 }
 
 func str(v any) string {

@@ -216,7 +216,7 @@ func TestConsentDecisions(t *testing.T) {
 	t.Run("deny", func(t *testing.T) {
 		b := h.browser()
 		q := callback(t, b.decide(b.submitLogin(b.authorize(authParams(challenge)), "alice", alicePassword), "deny"), webRedirect)
-		if q.Get("error") != errAccessDenied || q.Get("state") != "state-123" || q.Has("code") {
+		if q.Get("error") != codeAccessDenied || q.Get("state") != "state-123" || q.Has("code") {
 			t.Errorf("callback = %v, want access_denied with the state and no code", q)
 		}
 		// Denial is not remembered as consent.

@@ -11,22 +11,22 @@ import (
 // OAuth 2.0 and OpenID Connect error codes (RFC 6749 §4.1.2.1 and §5.2,
 // RFC 6750 §3.1, OpenID Connect Core §3.1.2.6).
 const (
-	errInvalidRequest           = "invalid_request"
-	errInvalidClient            = "invalid_client"
-	errInvalidGrant             = "invalid_grant"
-	errUnauthorizedClient       = "unauthorized_client"
-	errUnsupportedGrantType     = "unsupported_grant_type"
-	errUnsupportedResponseType  = "unsupported_response_type"
-	errInvalidScope             = "invalid_scope"
-	errAccessDenied             = "access_denied"
-	errServerError              = "server_error"
-	errInvalidToken             = "invalid_token"
-	errInsufficientScope        = "insufficient_scope"
-	errLoginRequired            = "login_required"
-	errConsentRequired          = "consent_required"
-	errRequestNotSupported      = "request_not_supported"
-	errRequestURINotSupported   = "request_uri_not_supported"
-	errRegistrationNotSupported = "registration_not_supported"
+	codeInvalidRequest           = "invalid_request"
+	codeInvalidClient            = "invalid_client"
+	codeInvalidGrant             = "invalid_grant"
+	codeUnauthorizedClient       = "unauthorized_client"
+	codeUnsupportedGrantType     = "unsupported_grant_type"
+	codeUnsupportedResponseType  = "unsupported_response_type"
+	codeInvalidScope             = "invalid_scope"
+	codeAccessDenied             = "access_denied"
+	codeServerError              = "server_error"
+	codeInvalidToken             = "invalid_token"
+	codeInsufficientScope        = "insufficient_scope"
+	codeLoginRequired            = "login_required"
+	codeConsentRequired          = "consent_required"
+	codeRequestNotSupported      = "request_not_supported"
+	codeRequestURINotSupported   = "request_uri_not_supported"
+	codeRegistrationNotSupported = "registration_not_supported"
 )
 
 // oauthError is an error answered with an OAuth error code: as JSON by the
@@ -122,7 +122,7 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	var oe *oauthError
 	if !errors.As(err, &oe) {
 		s.log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "err", err)
-		oe = newOAuthError(errServerError, http.StatusInternalServerError, "the server could not complete the request; try again later")
+		oe = newOAuthError(codeServerError, http.StatusInternalServerError, "the server could not complete the request; try again later")
 	} else {
 		s.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "error", oe.code, "description", oe.description)
 	}

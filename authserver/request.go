@@ -88,36 +88,36 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 		return nil, req.fail(code, format, args...)
 	}
 	if name := repeated(q); name != "" {
-		return fail(errInvalidRequest, "parameter %s is given more than once", name)
+		return fail(codeInvalidRequest, "parameter %s is given more than once", name)
 	}
 	switch {
 	case len(req.State) > maxStateLen:
 		req.State = ""
-		return fail(errInvalidRequest, "state is longer than %d bytes", maxStateLen)
+		return fail(codeInvalidRequest, "state is longer than %d bytes", maxStateLen)
 	case q.Has("request"):
-		return fail(errRequestNotSupported, "request objects are not supported; send the parameters directly")
+		return fail(codeRequestNotSupported, "request objects are not supported; send the parameters directly")
 	case q.Has("request_uri"):
-		return fail(errRequestURINotSupported, "request_uri is not supported; send the parameters directly")
+		return fail(codeRequestURINotSupported, "request_uri is not supported; send the parameters directly")
 	case q.Has("registration"):
-		return fail(errRegistrationNotSupported, "the registration parameter is not supported")
+		return fail(codeRegistrationNotSupported, "the registration parameter is not supported")
 	case q.Get("response_type") == "":
-		return fail(errInvalidRequest, "response_type is missing; use response_type=code")
+		return fail(codeInvalidRequest, "response_type is missing; use response_type=code")
 	case q.Get("response_type") != "code":
-		return fail(errUnsupportedResponseType, "response_type %s is not supported; use code", q.Get("response_type"))
+		return fail(codeUnsupportedResponseType, "response_type %s is not supported; use code", q.Get("response_type"))
 	case q.Has("response_mode") && q.Get("response_mode") != "query":
-		return fail(errInvalidRequest, "response_mode %s is not supported; use query", q.Get("response_mode"))
+		return fail(codeInvalidRequest, "response_mode %s is not supported; use query", q.Get("response_mode"))
 	}
 
 	requested, err := parseScope(q.Get("scope"))
 	if err != nil {
-		return fail(errInvalidScope, "%v", err)
+		return fail(codeInvalidScope, "%v", err)
 	}
 	if len(requested) == 0 {
-		return fail(errInvalidScope, "scope is missing; client %s may ask for: %s", client.ID, strings.Join(client.Scopes, " "))
+		return fail(codeInvalidScope, "scope is missing; client %s may ask for: %s", client.ID, strings.Join(client.Scopes, " "))
 	}
 	req.Scopes = intersect(requested, client.Scopes)
 	if len(req.Scopes) == 0 {
-		return fail(errInvalidScope, "none of the requested scopes (%s) is allowed for client %s; allowed: %s",
+		return fail(codeInvalidScope, "none of the requested scopes (%s) is allowed for client %s; allowed: %s",
 			strings.Join(requested, " "), client.ID, strings.Join(client.Scopes, " "))
 	}
 
@@ -125,11 +125,11 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 	req.CodeChallengeMethod = q.Get("code_challenge_method")
 	switch {
 	case req.CodeChallenge == "" && req.CodeChallengeMethod != "":
-		return fail(errInvalidRequest, "code_challenge_method is given without code_challenge")
+		return fail(codeInvalidRequest, "code_challenge_method is given without code_challenge")
 	case req.CodeChallenge == "" && client.Public():
-		return fail(errInvalidRequest, "client %s is a public client and must use PKCE: send code_challenge with code_challenge_method=S256", client.ID)
+		return fail(codeInvalidRequest, "client %s is a public client and must use PKCE: send code_challenge with code_challenge_method=S256", client.ID)
 	case req.CodeChallenge == "" && client.RequirePKCE:
-		return fail(errInvalidRequest, "client %s must use PKCE: send code_challenge with code_challenge_method=S256", client.ID)
+		return fail(codeInvalidRequest, "client %s must use PKCE: send code_challenge with code_challenge_method=S256", client.ID)
 	case req.CodeChallenge != "" && req.CodeChallengeMethod != "S256":
 		// An absent method means "plain" (RFC 7636 §4.3), which protects
 		// nothing once the request is observed; RFC 9700 §2.1.1.
@@ -137,14 +137,14 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 		if method == "" {
 			method = "plain (the default when code_challenge_method is absent)"
 		}
-		return fail(errInvalidRequest, "code_challenge_method %s is not accepted; use S256", method)
+		return fail(codeInvalidRequest, "code_challenge_method %s is not accepted; use S256", method)
 	case req.CodeChallenge != "" && !validS256Challenge(req.CodeChallenge):
-		return fail(errInvalidRequest, "code_challenge must be the 43-character base64url SHA-256 of the code verifier")
+		return fail(codeInvalidRequest, "code_challenge must be the 43-character base64url SHA-256 of the code verifier")
 	}
 
 	req.Nonce = q.Get("nonce")
 	if len(req.Nonce) > maxNonceLen {
-		return fail(errInvalidRequest, "nonce is longer than %d bytes", maxNonceLen)
+		return fail(codeInvalidRequest, "nonce is longer than %d bytes", maxNonceLen)
 	}
 	if q.Has("prompt") {
 		for _, p := range strings.Split(q.Get("prompt"), " ") {
@@ -158,17 +158,17 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 			case "consent":
 				req.PromptConsent = true
 			default:
-				return fail(errInvalidRequest, "prompt value %q is not supported; use none, login, consent or select_account", p)
+				return fail(codeInvalidRequest, "prompt value %q is not supported; use none, login, consent or select_account", p)
 			}
 		}
 		if req.PromptNone && (req.PromptLogin || req.PromptConsent) {
-			return fail(errInvalidRequest, "prompt=none cannot be combined with other prompt values")
+			return fail(codeInvalidRequest, "prompt=none cannot be combined with other prompt values")
 		}
 	}
 	if q.Has("max_age") {
 		n, err := strconv.ParseInt(q.Get("max_age"), 10, 64)
 		if err != nil || n < 0 {
-			return fail(errInvalidRequest, "max_age must be a non-negative number of seconds")
+			return fail(codeInvalidRequest, "max_age must be a non-negative number of seconds")
 		}
 		req.MaxAge = n
 	}
@@ -178,7 +178,7 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 	}
 	req.IDTokenHint = q.Get("id_token_hint")
 	if len(req.IDTokenHint) > maxHintLen {
-		return fail(errInvalidRequest, "id_token_hint is longer than %d bytes", maxHintLen)
+		return fail(codeInvalidRequest, "id_token_hint is longer than %d bytes", maxHintLen)
 	}
 	return req, nil
 }
@@ -295,10 +295,10 @@ const basicChallenge = `Basic realm="gatehouse", charset="UTF-8"`
 // Authorization header.
 func parseTokenRequest(form url.Values, authorization []string) (*tokenRequest, *oauthError) {
 	if name := repeated(form); name != "" {
-		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "parameter %s is given more than once", name)
+		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "parameter %s is given more than once", name)
 	}
 	if len(authorization) > 1 {
-		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "the Authorization header is given more than once")
+		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the Authorization header is given more than once")
 	}
 	req := &tokenRequest{
 		GrantType:    form.Get("grant_type"),
@@ -313,38 +313,38 @@ func parseTokenRequest(form url.Values, authorization []string) (*tokenRequest, 
 	case len(authorization) == 1:
 		id, secret, err := parseBasicAuth(authorization[0])
 		if err != nil {
-			e := newOAuthError(errInvalidClient, http.StatusUnauthorized, "%v", err)
+			e := newOAuthError(codeInvalidClient, http.StatusUnauthorized, "%v", err)
 			e.challenge = basicChallenge
 			return nil, e
 		}
 		if formSecret != "" {
-			return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "the client authenticated with both HTTP Basic and client_secret; use only one method")
+			return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the client authenticated with both HTTP Basic and client_secret; use only one method")
 		}
 		if formID != "" && formID != id {
-			return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "client_id in the form differs from the one in the Authorization header")
+			return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "client_id in the form differs from the one in the Authorization header")
 		}
 		req.ClientID, req.Secret, req.AuthMethod = id, secret, directory.AuthClientSecretBasic
 	case formSecret != "":
 		if formID == "" {
-			return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "client_secret is given without client_id")
+			return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "client_secret is given without client_id")
 		}
 		req.ClientID, req.Secret, req.AuthMethod = formID, formSecret, directory.AuthClientSecretPost
 	case formID != "":
 		req.ClientID, req.AuthMethod = formID, directory.AuthNone
 	default:
-		return nil, newOAuthError(errInvalidClient, http.StatusUnauthorized,
+		return nil, newOAuthError(codeInvalidClient, http.StatusUnauthorized,
 			"client authentication is missing: use HTTP Basic with the client ID and secret, or send client_id for a public client")
 	}
 	if req.GrantType == "" {
-		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "grant_type is missing")
+		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "grant_type is missing")
 	}
 	if len(req.Code) > maxTokenLen || len(req.RefreshToken) > maxTokenLen || len(req.CodeVerifier) > maxTokenLen {
-		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "a parameter is longer than %d bytes", maxTokenLen)
+		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "a parameter is longer than %d bytes", maxTokenLen)
 	}
 	if req.ScopeGiven {
 		scopes, err := parseScope(form.Get("scope"))
 		if err != nil {
-			return nil, newOAuthError(errInvalidScope, http.StatusBadRequest, "%v", err)
+			return nil, newOAuthError(codeInvalidScope, http.StatusBadRequest, "%v", err)
 		}
 		req.Scopes = scopes
 	}
@@ -387,7 +387,7 @@ func parseBearer(authorization []string, form url.Values) (string, *oauthError) 
 	fromForm := form["access_token"]
 	switch {
 	case len(authorization)+len(fromForm) > 1:
-		return "", newOAuthError(errInvalidRequest, http.StatusBadRequest, "the access token must be sent exactly once, by one method")
+		return "", newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the access token must be sent exactly once, by one method")
 	case len(fromForm) == 1:
 		if !isB64Token(fromForm[0]) {
 			return "", invalidToken("the access_token parameter is not a well-formed bearer token")
@@ -425,7 +425,7 @@ func isB64Token(s string) bool {
 // invalidToken is the error for a missing, malformed, unknown or expired
 // bearer token.
 func invalidToken(description string) *oauthError {
-	e := newOAuthError(errInvalidToken, http.StatusUnauthorized, "%s", description)
+	e := newOAuthError(codeInvalidToken, http.StatusUnauthorized, "%s", description)
 	e.challenge = `Bearer error="invalid_token"`
 	return e
 }

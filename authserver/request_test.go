@@ -191,12 +191,12 @@ func FuzzParseTokenRequest(f *testing.F) {
 		req, oerr := parseTokenRequest(form, header)
 		if oerr != nil {
 			switch {
-			case oerr.code == errInvalidClient && oerr.status == http.StatusUnauthorized:
-			case (oerr.code == errInvalidRequest || oerr.code == errInvalidScope) && oerr.status == http.StatusBadRequest:
+			case oerr.code == codeInvalidClient && oerr.status == http.StatusUnauthorized:
+			case (oerr.code == codeInvalidRequest || oerr.code == codeInvalidScope) && oerr.status == http.StatusBadRequest:
 			default:
 				t.Fatalf("unexpected error %q with status %d", oerr.code, oerr.status)
 			}
-			if oerr.challenge != "" && oerr.code != errInvalidClient {
+			if oerr.challenge != "" && oerr.code != codeInvalidClient {
 				t.Fatalf("challenge on %s", oerr.code)
 			}
 			return
@@ -257,8 +257,8 @@ func FuzzParseBearer(f *testing.F) {
 		}
 		token, oerr := parseBearer(headers, form)
 		if oerr != nil {
-			if (oerr.code != errInvalidToken || oerr.status != http.StatusUnauthorized) &&
-				(oerr.code != errInvalidRequest || oerr.status != http.StatusBadRequest) {
+			if (oerr.code != codeInvalidToken || oerr.status != http.StatusUnauthorized) &&
+				(oerr.code != codeInvalidRequest || oerr.status != http.StatusBadRequest) {
 				t.Fatalf("unexpected error %q status %d", oerr.code, oerr.status)
 			}
 			return

@@ -57,18 +57,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Pragma", "no-cache")
 	if r.Method != http.MethodPost {
 		h.Set("Allow", http.MethodPost)
-		return newOAuthError(errInvalidRequest, http.StatusMethodNotAllowed, "the token endpoint only accepts POST")
+		return newOAuthError(codeInvalidRequest, http.StatusMethodNotAllowed, "the token endpoint only accepts POST")
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return newOAuthError(errInvalidRequest, http.StatusBadRequest, "the request body must be application/x-www-form-urlencoded")
+		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body must be application/x-www-form-urlencoded")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
 	if err != nil {
-		return newOAuthError(errInvalidRequest, http.StatusBadRequest, "the request body could not be read or is larger than %d bytes", maxFormBytes)
+		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body could not be read or is larger than %d bytes", maxFormBytes)
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return newOAuthError(errInvalidRequest, http.StatusBadRequest, "the request body is not valid form encoding")
+		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body is not valid form encoding")
 	}
 	req, oerr := parseTokenRequest(form, r.Header.Values("Authorization"))
 	if oerr != nil {
@@ -81,9 +81,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	var resp *tokenResponse
 	switch {
 	case req.GrantType != grantAuthorizationCode && req.GrantType != grantRefreshToken:
-		return newOAuthError(errUnsupportedGrantType, http.StatusBadRequest, "grant_type %s is not supported; use %s or %s", req.GrantType, grantAuthorizationCode, grantRefreshToken)
+		return newOAuthError(codeUnsupportedGrantType, http.StatusBadRequest, "grant_type %s is not supported; use %s or %s", req.GrantType, grantAuthorizationCode, grantRefreshToken)
 	case !client.AllowsGrant(req.GrantType):
-		return newOAuthError(errUnauthorizedClient, http.StatusBadRequest, "client %s may not use grant_type %s; allowed: %s", client.ID, req.GrantType, strings.Join(client.GrantTypes, " "))
+		return newOAuthError(codeUnauthorizedClient, http.StatusBadRequest, "client %s may not use grant_type %s; allowed: %s", client.ID, req.GrantType, strings.Join(client.GrantTypes, " "))
 	case req.GrantType == grantAuthorizationCode:
 		resp, err = s.exchangeCode(r.Context(), client, req)
 	default:
@@ -102,7 +102,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 // authentication method it is registered with.
 func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest) (*directory.Client, error) {
 	fail := func(format string, args ...any) error {
-		e := newOAuthError(errInvalidClient, http.StatusUnauthorized, format, args...)
+		e := newOAuthError(codeInvalidClient, http.StatusUnauthorized, format, args...)
 		if req.AuthMethod == directory.AuthClientSecretBasic {
 			e.challenge = basicChallenge
 		}
@@ -124,7 +124,7 @@ func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest) (*di
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3).
 func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req *tokenRequest) (*tokenResponse, error) {
 	if req.Code == "" {
-		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "code is missing")
+		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "code is missing")
 	}
 	code, err := s.cfg.Store.ClaimAuthCode(ctx, hashSecret(req.Code), s.now())
 	if errors.Is(err, storage.ErrNotFound) {
@@ -192,7 +192,7 @@ func checkPKCE(client *directory.Client, code *storage.AuthCode, verifier string
 	case code.CodeChallenge == "":
 		return nil
 	case verifier == "":
-		return newOAuthError(errInvalidRequest, http.StatusBadRequest, "code_verifier is missing; the authorization request had a code_challenge")
+		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "code_verifier is missing; the authorization request had a code_challenge")
 	case !validCodeVerifier(verifier):
 		return invalidGrant("code_verifier must be 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)")
 	case code.CodeChallengeMethod != "S256" || !equalSecrets(s256(verifier), code.CodeChallenge):
@@ -206,7 +206,7 @@ func checkPKCE(client *directory.Client, code *storage.AuthCode, verifier string
 // stolen copy can be presented twice (RFC 9700 §4.14.2).
 func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tokenRequest) (*tokenResponse, error) {
 	if req.RefreshToken == "" {
-		return nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "refresh_token is missing")
+		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "refresh_token is missing")
 	}
 	var g grant
 	if securecookie.DecodeMulti(grantRefreshToken, req.RefreshToken, &g, s.refreshCodecs...) != nil {
@@ -218,7 +218,7 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 	scopes := g.Scopes
 	if req.ScopeGiven {
 		if len(req.Scopes) == 0 || !coversAll(g.Scopes, req.Scopes) {
-			return nil, newOAuthError(errInvalidScope, http.StatusBadRequest,
+			return nil, newOAuthError(codeInvalidScope, http.StatusBadRequest,
 				"a refresh may narrow the scope but not widen it; granted: %s", strings.Join(g.Scopes, " "))
 		}
 		scopes = req.Scopes
@@ -312,5 +312,5 @@ func (s *Server) newRefreshToken(g grant) (string, storage.RefreshToken, error) 
 }
 
 func invalidGrant(format string, args ...any) *oauthError {
-	return newOAuthError(errInvalidGrant, http.StatusBadRequest, format, args...)
+	return newOAuthError(codeInvalidGrant, http.StatusBadRequest, format, args...)
 }

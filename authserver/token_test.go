@@ -33,83 +33,83 @@ func TestTokenErrors(t *testing.T) {
 		codeIsUsed bool   // whether the code is consumed by the failed call
 	}{
 		{"wrong client secret", func(c, v string) *response { return h.tokenCall(codeForm(c, v), "web", "wrong") },
-			http.StatusUnauthorized, errInvalidClient, "Basic realm=", false},
+			http.StatusUnauthorized, codeInvalidClient, "Basic realm=", false},
 		{"unknown client", func(c, v string) *response { return h.tokenCall(codeForm(c, v), "nobody", "x") },
-			http.StatusUnauthorized, errInvalidClient, "Basic realm=", false},
+			http.StatusUnauthorized, codeInvalidClient, "Basic realm=", false},
 		{"secret not form-decoded by the client", func(c, v string) *response {
 			req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(codeForm(c, v).Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.SetBasicAuth("web", webSecret) // raw "%+" decodes to something else
 			return do(t, h.ts.Client(), req)
-		}, http.StatusUnauthorized, errInvalidClient, "Basic realm=", false},
+		}, http.StatusUnauthorized, codeInvalidClient, "Basic realm=", false},
 		{"secret in the form for a Basic client", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Set("client_id", "web")
 			f.Set("client_secret", webSecret)
 			return h.tokenCall(f, "", "")
-		}, http.StatusUnauthorized, errInvalidClient, "", false},
+		}, http.StatusUnauthorized, codeInvalidClient, "", false},
 		{"no authentication for a confidential client", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Set("client_id", "web")
 			return h.tokenCall(f, "", "")
-		}, http.StatusUnauthorized, errInvalidClient, "", false},
+		}, http.StatusUnauthorized, codeInvalidClient, "", false},
 		{"no client at all", func(c, v string) *response { return h.tokenCall(codeForm(c, v), "", "") },
-			http.StatusUnauthorized, errInvalidClient, "", false},
+			http.StatusUnauthorized, codeInvalidClient, "", false},
 		{"Basic and client_secret together", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Set("client_secret", webSecret)
 			return h.tokenCall(f, "web", webSecret)
-		}, http.StatusBadRequest, errInvalidRequest, "", false},
+		}, http.StatusBadRequest, codeInvalidRequest, "", false},
 		{"unsupported grant type", func(c, v string) *response {
 			return h.tokenCall(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}, "web", webSecret)
-		}, http.StatusBadRequest, errUnsupportedGrantType, "", false},
+		}, http.StatusBadRequest, codeUnsupportedGrantType, "", false},
 		{"missing grant type", func(c, v string) *response { return h.tokenCall(url.Values{"code": {c}}, "web", webSecret) },
-			http.StatusBadRequest, errInvalidRequest, "", false},
+			http.StatusBadRequest, codeInvalidRequest, "", false},
 		{"grant not allowed for the client", func(c, v string) *response {
 			return h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {"x"}}, "client_1", tutorialSecret)
-		}, http.StatusBadRequest, errUnauthorizedClient, "", false},
+		}, http.StatusBadRequest, codeUnauthorizedClient, "", false},
 		{"missing code", func(c, v string) *response { return h.tokenCall(codeForm("", v), "web", webSecret) },
-			http.StatusBadRequest, errInvalidRequest, "", false},
+			http.StatusBadRequest, codeInvalidRequest, "", false},
 		{"repeated parameter", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Add("code", "other")
 			return h.tokenCall(f, "web", webSecret)
-		}, http.StatusBadRequest, errInvalidRequest, "", false},
+		}, http.StatusBadRequest, codeInvalidRequest, "", false},
 		{"unknown code", func(c, v string) *response { return h.tokenCall(codeForm(newSecret(), v), "web", webSecret) },
-			http.StatusBadRequest, errInvalidGrant, "", false},
+			http.StatusBadRequest, codeInvalidGrant, "", false},
 		{"wrong verifier", func(c, v string) *response {
 			other, _ := pkce("other")
 			return h.tokenCall(codeForm(c, other), "web", webSecret)
-		}, http.StatusBadRequest, errInvalidGrant, "", true},
+		}, http.StatusBadRequest, codeInvalidGrant, "", true},
 		{"missing verifier", func(c, v string) *response { return h.tokenCall(codeForm(c, ""), "web", webSecret) },
-			http.StatusBadRequest, errInvalidRequest, "", true},
+			http.StatusBadRequest, codeInvalidRequest, "", true},
 		{"malformed verifier", func(c, v string) *response { return h.tokenCall(codeForm(c, "short"), "web", webSecret) },
-			http.StatusBadRequest, errInvalidGrant, "", true},
+			http.StatusBadRequest, codeInvalidGrant, "", true},
 		{"wrong redirect_uri", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Set("redirect_uri", "https://app.example/other")
 			return h.tokenCall(f, "web", webSecret)
-		}, http.StatusBadRequest, errInvalidGrant, "", true},
+		}, http.StatusBadRequest, codeInvalidGrant, "", true},
 		{"missing redirect_uri", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Del("redirect_uri")
 			return h.tokenCall(f, "web", webSecret)
-		}, http.StatusBadRequest, errInvalidGrant, "", true},
+		}, http.StatusBadRequest, codeInvalidGrant, "", true},
 		{"code of another client", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Set("redirect_uri", legacyRedirect)
 			return h.tokenCall(f, "client_1", tutorialSecret)
-		}, http.StatusBadRequest, errInvalidGrant, "", true},
+		}, http.StatusBadRequest, codeInvalidGrant, "", true},
 		{"wrong content type", func(c, v string) *response {
 			req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(`{"grant_type":"authorization_code"}`))
 			req.Header.Set("Content-Type", "application/json")
 			req.SetBasicAuth("web", url.QueryEscape(webSecret))
 			return do(t, h.ts.Client(), req)
-		}, http.StatusBadRequest, errInvalidRequest, "", false},
+		}, http.StatusBadRequest, codeInvalidRequest, "", false},
 		{"GET", func(c, v string) *response {
 			req, _ := http.NewRequest(http.MethodGet, h.ts.URL+PathToken+"?"+codeForm(c, v).Encode(), nil)
 			return do(t, h.ts.Client(), req)
-		}, http.StatusMethodNotAllowed, errInvalidRequest, "", false},
+		}, http.StatusMethodNotAllowed, codeInvalidRequest, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestAuthMethodMustMatchRegistration(t *testing.T) {
 	// "post" is registered for client_secret_post; Basic with the right
 	// secret is still refused.
 	r := h.tokenCall(form, "post", postSecret)
-	wantOAuthError(t, r, http.StatusUnauthorized, errInvalidClient)
+	wantOAuthError(t, r, http.StatusUnauthorized, codeInvalidClient)
 	if !strings.Contains(r.json(t)["error_description"].(string), "must authenticate with client_secret_post") {
 		t.Errorf("description %q does not name the registered method", r.json(t)["error_description"])
 	}
@@ -162,7 +162,7 @@ func TestPublicClientMustSendVerifier(t *testing.T) {
 	code := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid"},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}, "alice", alicePassword).Get("code")
 	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "client_id": {"spa"}}, "", "")
-	wantOAuthError(t, r, http.StatusBadRequest, errInvalidRequest)
+	wantOAuthError(t, r, http.StatusBadRequest, codeInvalidRequest)
 }
 
 func TestVerifierWithoutChallengeIsRefused(t *testing.T) {
@@ -171,7 +171,7 @@ func TestVerifierWithoutChallengeIsRefused(t *testing.T) {
 	q := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"client_1"}, "scope": {"profile"}}, "id001", "mypassword")
 	verifier, _ := pkce("downgrade")
 	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {q.Get("code")}, "code_verifier": {verifier}}, "client_1", tutorialSecret)
-	wantOAuthError(t, r, http.StatusBadRequest, errInvalidGrant)
+	wantOAuthError(t, r, http.StatusBadRequest, codeInvalidGrant)
 }
 
 func TestCodeReuseRevokesItsTokens(t *testing.T) {
@@ -185,11 +185,11 @@ func TestCodeReuseRevokesItsTokens(t *testing.T) {
 	}
 
 	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}, "web", webSecret)
-	wantOAuthError(t, r, http.StatusBadRequest, errInvalidGrant)
+	wantOAuthError(t, r, http.StatusBadRequest, codeInvalidGrant)
 
-	wantOAuthError(t, h.bearerCall(http.MethodGet, PathUserInfo, access), http.StatusUnauthorized, errInvalidToken)
+	wantOAuthError(t, h.bearerCall(http.MethodGet, PathUserInfo, access), http.StatusUnauthorized, codeInvalidToken)
 	r = h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {refresh}}, "web", webSecret)
-	wantOAuthError(t, r, http.StatusBadRequest, errInvalidGrant)
+	wantOAuthError(t, r, http.StatusBadRequest, codeInvalidGrant)
 
 	// Other grants of the same user are untouched.
 	code2, verifier2 := freshCode(t, b, "openid profile")
@@ -212,7 +212,7 @@ func TestCodeExpiry(t *testing.T) {
 	}
 	code, verifier = freshCode(t, b, "openid")
 	h.clk.Advance(h.srv.cfg.AuthCodeTTL)
-	wantOAuthError(t, h.tokenCall(form(code, verifier), "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+	wantOAuthError(t, h.tokenCall(form(code, verifier), "web", webSecret), http.StatusBadRequest, codeInvalidGrant)
 }
 
 func TestConcurrentRedemptionHasOneWinner(t *testing.T) {
@@ -281,9 +281,9 @@ func TestRefresh(t *testing.T) {
 	}
 
 	t.Run("widening is refused and changes nothing", func(t *testing.T) {
-		wantOAuthError(t, refresh(rt2, "openid profile email groups", "web", webSecret), http.StatusBadRequest, errInvalidScope)
+		wantOAuthError(t, refresh(rt2, "openid profile email groups", "web", webSecret), http.StatusBadRequest, codeInvalidScope)
 		byOtherClient := h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {rt2}, "client_id": {"spa"}}, "", "")
-		wantOAuthError(t, byOtherClient, http.StatusBadRequest, errInvalidGrant)
+		wantOAuthError(t, byOtherClient, http.StatusBadRequest, codeInvalidGrant)
 	})
 	var rt3 string
 	t.Run("narrowing", func(t *testing.T) {
@@ -312,17 +312,17 @@ func TestRefresh(t *testing.T) {
 		if live.status != http.StatusOK {
 			t.Fatalf("access token before the replay: status %d", live.status)
 		}
-		wantOAuthError(t, refresh(rt1, "", "web", webSecret), http.StatusBadRequest, errInvalidGrant)
-		wantOAuthError(t, refresh(rt3, "", "web", webSecret), http.StatusBadRequest, errInvalidGrant)
-		wantOAuthError(t, h.bearerCall(http.MethodGet, PathUserInfo, str(second["access_token"])), http.StatusUnauthorized, errInvalidToken)
+		wantOAuthError(t, refresh(rt1, "", "web", webSecret), http.StatusBadRequest, codeInvalidGrant)
+		wantOAuthError(t, refresh(rt3, "", "web", webSecret), http.StatusBadRequest, codeInvalidGrant)
+		wantOAuthError(t, h.bearerCall(http.MethodGet, PathUserInfo, str(second["access_token"])), http.StatusUnauthorized, codeInvalidToken)
 	})
 	t.Run("garbage and expired tokens", func(t *testing.T) {
-		wantOAuthError(t, refresh("not-a-token", "", "web", webSecret), http.StatusBadRequest, errInvalidGrant)
-		wantOAuthError(t, refresh("", "", "web", webSecret), http.StatusBadRequest, errInvalidRequest)
+		wantOAuthError(t, refresh("not-a-token", "", "web", webSecret), http.StatusBadRequest, codeInvalidGrant)
+		wantOAuthError(t, refresh("", "", "web", webSecret), http.StatusBadRequest, codeInvalidRequest)
 		code, verifier := freshCode(t, b, "openid")
 		rt := str(h.exchange(code, verifier)["refresh_token"])
 		h.clk.Advance(h.srv.cfg.RefreshTokenTTL)
-		wantOAuthError(t, refresh(rt, "", "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+		wantOAuthError(t, refresh(rt, "", "web", webSecret), http.StatusBadRequest, codeInvalidGrant)
 	})
 }
 
@@ -343,8 +343,8 @@ func TestPublicClientRefreshRotation(t *testing.T) {
 	}
 	rt2 := str(r.json(t)["refresh_token"])
 	// Another client cannot use it, and trying changes nothing.
-	wantOAuthError(t, h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {rt2}}, "web", webSecret), http.StatusBadRequest, errInvalidGrant)
+	wantOAuthError(t, h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {rt2}}, "web", webSecret), http.StatusBadRequest, codeInvalidGrant)
 	// The stolen first token comes back: the whole family dies.
-	wantOAuthError(t, use(rt1, "spa"), http.StatusBadRequest, errInvalidGrant)
-	wantOAuthError(t, use(rt2, "spa"), http.StatusBadRequest, errInvalidGrant)
+	wantOAuthError(t, use(rt1, "spa"), http.StatusBadRequest, codeInvalidGrant)
+	wantOAuthError(t, use(rt2, "spa"), http.StatusBadRequest, codeInvalidGrant)
 }

@@ -21,7 +21,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !slices.Contains(token.Scopes, "openid") {
-		e := newOAuthError(errInsufficientScope, http.StatusForbidden, "the userinfo endpoint needs an access token with the openid scope")
+		e := newOAuthError(codeInsufficientScope, http.StatusForbidden, "the userinfo endpoint needs an access token with the openid scope")
 		e.challenge = `Bearer error="insufficient_scope", scope="openid"`
 		return e
 	}
@@ -58,7 +58,7 @@ func (s *Server) authenticateBearer(w http.ResponseWriter, r *http.Request) (sto
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Method == http.MethodPost && mt == "application/x-www-form-urlencoded" {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
-			return storage.AccessToken{}, nil, newOAuthError(errInvalidRequest, http.StatusBadRequest, "the request body is not a valid form")
+			return storage.AccessToken{}, nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body is not a valid form")
 		}
 		form = r.PostForm
 	}

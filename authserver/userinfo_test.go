@@ -23,15 +23,15 @@ func TestBearerEndpointsRefuseBadTokens(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"no token", nil, nil, "", http.StatusUnauthorized, errInvalidToken},
-		{"unknown token", []string{"Bearer " + newSecret()}, nil, "", http.StatusUnauthorized, errInvalidToken},
-		{"Basic scheme", []string{"Basic " + good}, nil, "", http.StatusUnauthorized, errInvalidToken},
-		{"malformed token", []string{"Bearer a,b"}, nil, "", http.StatusUnauthorized, errInvalidToken},
-		{"empty bearer", []string{"Bearer "}, nil, "", http.StatusUnauthorized, errInvalidToken},
-		{"token in the query is ignored", nil, nil, "access_token=" + good, http.StatusUnauthorized, errInvalidToken},
-		{"two headers", []string{"Bearer " + good, "Bearer " + good}, nil, "", http.StatusBadRequest, errInvalidRequest},
-		{"header and form", []string{"Bearer " + good}, url.Values{"access_token": {good}}, "", http.StatusBadRequest, errInvalidRequest},
-		{"expired token", []string{"Bearer " + expired}, nil, "", http.StatusUnauthorized, errInvalidToken},
+		{"no token", nil, nil, "", http.StatusUnauthorized, codeInvalidToken},
+		{"unknown token", []string{"Bearer " + newSecret()}, nil, "", http.StatusUnauthorized, codeInvalidToken},
+		{"Basic scheme", []string{"Basic " + good}, nil, "", http.StatusUnauthorized, codeInvalidToken},
+		{"malformed token", []string{"Bearer a,b"}, nil, "", http.StatusUnauthorized, codeInvalidToken},
+		{"empty bearer", []string{"Bearer "}, nil, "", http.StatusUnauthorized, codeInvalidToken},
+		{"token in the query is ignored", nil, nil, "access_token=" + good, http.StatusUnauthorized, codeInvalidToken},
+		{"two headers", []string{"Bearer " + good, "Bearer " + good}, nil, "", http.StatusBadRequest, codeInvalidRequest},
+		{"header and form", []string{"Bearer " + good}, url.Values{"access_token": {good}}, "", http.StatusBadRequest, codeInvalidRequest},
+		{"expired token", []string{"Bearer " + expired}, nil, "", http.StatusUnauthorized, codeInvalidToken},
 	}
 	for _, path := range []string{PathAPIMe, PathUserInfo} {
 		for _, tt := range tests {
