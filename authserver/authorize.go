@@ -37,6 +37,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 			s.log.InfoContext(r.Context(), "id_token_hint rejected", "client_id", req.ClientID, "err", err)
 			return s.refuse(w, r, req.fail(codeInvalidRequest, "id_token_hint is not an ID token this server issued to client %s", req.ClientID))
 		}
+		// Used up: keep it out of the sealed request and the URLs carrying it.
+		req.IDTokenHint = ""
 	}
 	if s.needsLogin(req, sess, hinted) {
 		if req.PromptNone {
