@@ -148,7 +148,7 @@ func buildDirectory(extra ...directory.Client) (*directory.Directory, error) {
 
 // harness is an authorization server behind a real HTTP listener.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	ts    *httptest.Server
 	clk   *clock
@@ -156,7 +156,7 @@ type harness struct {
 	logs  *syncBuffer
 }
 
-func newHarness(t *testing.T, modify ...func(*Config)) *harness {
+func newHarness(t testing.TB, modify ...func(*Config)) *harness {
 	t.Helper()
 	h := &harness{
 		t:     t,
@@ -188,7 +188,7 @@ func newHarness(t *testing.T, modify ...func(*Config)) *harness {
 // browser is a cookie-keeping HTTP client that does not follow redirects,
 // so each step of a flow can be checked.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	h      *harness
 	client *http.Client
 }
@@ -211,7 +211,7 @@ type response struct {
 	body   string
 }
 
-func (r *response) location(t *testing.T) *url.URL {
+func (r *response) location(t testing.TB) *url.URL {
 	t.Helper()
 	loc := r.header.Get("Location")
 	if loc == "" {
@@ -224,7 +224,7 @@ func (r *response) location(t *testing.T) *url.URL {
 	return u
 }
 
-func (r *response) json(t *testing.T) map[string]any {
+func (r *response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
@@ -233,7 +233,7 @@ func (r *response) json(t *testing.T) map[string]any {
 	return m
 }
 
-func do(t *testing.T, c *http.Client, req *http.Request) *response {
+func do(t testing.TB, c *http.Client, req *http.Request) *response {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -284,7 +284,7 @@ func (b *browser) authorize(params url.Values) *response {
 var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
 
 // hiddenFields returns the hidden inputs of a rendered form.
-func hiddenFields(t *testing.T, r *response) url.Values {
+func hiddenFields(t testing.TB, r *response) url.Values {
 	t.Helper()
 	if r.status != http.StatusOK && r.status != http.StatusUnauthorized {
 		t.Fatalf("got status %d, want a page with a form; body: %s", r.status, r.body)
@@ -327,7 +327,7 @@ func (b *browser) decide(r *response, decision string) *response {
 
 // callback checks that r redirects to the client's redirect URI and returns
 // the response parameters.
-func callback(t *testing.T, r *response, redirectURI string) url.Values {
+func callback(t testing.TB, r *response, redirectURI string) url.Values {
 	t.Helper()
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("got status %d, want 303 to the client; body: %s", r.status, r.body)
@@ -379,7 +379,7 @@ func (b *browser) signIn(params url.Values, user, password string) url.Values {
 }
 
 // withT returns the browser, sharing its cookies, reporting to t.
-func (b *browser) withT(t *testing.T) *browser {
+func (b *browser) withT(t testing.TB) *browser {
 	c := *b
 	c.t = t
 	return &c
@@ -429,7 +429,7 @@ func (h *harness) bearerCall(method, path, token string) *response {
 }
 
 // wantOAuthError checks a JSON error response.
-func wantOAuthError(t *testing.T, r *response, status int, code string) {
+func wantOAuthError(t testing.TB, r *response, status int, code string) {
 	t.Helper()
 	if r.status != status {
 		t.Errorf("got status %d, want %d; body: %s", r.status, status, r.body)
@@ -441,7 +441,7 @@ func wantOAuthError(t *testing.T, r *response, status int, code string) {
 
 func base64RawURL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func mustURL(t testing.TB, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
 	if err != nil {
@@ -450,7 +450,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 	return u
 }
 
-func mustJar(t *testing.T) http.CookieJar {
+func mustJar(t testing.TB) http.CookieJar {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {

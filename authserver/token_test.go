@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/authserver/storage"
 )
 
 // freshCode signs alice in with client "web" and returns a new code and its
@@ -347,4 +349,40 @@ func TestPublicClientRefreshRotation(t *testing.T) {
 	// The stolen first token comes back: the whole family dies.
 	wantOAuthError(t, use(rt1, "spa"), http.StatusBadRequest, codeInvalidGrant)
 	wantOAuthError(t, use(rt2, "spa"), http.StatusBadRequest, codeInvalidGrant)
+}
+
+// BenchmarkCodeExchange measures the token endpoint redeeming a code for
+// an access token and a signed ID token, over HTTP, with the memory store.
+func BenchmarkCodeExchange(b *testing.B) {
+	for _, alg := range []string{"ES256", "RS256"} {
+		b.Run(alg, func(b *testing.B) {
+			h := newHarness(b, func(c *Config) { c.SigningAlgorithm = alg })
+			verifier, challenge := pkce("bench")
+			client := h.ts.Client()
+			b.ReportAllocs()
+			for b.Loop() {
+				code := newSecret()
+				err := h.store.CreateAuthCode(context.Background(), storage.AuthCode{
+					ID: hashSecret(code), ClientID: "web", RedirectURI: webRedirect, Scopes: []string{"openid", "profile"},
+					CodeChallenge: challenge, CodeChallengeMethod: "S256", Subject: "alice",
+					AuthTime: h.clk.Now(), ExpiresAt: h.clk.Now().Add(time.Minute),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+				req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth("web", url.QueryEscape(webSecret))
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		})
+	}
 }
