@@ -96,12 +96,17 @@ func ownCookie(n, name string) bool {
 // the proxy's cookies were present, and the other cookies re-joined for the
 // upstream (meaningful only when own is true).
 func splitCookies(lines []string, name string) (value string, rest string, own bool) {
+	restLen := 0
 	for _, line := range lines {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			n, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			part = strings.TrimSpace(part)
+			n, v, _ := strings.Cut(part, "=")
 			if !ownCookie(n, name) {
+				if part != "" {
+					restLen += len(part) + len("; ")
+				}
 				continue
 			}
 			own = true
@@ -110,12 +115,12 @@ func splitCookies(lines []string, name string) (value string, rest string, own b
 			}
 		}
 	}
-	if !own {
-		return value, "", false
+	if !own || restLen == 0 {
+		return value, "", own
 	}
 	var b strings.Builder
+	b.Grow(restLen)
 	for _, line := range lines {
-		b.Grow(len(line))
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")

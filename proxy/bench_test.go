@@ -1,0 +1,129 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchSession is a session of realistic weight: JWT-sized access and ID
+// tokens, so its cookies are split the way a real provider's would be.
+func benchSession(now time.Time) *session {
+	return &session{
+		id:                randomToken(),
+		expiry:            now.Add(time.Hour),
+		subject:           "248289761001",
+		email:             "ada.lovelace@example.com",
+		preferredUsername: "ada",
+		name:              "Ada Lovelace",
+		groups:            []string{"engineering", "ops", "admins"},
+		tokens: tokens{
+			access:       strings.Repeat("a", 900),
+			refresh:      strings.Repeat("r", 64),
+			id:           strings.Repeat("i", 1000),
+			accessExpiry: now.Add(time.Hour),
+		},
+	}
+}
+
+// benchTargets serves a 1 KiB upstream, a bare httputil.ReverseProxy to it
+// (Rewrite with SetURL and SetXForwarded, transport tuned like
+// ../shared/bench/bareproxy) and this proxy with a signed-in session.
+func benchTargets(b *testing.B) (bare, gatehouse, cookie string) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 64)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{"text/plain; charset=utf-8"}
+		w.Write(body)
+	}))
+	b.Cleanup(up.Close)
+	target, _ := url.Parse(up.URL)
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
+	bareSrv := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		},
+		Transport: tr,
+	})
+	b.Cleanup(bareSrv.Close)
+
+	pub, _ := url.Parse("http://127.0.0.1")
+	p, err := New(Config{
+		PublicURL: pub,
+		Provider:  ProviderConfig{IssuerURL: "http://127.0.0.1:9", ClientID: "c"},
+		Cookie:    CookieConfig{Secrets: [][]byte{testSecret}},
+		Routes:    []Route{{PathPrefix: "/", Upstream: target}},
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	gh := httptest.NewServer(p)
+	b.Cleanup(gh.Close)
+	rec := httptest.NewRecorder()
+	if err := p.saveSession(rec, httptest.NewRequest(http.MethodGet, "/", nil), benchSession(time.Now())); err != nil {
+		b.Fatal(err)
+	}
+	return bareSrv.URL, gh.URL, cookieHeader(rec.Result().Cookies()) + "; _ga=GA1.2.3.4; theme=dark"
+}
+
+// BenchmarkProxy runs the same load through the bare reverse proxy and
+// through this proxy, one after the other, so their throughput can be
+// compared: run with -count to interleave them.
+func BenchmarkProxy(b *testing.B) {
+	bare, gatehouse, cookie := benchTargets(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
+	run := func(b *testing.B, u, cookie string) {
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			req, _ := http.NewRequest(http.MethodGet, u+"/bench", nil)
+			if cookie != "" {
+				req.Header.Set("Cookie", cookie)
+			}
+			for pb.Next() {
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("got %d, want 200", resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	b.Run("bare", func(b *testing.B) { run(b, bare, "") })
+	b.Run("gatehouse", func(b *testing.B) { run(b, gatehouse, cookie) })
+}
+
+// BenchmarkSessionFromCookies is the proxy's own work on the hot path
+// before forwarding: reading the Cookie header and decoding the session.
+func BenchmarkSessionFromCookies(b *testing.B) {
+	p := fuzzProxy(b)
+	rec := httptest.NewRecorder()
+	if err := p.saveSession(rec, httptest.NewRequest(http.MethodGet, "/", nil), benchSession(p.now())); err != nil {
+		b.Fatal(err)
+	}
+	lines := []string{cookieHeader(rec.Result().Cookies()) + "; _ga=GA1.2.3.4; theme=dark"}
+	b.ReportAllocs()
+	for b.Loop() {
+		value, _, _ := splitCookies(lines, p.cookieName)
+		if _, err := p.loadSession(context.Background(), value); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
