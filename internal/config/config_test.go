@@ -148,6 +148,16 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 			want: []string{":6: proxy.routes[0].path: /oauth2/ is reserved"},
 		},
 		{
+			name: "http issuer off this machine",
+			yaml: strings.Replace(minimalAuth, "http://localhost:9000", "http://auth.example.com", 1),
+			want: []string{":2: authserver.issuer: http://auth.example.com uses http on a host other than this machine", "insecure_allow_http"},
+		},
+		{
+			name: "http provider off this machine",
+			yaml: "proxy:\n  public_url: https://app.example.com\n  provider: {issuer: http://idp.example.com, client_id: p}\n  cookie: {secrets: [\"0123456789abcdef0123456789abcdef\"]}\n  routes: [{path: /, upstream: http://10.0.0.1:80}]\n",
+			want: []string{":3: proxy.provider.issuer: http://idp.example.com uses http"},
+		},
+		{
 			name: "empty file",
 			yaml: "# nothing\n",
 			want: []string{"the file is empty"},
@@ -182,6 +192,17 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 				t.Errorf("error does not name the file: %s", err)
 			}
 		})
+	}
+}
+
+func TestInsecureAllowHTTP(t *testing.T) {
+	yaml := strings.Replace(minimalAuth, "http://localhost:9000", "http://gatehouse.internal:9000", 1) + "  insecure_allow_http: true\n"
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Fatalf("got %v, want an http issuer accepted with insecure_allow_http", err)
 	}
 }
 

@@ -22,6 +22,7 @@ type Log struct {
 type AuthServer struct {
 	Listen            string        `yaml:"listen"`
 	Issuer            string        `yaml:"issuer"`
+	InsecureAllowHTTP bool          `yaml:"insecure_allow_http"`
 	SigningAlgorithm  string        `yaml:"signing_algorithm"`
 	KeyRotationPeriod time.Duration `yaml:"key_rotation_period"`
 	Lifetimes         Lifetimes     `yaml:"lifetimes"`
@@ -88,12 +89,13 @@ type Client struct {
 
 // Proxy is the `proxy:` section.
 type Proxy struct {
-	Listen       string       `yaml:"listen"`
-	PublicURL    string       `yaml:"public_url"`
-	Provider     Provider     `yaml:"provider"`
-	Cookie       Cookie       `yaml:"cookie"`
-	SessionStore SessionStore `yaml:"session_store"`
-	Routes       []Route      `yaml:"routes"`
+	Listen            string       `yaml:"listen"`
+	PublicURL         string       `yaml:"public_url"`
+	InsecureAllowHTTP bool         `yaml:"insecure_allow_http"`
+	Provider          Provider     `yaml:"provider"`
+	Cookie            Cookie       `yaml:"cookie"`
+	SessionStore      SessionStore `yaml:"session_store"`
+	Routes            []Route      `yaml:"routes"`
 }
 
 // Provider names the OpenID Provider the proxy uses.

@@ -182,6 +182,7 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 		if u.RawQuery != "" || u.Fragment != "" {
 			l.addf("authserver.issuer", "an issuer has no query or fragment (OpenID Connect Discovery §3)")
 		}
+		l.requireTLS("authserver.issuer", u, a.InsecureAllowHTTP)
 	}
 	l.oneOf("authserver.signing_algorithm", a.SigningAlgorithm, "ES256", "RS256")
 	l.positive("authserver.key_rotation_period", a.KeyRotationPeriod)
@@ -292,10 +293,15 @@ func (l *loader) validateClient(field string, c *Client, seen map[string]bool) {
 
 func (l *loader) validateProxy(p *Proxy) {
 	l.hostPort("proxy.listen", p.Listen)
-	if u := l.absURL("proxy.public_url", p.PublicURL); u != nil && strings.Trim(u.Path, "/") != "" {
-		l.addf("proxy.public_url", "must be an origin without a path, e.g. https://app.example.com")
+	if u := l.absURL("proxy.public_url", p.PublicURL); u != nil {
+		if strings.Trim(u.Path, "/") != "" {
+			l.addf("proxy.public_url", "must be an origin without a path, e.g. https://app.example.com")
+		}
+		l.requireTLS("proxy.public_url", u, p.InsecureAllowHTTP)
 	}
-	l.absURL("proxy.provider.issuer", p.Provider.Issuer)
+	if u := l.absURL("proxy.provider.issuer", p.Provider.Issuer); u != nil {
+		l.requireTLS("proxy.provider.issuer", u, p.InsecureAllowHTTP)
+	}
 	if p.Provider.ClientID == "" {
 		l.addf("proxy.provider.client_id", "is required: the client id registered for this proxy at the provider")
 	}
@@ -358,6 +364,25 @@ func (l *loader) absURL(field, raw string) *url.URL {
 		return nil
 	}
 	return u
+}
+
+// requireTLS refuses plain-http URLs that leave the machine: passwords,
+// codes, tokens and session cookies would cross the network readable by
+// anyone on the path. Loopback hosts are exempt, which is what local
+// development and a sidecar next to its app use.
+func (l *loader) requireTLS(field string, u *url.URL, allowHTTP bool) {
+	if u.Scheme == "https" || allowHTTP || isLoopback(u.Hostname()) {
+		return
+	}
+	l.addf(field, "%s uses http on a host other than this machine; use https, or set insecure_allow_http: true in this section if TLS ends in front of gatehouse on a network you trust", u.Redacted())
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (l *loader) hostPort(field, addr string) {
