@@ -118,6 +118,11 @@ type Store interface {
 	// CreateRefreshToken stores the first token of a family;
 	// ErrAlreadyExists if the ID is taken.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// GetRefreshToken returns the live token with this ID, used or not: a
+	// used one comes back with UsedAt set, so the caller can recognise a
+	// replay before trying to rotate it. An unknown, expired or revoked token
+	// gives ErrNotFound.
+	GetRefreshToken(ctx context.Context, id string, now time.Time) (RefreshToken, error)
 	// RotateRefreshToken atomically marks the live, unused token oldID as used
 	// at now and stores next in its place, returning the old token. Of any
 	// number of concurrent rotations of one token exactly one succeeds.

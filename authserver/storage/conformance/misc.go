@@ -25,6 +25,18 @@ func testNoAliasing(t *testing.T, s storage.Store) {
 	checkErr(t, "GetAccessToken", err, nil)
 	checkEqual(t, "access token after callers changed their slices", got, want)
 
+	rt := newRefresh("rt-1", "", t0.Add(time.Hour))
+	wantRT := rt
+	wantRT.Scopes = append([]string(nil), rt.Scopes...)
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt))
+	rt.Scopes[0] = "admin"
+	gotRT, err := s.GetRefreshToken(ctx, "rt-1", t0)
+	checkErr(t, "GetRefreshToken", err, nil)
+	gotRT.Scopes[0] = "root"
+	gotRT, err = s.GetRefreshToken(ctx, "rt-1", t0)
+	checkErr(t, "GetRefreshToken", err, nil)
+	checkEqual(t, "refresh token after callers changed their slices", gotRT, wantRT)
+
 	key := newKey("k-1", t0)
 	wantKey := key
 	wantKey.PrivateJWK = append([]byte(nil), key.PrivateJWK...)
@@ -152,6 +164,11 @@ func testSharedWrites(t *testing.T, a, b storage.Store) {
 	checkErr(t, "rotation on b", err, nil)
 	_, err = a.RotateRefreshToken(ctx, "rt-1", newRefresh("rt-3", "fam", t0.Add(time.Hour)), t0)
 	checkErr(t, "replay on a of a token rotated on b", err, storage.ErrTokenReused)
+	rt, err := a.GetRefreshToken(ctx, "rt-1", t0)
+	checkErr(t, "GetRefreshToken on a of a token rotated on b", err, nil)
+	if !rt.UsedAt.Equal(t0) {
+		t.Errorf("UsedAt seen on a of a token rotated on b: got %v, want %v", rt.UsedAt, t0)
+	}
 
 	must(t, "CreateAccessToken on a", a.CreateAccessToken(ctx, newAccess("at-1", "fam", t0.Add(time.Hour))))
 	_, err = b.GetAccessToken(ctx, "at-1", t0)
@@ -159,6 +176,8 @@ func testSharedWrites(t *testing.T, a, b storage.Store) {
 	must(t, "RevokeFamily on b", b.RevokeFamily(ctx, "fam"))
 	_, err = a.GetAccessToken(ctx, "at-1", t0)
 	checkErr(t, "GetAccessToken on a after revocation on b", err, storage.ErrNotFound)
+	_, err = a.GetRefreshToken(ctx, "rt-2", t0)
+	checkErr(t, "GetRefreshToken on a after revocation on b", err, storage.ErrNotFound)
 
 	c := storage.Consent{Subject: "alice", ClientID: "web", Scopes: []string{"openid"}, GrantedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	must(t, "PutConsent on a", a.PutConsent(ctx, c))

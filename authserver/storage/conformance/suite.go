@@ -24,6 +24,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"AuthCodeAlreadyExists", testAuthCodeAlreadyExists},
 		{"AuthCodeExpiry", testAuthCodeExpiry},
 		{"RefreshTokenRotation", testRefreshTokenRotation},
+		{"RefreshTokenGet", testRefreshTokenGet},
+		{"RefreshTokenGetExpiry", testRefreshTokenGetExpiry},
 		{"RefreshTokenReuse", testRefreshTokenReuse},
 		{"RefreshTokenNotFound", testRefreshTokenNotFound},
 		{"RefreshTokenAlreadyExists", testRefreshTokenAlreadyExists},

@@ -29,6 +29,65 @@ func testRefreshTokenRotation(t *testing.T, s storage.Store) {
 	checkEqual(t, "token returned by the second rotation", old, wantOld)
 }
 
+func testRefreshTokenGet(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	first := newRefresh("rt-1", "fam-1", oddTime.Add(time.Hour))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, first))
+	for i := range 2 { // reading neither consumes the token nor marks it used
+		got, err := s.GetRefreshToken(ctx, first.ID, t0)
+		checkErr(t, fmt.Sprintf("GetRefreshToken #%d of the unused token", i+1), err, nil)
+		checkEqual(t, "unused token", got, first)
+	}
+	_, err := s.GetRefreshToken(ctx, "unknown", t0)
+	checkErr(t, "GetRefreshToken of an unknown token", err, storage.ErrNotFound)
+
+	second := newRefresh("rt-2", "fam-1", t0.Add(2*time.Hour))
+	second.CreatedAt = t0.Add(time.Minute)
+	_, err = s.RotateRefreshToken(ctx, first.ID, second, t0.Add(time.Minute))
+	checkErr(t, "rotation after the reads", err, nil)
+	got, err := s.GetRefreshToken(ctx, first.ID, t0.Add(2*time.Minute))
+	checkErr(t, "GetRefreshToken of the rotated token", err, nil)
+	wantOld := first
+	wantOld.UsedAt = t0.Add(time.Minute)
+	checkEqual(t, "rotated token", got, wantOld)
+	got, err = s.GetRefreshToken(ctx, second.ID, t0.Add(2*time.Minute))
+	checkErr(t, "GetRefreshToken of the rotated-in token", err, nil)
+	checkEqual(t, "rotated-in token", got, second)
+
+	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-1"))
+	for _, id := range []string{first.ID, second.ID} {
+		_, err = s.GetRefreshToken(ctx, id, t0.Add(2*time.Minute))
+		checkErr(t, "GetRefreshToken of revoked "+id, err, storage.ErrNotFound)
+	}
+}
+
+// testRefreshTokenGetExpiry checks that used and unused tokens alike are
+// found until they expire, and not from then on.
+func testRefreshTokenGetExpiry(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefresh("unused", "f", t0.Add(time.Hour))))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefresh("used", "f", t0.Add(time.Hour))))
+	_, err := s.RotateRefreshToken(ctx, "used", newRefresh("used-next", "f", t0.Add(2*time.Hour)), t0)
+	must(t, "rotation", err)
+	tests := []struct {
+		name string
+		now  time.Time
+		want error
+	}{
+		{"1ms before expiry", t0.Add(time.Hour - time.Millisecond), nil},
+		{"at expiry", t0.Add(time.Hour), storage.ErrNotFound},
+		{"after expiry", t0.Add(2 * time.Hour), storage.ErrNotFound},
+	}
+	for _, id := range []string{"unused", "used"} {
+		for _, tc := range tests {
+			t.Run(id+", "+tc.name, func(t *testing.T) {
+				_, err := s.GetRefreshToken(ctx, id, tc.now)
+				checkErr(t, "GetRefreshToken", err, tc.want)
+			})
+		}
+	}
+}
+
 func testRefreshTokenReuse(t *testing.T, s storage.Store) {
 	first := newRefresh("rt-1", "fam-1", t0.Add(time.Hour))
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), first))

@@ -119,6 +119,17 @@ func (s *Store) CreateRefreshToken(_ context.Context, t storage.RefreshToken) er
 	return nil
 }
 
+// GetRefreshToken implements storage.Store.
+func (s *Store) GetRefreshToken(_ context.Context, id string, now time.Time) (storage.RefreshToken, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.refresh[id]
+	if !ok || !live(t.ExpiresAt, now) {
+		return storage.RefreshToken{}, storage.ErrNotFound
+	}
+	return copyRefresh(t), nil
+}
+
 // RotateRefreshToken implements storage.Store.
 func (s *Store) RotateRefreshToken(_ context.Context, oldID string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
 	s.mu.Lock()

@@ -16,6 +16,9 @@ var (
 	insertAccess  = insertSQL("access_tokens", accessCols)
 )
 
+// selectRefresh reads the live refresh token $1 at $2, used or not.
+const selectRefresh = "SELECT " + refreshCols + " FROM refresh_tokens WHERE id = $1 AND expires_at > $2"
+
 // execer is what *sql.DB and *sql.Tx have in common for writing.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -74,6 +77,15 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) 
 	return wrap("create refresh token", insert(ctx, s.db, s.d.rebind(insertRefresh), refreshArgs(t)))
 }
 
+// GetRefreshToken implements storage.Store.
+func (s *Store) GetRefreshToken(ctx context.Context, id string, now time.Time) (storage.RefreshToken, error) {
+	t, err := scanRefresh(s.read.QueryRowContext(ctx, s.d.rebind(selectRefresh), id, now.UnixMilli()))
+	if err != nil {
+		return storage.RefreshToken{}, wrap("get refresh token", err)
+	}
+	return t, nil
+}
+
 // RotateRefreshToken implements storage.Store. Marking the old token used is
 // a conditional UPDATE, so of concurrent rotations only one changes the row;
 // the losers then find it used. The new token is inserted in the same
@@ -86,8 +98,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next stora
 			"UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING "+refreshCols),
 			oldID, now.UnixMilli()))
 		if errors.Is(err, sql.ErrNoRows) {
-			old, err = scanRefresh(tx.QueryRowContext(ctx, s.d.rebind(
-				"SELECT "+refreshCols+" FROM refresh_tokens WHERE id = $1 AND expires_at > $2"), oldID, now.UnixMilli()))
+			old, err = scanRefresh(tx.QueryRowContext(ctx, s.d.rebind(selectRefresh), oldID, now.UnixMilli()))
 			if err == nil {
 				return storage.ErrTokenReused // live but not updated: already used
 			}
