@@ -18,7 +18,7 @@ func TestChromiumSignIn(t *testing.T) {
 	if exe == "" {
 		t.Skip("GATEHOUSE_TEST_CHROMIUM not set (path to Debian's chromium): skipping the real-browser test")
 	}
-	s := startStack(t, nil)
+	s := startStack(t, "")
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),

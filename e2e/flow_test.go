@@ -16,8 +16,6 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/authserver"
-	"github.com/gatehouse/gatehouse/authserver/storage"
-	"github.com/gatehouse/gatehouse/authserver/storage/memory"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demoapp"
 	"github.com/gatehouse/gatehouse/proxy"
@@ -58,15 +56,18 @@ proxy:
   routes: [{path: /, upstream: "%[3]s"}]
 `
 
-// stack is gatehouse running on loopback: its three servers' base URLs.
+// stack is gatehouse running on loopback: its servers' base URLs and the
+// configuration they were built from.
 type stack struct {
 	authURL, proxyURL, appURL string
-	store                     storage.Store
+	cfg                       *config.Config
+	logger                    *slog.Logger
 }
 
 // startStack starts authserver, proxy and the demo app from stackYAML, the
-// way cmd/gatehouse does: config.Load, then each package's New.
-func startStack(t *testing.T, store storage.Store) *stack {
+// way cmd/gatehouse does: config.Load, open the stores, then each
+// package's New. proxyExtra is appended to the proxy section.
+func startStack(t *testing.T, proxyExtra string) *stack {
 	t.Helper()
 	authSrv := httptest.NewUnstartedServer(nil)
 	proxySrv := httptest.NewUnstartedServer(nil)
@@ -76,10 +77,9 @@ func startStack(t *testing.T, store storage.Store) *stack {
 		authURL:  "http://" + authSrv.Listener.Addr().String(),
 		proxyURL: "http://" + proxySrv.Listener.Addr().String(),
 		appURL:   appSrv.URL,
-		store:    store,
 	}
 	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
-	yaml := fmt.Sprintf(stackYAML, s.authURL, s.proxyURL, s.appURL, testPasswordHash)
+	yaml := fmt.Sprintf(stackYAML, s.authURL, s.proxyURL, s.appURL, testPasswordHash) + proxyExtra
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +87,17 @@ func startStack(t *testing.T, store storage.Store) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s.cfg = c
+	s.logger = slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
-		logger = c.Logger(os.Stderr)
+		s.logger = c.Logger(os.Stderr)
 	}
-	if s.store == nil {
-		s.store = memory.New()
+	store, err := c.OpenStore(t.Context(), s.logger)
+	if err != nil {
+		t.Fatal(err)
 	}
-	acfg, err := c.AuthServer(s.store, logger)
+	t.Cleanup(func() { store.Close() })
+	acfg, err := c.AuthServer(store, s.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +105,25 @@ func startStack(t *testing.T, store storage.Store) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg, err := c.Proxy(nil, logger)
+	authSrv.Config.Handler = as
+	authSrv.Start()
+	t.Cleanup(authSrv.Close)
+	proxySrv.Config.Handler = s.newProxy(t)
+	proxySrv.Start()
+	t.Cleanup(proxySrv.Close)
+	return s
+}
+
+// newProxy builds one more proxy replica from the stack's configuration,
+// with its own connection to the session store.
+func (s *stack) newProxy(t *testing.T) *proxy.Proxy {
+	t.Helper()
+	sessions, closeSessions, err := s.cfg.OpenSessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeSessions() })
+	pcfg, err := s.cfg.Proxy(sessions, s.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,13 +131,7 @@ func startStack(t *testing.T, store storage.Store) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authSrv.Config.Handler = as
-	proxySrv.Config.Handler = px
-	authSrv.Start()
-	proxySrv.Start()
-	t.Cleanup(authSrv.Close)
-	t.Cleanup(proxySrv.Close)
-	return s
+	return px
 }
 
 // signIn walks from a protected page through login and consent and returns
@@ -175,7 +190,7 @@ func identity(t *testing.T, b *browser, proxyURL string, spoof map[string]string
 }
 
 func TestWholeFlow(t *testing.T) {
-	s := startStack(t, nil)
+	s := startStack(t, "")
 	b := newBrowser(t)
 
 	p := signIn(t, b, s.proxyURL+"/dashboard?tab=1", testUser, testPassword)
@@ -224,7 +239,7 @@ func TestWholeFlow(t *testing.T) {
 }
 
 func TestWrongPasswordShowsLoginAgain(t *testing.T) {
-	s := startStack(t, nil)
+	s := startStack(t, "")
 	b := newBrowser(t)
 	p := b.get(s.proxyURL + "/")
 	p = b.submit(p.formWith(t, "password"), map[string]string{"user_id": testUser, "password": "wrong"}, "", "")
@@ -241,7 +256,7 @@ func TestWrongPasswordShowsLoginAgain(t *testing.T) {
 }
 
 func TestDenyShowsAccessDenied(t *testing.T) {
-	s := startStack(t, nil)
+	s := startStack(t, "")
 	b := newBrowser(t)
 	p := b.get(s.proxyURL + "/")
 	p = b.submit(p.formWith(t, "password"), map[string]string{"user_id": testUser, "password": testPassword}, "", "")
@@ -258,7 +273,7 @@ func TestDenyShowsAccessDenied(t *testing.T) {
 }
 
 func TestAPIRequestWithoutSessionGets401(t *testing.T) {
-	s := startStack(t, nil)
+	s := startStack(t, "")
 	req, _ := http.NewRequest(http.MethodGet, s.proxyURL+"/api/items", nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)

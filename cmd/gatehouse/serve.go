@@ -12,13 +12,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authserver"
-	"github.com/gatehouse/gatehouse/authserver/storage"
-	"github.com/gatehouse/gatehouse/authserver/storage/memory"
-	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demoapp"
 	"github.com/gatehouse/gatehouse/proxy"
-	"github.com/gatehouse/gatehouse/proxy/redisstore"
 )
 
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
@@ -75,7 +71,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 
 	var background []func(context.Context)
 	if a := c.File.AuthServer; a != nil {
-		store, err := openStore(ctx, a.Storage, logger)
+		store, err := c.OpenStore(ctx, logger)
 		if err != nil {
 			return err
 		}
@@ -94,7 +90,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		}
 	}
 	if p := c.File.Proxy; p != nil {
-		sessions, closeSessions, err := openSessions(p.SessionStore)
+		sessions, closeSessions, err := c.OpenSessions()
 		if err != nil {
 			return err
 		}
@@ -164,29 +160,4 @@ func runServers(ctx context.Context, servers []server, background []func(context
 	}
 	wg.Wait()
 	return err
-}
-
-func openStore(ctx context.Context, s config.Storage, logger *slog.Logger) (storage.Store, error) {
-	switch s.Type {
-	case "memory":
-		logger.Warn("storage type memory: codes, tokens and signing keys are lost when gatehouse stops")
-		return memory.New(), nil
-	case "postgres":
-		return sqlstore.Open(ctx, sqlstore.Config{Driver: "postgres", DSN: s.Postgres.DSN, Schema: s.Postgres.Schema, Logger: logger})
-	default:
-		return sqlstore.Open(ctx, sqlstore.Config{Driver: "sqlite", DSN: s.SQLite.Path, Logger: logger})
-	}
-}
-
-// openSessions opens the proxy's session store; nil means the cookie itself
-// carries the session.
-func openSessions(s config.SessionStore) (proxy.SessionStore, func(), error) {
-	if s.Type != "redis" {
-		return nil, func() {}, nil
-	}
-	store, err := redisstore.Open(s.Redis.URL, s.Redis.KeyPrefix, s.Redis.TTL)
-	if err != nil {
-		return nil, nil, err
-	}
-	return store, func() { store.Close() }, nil
 }
