@@ -8,7 +8,7 @@ import (
 )
 
 // newSecret returns 256 random bits, base64url-encoded: the form of every
-// code, access token and CSRF token this server hands out.
+// code, access token, refresh token and CSRF token this server hands out.
 func newSecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand.Read documents it)

@@ -77,7 +77,6 @@ type Server struct {
 	sessionCodecs []securecookie.Codec
 	csrfCodecs    []securecookie.Codec
 	requestCodecs []securecookie.Codec
-	refreshCodecs []securecookie.Codec
 
 	discovery []byte
 }
@@ -111,8 +110,6 @@ func New(cfg Config) (*Server, error) {
 		{&s.sessionCodecs, "authserver-session", cfg.LoginSessionTTL},
 		{&s.csrfCodecs, "authserver-csrf", pendingRequestTTL},
 		{&s.requestCodecs, "authserver-request", pendingRequestTTL},
-		// Refresh tokens expire in the store; the codec adds no limit.
-		{&s.refreshCodecs, "authserver-refresh-token", 0},
 	} {
 		if *c.codecs, err = cookiecrypt.Codecs(c.purpose, cfg.CookieSecrets, int(c.maxAge/time.Second)); err != nil {
 			return nil, fmt.Errorf("authserver: cookie secrets: %w", err)

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/securecookie"
-
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage"
 )
@@ -36,10 +34,8 @@ type tokenResponse struct {
 }
 
 // grant is what one authorization, and every token issued from it, stands
-// for. It is sealed into each refresh token, so the server can check the
-// client and the scope of a refresh request before the store rotates the
-// token: a mistaken request then changes nothing. The store still decides,
-// by the token's hash, whether the token is live.
+// for. Each refresh token's row in the store carries it, so every refresh
+// issues tokens for the same grant.
 type grant struct {
 	FamilyID string
 	ClientID string
@@ -168,10 +164,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req
 		return nil, err
 	}
 	if client.AllowsGrant(grantRefreshToken) {
-		token, row, err := s.newRefreshToken(g)
-		if err != nil {
-			return nil, err
-		}
+		token, row := s.newRefreshToken(g)
 		if err := s.cfg.Store.CreateRefreshToken(ctx, row); err != nil {
 			return nil, fmt.Errorf("storing refresh token: %w", err)
 		}
@@ -203,43 +196,55 @@ func checkPKCE(client *directory.Client, code *storage.AuthCode, verifier string
 
 // refresh uses a refresh token (RFC 6749 §6). Every use rotates the token;
 // presenting a rotated token again revokes the whole family, because only a
-// stolen copy can be presented twice (RFC 9700 §4.14.2).
+// stolen copy can be presented twice (RFC 9700 §4.14.2). Every check runs
+// on the stored row before the rotation, so a mistaken request changes
+// nothing.
 func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tokenRequest) (*tokenResponse, error) {
 	if req.RefreshToken == "" {
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "refresh_token is missing")
 	}
-	var g grant
-	if securecookie.DecodeMulti(grantRefreshToken, req.RefreshToken, &g, s.refreshCodecs...) != nil {
+	id := hashSecret(req.RefreshToken)
+	old, err := s.cfg.Store.GetRefreshToken(ctx, id, s.now())
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		return nil, invalidGrant("the refresh token is invalid, expired or revoked")
-	}
-	if g.ClientID != client.ID {
+	case err != nil:
+		return nil, fmt.Errorf("looking up refresh token: %w", err)
+	case old.ClientID != client.ID:
+		// Not a use of the token at all: it is bound to its client
+		// (RFC 6749 §6), so this changes nothing, even for a used token.
 		return nil, invalidGrant("the refresh token was issued to another client")
+	case !old.UsedAt.IsZero():
+		return nil, s.refuseReuse(ctx, client, old)
 	}
-	scopes := g.Scopes
+	scopes := old.Scopes
 	if req.ScopeGiven {
-		if len(req.Scopes) == 0 || !coversAll(g.Scopes, req.Scopes) {
+		if len(req.Scopes) == 0 || !coversAll(old.Scopes, req.Scopes) {
 			return nil, newOAuthError(codeInvalidScope, http.StatusBadRequest,
-				"a refresh may narrow the scope but not widen it; granted: %s", strings.Join(g.Scopes, " "))
+				"a refresh may narrow the scope but not widen it; granted: %s", strings.Join(old.Scopes, " "))
 		}
 		scopes = req.Scopes
 	}
-	user := s.cfg.Directory.User(g.Subject)
+	user := s.cfg.Directory.User(old.Subject)
 	if user == nil {
 		return nil, invalidGrant("the user of this refresh token no longer exists")
 	}
-	token, row, err := s.newRefreshToken(g)
-	if err != nil {
-		return nil, err
+	g := grant{
+		FamilyID: old.FamilyID,
+		ClientID: old.ClientID,
+		Subject:  old.Subject,
+		Scopes:   old.Scopes, // a narrowed refresh keeps the grant (RFC 6749 §6)
+		Nonce:    old.Nonce,
+		AuthTime: old.AuthTime,
 	}
-	_, err = s.cfg.Store.RotateRefreshToken(ctx, hashSecret(req.RefreshToken), row, s.now())
+	token, row := s.newRefreshToken(g)
+	_, err = s.cfg.Store.RotateRefreshToken(ctx, id, row, s.now())
 	switch {
 	case errors.Is(err, storage.ErrTokenReused):
-		if err := s.cfg.Store.RevokeFamily(ctx, g.FamilyID); err != nil {
-			return nil, fmt.Errorf("revoking reused refresh token family: %w", err)
-		}
-		s.log.WarnContext(ctx, "refresh token reused; all tokens of its grant revoked", "client_id", client.ID, "user", g.Subject)
-		return nil, invalidGrant("the refresh token was already used, so every token of this grant has been revoked; sign in again")
+		// Another request rotated the token since the lookup.
+		return nil, s.refuseReuse(ctx, client, old)
 	case errors.Is(err, storage.ErrNotFound):
+		// Revoked or expired since the lookup.
 		return nil, invalidGrant("the refresh token is invalid, expired or revoked")
 	case err != nil:
 		return nil, fmt.Errorf("rotating refresh token: %w", err)
@@ -250,6 +255,16 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 	}
 	resp.RefreshToken = token
 	return resp, nil
+}
+
+// refuseReuse answers the presentation of a refresh token t that was already
+// rotated: it revokes every token of t's family.
+func (s *Server) refuseReuse(ctx context.Context, client *directory.Client, t storage.RefreshToken) error {
+	if err := s.cfg.Store.RevokeFamily(ctx, t.FamilyID); err != nil {
+		return fmt.Errorf("revoking reused refresh token family: %w", err)
+	}
+	s.log.WarnContext(ctx, "refresh token reused; all tokens of its grant revoked", "client_id", client.ID, "user", t.Subject)
+	return invalidGrant("the refresh token was already used, so every token of this grant has been revoked; sign in again")
 }
 
 // issueAccess makes and stores an access token for scopes (the grant's or
@@ -291,12 +306,10 @@ func (s *Server) issueAccess(ctx context.Context, user *directory.User, g grant,
 }
 
 // newRefreshToken returns a new refresh token for g and the row to store
-// for it. The codec's random IV makes every token different.
-func (s *Server) newRefreshToken(g grant) (string, storage.RefreshToken, error) {
-	token, err := securecookie.EncodeMulti(grantRefreshToken, g, s.refreshCodecs...)
-	if err != nil {
-		return "", storage.RefreshToken{}, fmt.Errorf("sealing refresh token: %w", err)
-	}
+// for it. The token is a random secret that says nothing by itself: the row,
+// found by the token's hash, is the only record of the grant.
+func (s *Server) newRefreshToken(g grant) (string, storage.RefreshToken) {
+	token := newSecret()
 	now := s.now()
 	return token, storage.RefreshToken{
 		ID:        hashSecret(token),
@@ -308,7 +321,7 @@ func (s *Server) newRefreshToken(g grant) (string, storage.RefreshToken, error) 
 		AuthTime:  g.AuthTime,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
-	}, nil
+	}
 }
 
 func invalidGrant(format string, args ...any) *oauthError {
