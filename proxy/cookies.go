@@ -157,13 +157,13 @@ func (p *Proxy) chunkName(i int) string {
 	return p.cookieName + "_" + strconv.Itoa(i)
 }
 
-// errCookieTooLarge is returned when a session cannot be kept in cookies.
-type errCookieTooLarge struct {
+// cookieTooLargeError is returned when a session cannot be kept in cookies.
+type cookieTooLargeError struct {
 	what  string
 	bytes int
 }
 
-func (e *errCookieTooLarge) Error() string {
+func (e *cookieTooLargeError) Error() string {
 	return fmt.Sprintf("%s needs %d bytes of cookies, more than browsers reliably keep", e.what, e.bytes)
 }
 
@@ -177,7 +177,7 @@ func (p *Proxy) cookieSession(w http.ResponseWriter, r *http.Request, s *session
 		return err
 	}
 	if len(p.cookieName)+len(ident) > maxCookieBytes {
-		return &errCookieTooLarge{what: "your identity (name, email and groups)", bytes: len(p.cookieName) + len(ident)}
+		return &cookieTooLargeError{what: "your identity (name, email and groups)", bytes: len(p.cookieName) + len(ident)}
 	}
 	tok, err := encode(p.codecs.tokens, "tokens/"+s.id, appendTokens(make([]byte, 0, 2048), &s.tokens))
 	if err != nil {
@@ -186,7 +186,7 @@ func (p *Proxy) cookieSession(w http.ResponseWriter, r *http.Request, s *session
 	room := maxCookieBytes - len(p.chunkName(maxTokenChunks))
 	n := (len(tok) + room - 1) / room
 	if n > maxTokenChunks {
-		return &errCookieTooLarge{what: "the provider's tokens", bytes: len(tok)}
+		return &cookieTooLargeError{what: "the provider's tokens", bytes: len(tok)}
 	}
 	http.SetCookie(w, p.cookie(p.cookieName, ident, maxAge))
 	for i := 1; i <= n; i++ {

@@ -186,10 +186,16 @@ func TestCallbackErrors(t *testing.T) {
 			wantText:   "You declined to sign in",
 		},
 		{
-			name:       "provider error other",
+			name:       "provider error server_error",
 			setup:      func(e *env) { e.op.set(func(tp *testProvider) { tp.authorizeError = "server_error" }) },
+			wantStatus: http.StatusBadGateway,
+			wantText:   "had a problem (server_error)",
+		},
+		{
+			name:       "provider error unknown",
+			setup:      func(e *env) { e.op.set(func(tp *testProvider) { tp.authorizeError = "Call 555-0100 to unlock your account" }) },
 			wantStatus: http.StatusForbidden,
-			wantText:   "server_error",
+			wantText:   "did not sign you in",
 		},
 		{
 			name: "missing flow cookie",
@@ -321,6 +327,11 @@ func TestCallbackErrors(t *testing.T) {
 			}
 			if c := findSetCookie(r.Response, "_gatehouse"); c != nil {
 				t.Errorf("a failed callback set a session cookie: %+v", c)
+			}
+			for _, untrusted := range []string{"the user said no", "555-0100"} {
+				if strings.Contains(r.body, untrusted) {
+					t.Errorf("the page shows text from the callback URL (%q), which anyone can craft", untrusted)
+				}
 			}
 			if !strings.Contains(r.body, startPath+"?rd=") {
 				t.Errorf("the error page should offer to sign in again:\n%s", r.body)

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -108,10 +107,10 @@ func redirect(w http.ResponseWriter, target string) {
 }
 
 // writeJSON writes v as a JSON response the browser must not cache.
-func writeJSON(ctx context.Context, log *slog.Logger, w http.ResponseWriter, status int, v any) {
+func (p *Proxy) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		log.ErrorContext(ctx, "encoding JSON response", "error", err)
+		p.log.ErrorContext(r.Context(), "encoding JSON response", "error", err)
 		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
 	}
 	h := w.Header()
@@ -125,8 +124,17 @@ func writeJSON(ctx context.Context, log *slog.Logger, w http.ResponseWriter, sta
 // no valid session, in the style of RFC 6750.
 func (p *Proxy) unauthorized(w http.ResponseWriter, r *http.Request, reason string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-	writeJSON(r.Context(), p.log, w, http.StatusUnauthorized, map[string]string{
+	p.writeJSON(w, r, http.StatusUnauthorized, map[string]string{
 		"error":             "unauthorized",
 		"error_description": reason + "; sign in at " + startPath,
 	})
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return &pageError{
+		status:  http.StatusMethodNotAllowed,
+		title:   "Method not allowed",
+		message: "This address only answers " + allow + " requests.",
+	}
 }

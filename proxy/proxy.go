@@ -225,7 +225,7 @@ func (p *Proxy) saveSession(w http.ResponseWriter, r *http.Request, s *session) 
 	maxAge := p.cookieMaxAge(s.expiry)
 	if p.store == nil {
 		err := p.cookieSession(w, r, s, maxAge)
-		if tooLarge := (*errCookieTooLarge)(nil); errors.As(err, &tooLarge) {
+		if tooLarge := (*cookieTooLargeError)(nil); errors.As(err, &tooLarge) {
 			return &pageError{
 				status:  http.StatusInternalServerError,
 				title:   "Your session is too large for a cookie",

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -61,4 +62,16 @@ func plainPath(s string) bool {
 		}
 	}
 	return true
+}
+
+// returnTarget is rd if it is safe to redirect to, and "/" otherwise.
+func (p *Proxy) returnTarget(r *http.Request, rd string) string {
+	if rd == "" {
+		return "/"
+	}
+	if !safeReturn(rd) {
+		p.log.InfoContext(r.Context(), "ignoring unsafe return target", "rd", rd)
+		return "/"
+	}
+	return rd
 }

@@ -1,0 +1,269 @@
+package proxy
+
+import (
+	"cmp"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"golang.org/x/oauth2"
+)
+
+// callback handles /oauth2/callback, where the provider sends the browser
+// back with a code (or an error).
+func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return methodNotAllowed(w, "GET")
+	}
+	q := r.URL.Query()
+	state := q.Get("state")
+	if e := q.Get("error"); e != "" {
+		return p.providerError(w, r, state, e, q.Get("error_description"))
+	}
+	code := q.Get("code")
+	if state == "" || code == "" {
+		return startAgain(&pageError{
+			status:  http.StatusBadRequest,
+			title:   "Sign-in could not be completed",
+			message: "The sign-in response is missing its code or state.",
+			cause:   errors.New("callback without code or state"),
+		}, "/")
+	}
+	f, pe := p.flowFor(r, state)
+	if pe != nil {
+		if pe.link == "" {
+			startAgain(pe, "/")
+		}
+		return pe
+	}
+	// Single use: whatever happens next, this flow is spent.
+	http.SetCookie(w, p.cookie(p.flowCookieName(state), "", -1))
+
+	s, err := p.redeem(r, f, code)
+	if err != nil {
+		var pe *pageError
+		if errors.As(err, &pe) {
+			return startAgain(pe, f.returnTo)
+		}
+		return err
+	}
+	if err := p.saveSession(w, r, s); err != nil {
+		return err
+	}
+	p.log.InfoContext(r.Context(), "signed in", "sub", s.subject, "email", s.email)
+	redirect(w, f.returnTo)
+	return nil
+}
+
+// providerError explains an error the provider sent back instead of a
+// code. Anyone can craft a callback URL, so the page names only error codes
+// the specifications define and never shows error_description, which only
+// the log sees.
+func (p *Proxy) providerError(w http.ResponseWriter, r *http.Request, state, code, description string) error {
+	returnTo := "/"
+	if state != "" {
+		if f, pe := p.flowFor(r, state); pe == nil {
+			returnTo = f.returnTo
+			http.SetCookie(w, p.cookie(p.flowCookieName(state), "", -1))
+		}
+	}
+	pe := &pageError{
+		status:  http.StatusForbidden,
+		title:   "Sign-in was not completed",
+		message: "The sign-in service did not sign you in.",
+		cause:   fmt.Errorf("provider error %.100q: %.300q", code, description),
+	}
+	switch code {
+	case "access_denied":
+		pe.title = "You declined to sign in"
+		pe.message = "Access was not granted, so the site cannot let you in."
+		pe.hint = "If that was a mistake, sign in again and approve the request."
+	case "login_required", "interaction_required", "consent_required", "account_selection_required":
+		pe.hint = "Sign in again to continue."
+	case "server_error", "temporarily_unavailable":
+		pe.status = http.StatusBadGateway
+		pe.message = "The sign-in service had a problem (" + code + ")."
+		pe.hint = "Wait a moment and sign in again."
+	case "invalid_request", "unauthorized_client", "unsupported_response_type", "invalid_scope",
+		"invalid_request_uri", "invalid_request_object", "request_not_supported", "request_uri_not_supported":
+		pe.message = "The sign-in service rejected the proxy's request (" + code + ")."
+		pe.hint = "The site's operator should check the proxy's client registration at the provider."
+	}
+	return startAgain(pe, returnTo)
+}
+
+// errorFromProvider is a page for a provider response that could not be used.
+func errorFromProvider(message string, cause error) *pageError {
+	return &pageError{
+		status:  http.StatusBadGateway,
+		title:   "Sign-in could not be completed",
+		message: message,
+		hint:    "Try signing in again. If it keeps failing, the site's operator should check the provider and the proxy's client registration.",
+		cause:   cause,
+	}
+}
+
+// claims are the identity claims the proxy forwards, as the ID token or
+// the userinfo response carry them.
+type claims struct {
+	Subject           string      `json:"sub"`
+	Email             string      `json:"email"`
+	PreferredUsername string      `json:"preferred_username"`
+	Name              string      `json:"name"`
+	Groups            stringOrSet `json:"groups"`
+}
+
+// redeem exchanges the code, verifies the ID token and builds the session.
+func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) {
+	ctx := p.discovery.context(r.Context())
+	op, err := p.discovery.get(ctx)
+	if err != nil {
+		return nil, errorFromProvider("The sign-in service could not be reached.", err)
+	}
+	tok, err := op.oauth2.Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+			return nil, &pageError{
+				status:  http.StatusBadRequest,
+				title:   "Sign-in could not be completed",
+				message: "The sign-in service did not accept the sign-in code: it may have expired or been used already.",
+				cause:   err,
+			}
+		}
+		return nil, errorFromProvider("The sign-in service did not complete the sign-in.", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, errorFromProvider("The sign-in service sent no ID token.", errors.New("token response without id_token; is the openid scope granted?"))
+	}
+	idt, err := op.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, errorFromProvider("The sign-in service sent an ID token that failed verification.", err)
+	}
+	// The nonce ties the ID token to this browser's flow (OIDC Core 3.1.3.7).
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(f.nonce)) != 1 {
+		return nil, errorFromProvider("The sign-in service sent an ID token for a different sign-in.", errors.New("ID token nonce does not match the flow"))
+	}
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			return nil, errorFromProvider("The sign-in service sent tokens that do not belong together.", err)
+		}
+	}
+	var c claims
+	if err := idt.Claims(&c); err != nil {
+		return nil, errorFromProvider("The sign-in service sent an unreadable ID token.", err)
+	}
+	if op.oidc.UserInfoEndpoint() != "" && tok.AccessToken != "" {
+		if err := p.addUserinfo(r, op, tok, &c); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.check(); err != nil {
+		return nil, errorFromProvider("The sign-in service sent an identity the proxy cannot pass on safely.", err)
+	}
+	s := &session{
+		id:                randomToken(),
+		expiry:            idt.Expiry,
+		subject:           c.Subject,
+		email:             c.Email,
+		preferredUsername: c.PreferredUsername,
+		name:              c.Name,
+		groups:            p.forwardableGroups(r, c.Groups),
+		tokens: tokens{
+			access:       tok.AccessToken,
+			refresh:      tok.RefreshToken,
+			id:           raw,
+			accessExpiry: tok.Expiry,
+		},
+	}
+	if ttl := p.cfg.Cookie.SessionTTL; ttl > 0 && p.now().Add(ttl).Before(s.expiry) {
+		s.expiry = p.now().Add(ttl)
+	}
+	return s, nil
+}
+
+// addUserinfo fills the claims the ID token left out from the userinfo
+// endpoint: many providers put only the subject in the ID token when an
+// access token is issued as well.
+func (p *Proxy) addUserinfo(r *http.Request, op *provider, tok *oauth2.Token, c *claims) error {
+	ui, err := op.oidc.UserInfo(p.discovery.context(r.Context()), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return errorFromProvider("The sign-in service did not return your profile.", err)
+	}
+	// OIDC Core 5.3.2: the userinfo response must be about the same person.
+	if ui.Subject != c.Subject {
+		return errorFromProvider("The sign-in service returned a profile of someone else.",
+			fmt.Errorf("userinfo sub %q differs from ID token sub %q", ui.Subject, c.Subject))
+	}
+	var u claims
+	if err := ui.Claims(&u); err != nil {
+		return errorFromProvider("The sign-in service returned an unreadable profile.", err)
+	}
+	c.Email = cmp.Or(c.Email, u.Email)
+	c.PreferredUsername = cmp.Or(c.PreferredUsername, u.PreferredUsername)
+	c.Name = cmp.Or(c.Name, u.Name)
+	if len(c.Groups) == 0 {
+		c.Groups = u.Groups
+	}
+	return nil
+}
+
+// check refuses identities that cannot travel in an HTTP header unchanged:
+// quietly altering one could turn it into someone else's.
+func (c *claims) check() error {
+	if c.Subject == "" {
+		return errors.New("ID token without sub")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"sub", c.Subject}, {"email", c.Email}, {"preferred_username", c.PreferredUsername}, {"name", c.Name},
+	} {
+		if !headerSafe(f.v) {
+			return fmt.Errorf("claim %s contains control characters", f.name)
+		}
+	}
+	return nil
+}
+
+// forwardableGroups drops groups that would be misread in the
+// comma-separated X-Forwarded-Groups header: a group named "a,admin" must not
+// become membership of "admin".
+func (p *Proxy) forwardableGroups(r *http.Request, groups []string) []string {
+	out := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if g == "" || strings.Contains(g, ",") || !headerSafe(g) || strings.TrimSpace(g) != g {
+			p.log.WarnContext(r.Context(), "group not forwarded: it cannot be represented in X-Forwarded-Groups", "group", g)
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// stringOrSet reads a claim that providers send either as one string or as
+// an array of strings, such as groups.
+type stringOrSet []string
+
+func (s *stringOrSet) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = []string{v}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(s))
+}
