@@ -192,8 +192,10 @@ func TestCallbackErrors(t *testing.T) {
 			wantText:   "had a problem (server_error)",
 		},
 		{
-			name:       "provider error unknown",
-			setup:      func(e *env) { e.op.set(func(tp *testProvider) { tp.authorizeError = "Call 555-0100 to unlock your account" }) },
+			name: "provider error unknown",
+			setup: func(e *env) {
+				e.op.set(func(tp *testProvider) { tp.authorizeError = "Call 555-0100 to unlock your account" })
+			},
 			wantStatus: http.StatusForbidden,
 			wantText:   "did not sign you in",
 		},
