@@ -213,16 +213,19 @@ func (p *Proxy) addUserinfo(r *http.Request, op *provider, tok *oauth2.Token, c 
 }
 
 // check refuses identities that cannot travel in an HTTP header unchanged:
-// quietly altering one could turn it into someone else's.
+// quietly altering one could turn it into someone else's. Receivers trim
+// spaces around header values, so "admin " would arrive as "admin".
 func (c *claims) check() error {
 	if c.Subject == "" {
 		return errors.New("ID token without sub")
 	}
+	// The name is for display only; tidying it cannot confuse identities.
+	c.Name = strings.TrimSpace(c.Name)
 	for _, f := range []struct{ name, v string }{
 		{"sub", c.Subject}, {"email", c.Email}, {"preferred_username", c.PreferredUsername}, {"name", c.Name},
 	} {
 		if !headerSafe(f.v) {
-			return fmt.Errorf("claim %s contains control characters", f.name)
+			return fmt.Errorf("claim %s %.100q has control characters or surrounding spaces", f.name, f.v)
 		}
 	}
 	return nil
@@ -234,7 +237,7 @@ func (c *claims) check() error {
 func (p *Proxy) forwardableGroups(r *http.Request, groups []string) []string {
 	out := make([]string, 0, len(groups))
 	for _, g := range groups {
-		if g == "" || strings.Contains(g, ",") || !headerSafe(g) || strings.TrimSpace(g) != g {
+		if g == "" || strings.Contains(g, ",") || !headerSafe(g) {
 			p.log.WarnContext(r.Context(), "group not forwarded: it cannot be represented in X-Forwarded-Groups", "group", g)
 			continue
 		}
@@ -243,13 +246,15 @@ func (p *Proxy) forwardableGroups(r *http.Request, groups []string) []string {
 	return out
 }
 
+// headerSafe reports whether s arrives at the upstream exactly as sent in a
+// header value: no control characters, no surrounding spaces.
 func headerSafe(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+		if c := s[i]; c < ' ' || c == 0x7f {
 			return false
 		}
 	}
-	return true
+	return strings.TrimSpace(s) == s
 }
 
 // stringOrSet reads a claim that providers send either as one string or as

@@ -28,8 +28,8 @@ func (e *env) Now() time.Time                   { return e.clock.Now() }
 func (e *env) Advance(d time.Duration)          { e.clock.Advance(d) }
 func (e *env) UpstreamUser(t *testing.T) string { return e.up.last(t).Header.Get(headerUser) }
 
-// SignIn walks the sign-in flow from path.
-func (e *env) SignIn(b *browser) { e.signIn(b, "/") }
+// SignIn walks the sign-in flow from /oauth2/start.
+func (e *env) SignIn(b *browser) { e.signIn(b, startPath) }
 
 func NewTestBrowser(t *testing.T) *browser { return newBrowser(t) }
 

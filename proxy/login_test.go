@@ -299,6 +299,14 @@ func TestCallbackErrors(t *testing.T) {
 			wantText:   "profile of someone else",
 		},
 		{
+			name: "username with a trailing space",
+			setup: func(e *env) {
+				e.op.set(func(tp *testProvider) { tp.claims["preferred_username"] = "admin " })
+			},
+			wantStatus: http.StatusBadGateway,
+			wantText:   "cannot pass on safely",
+		},
+		{
 			name: "name with a newline",
 			setup: func(e *env) {
 				e.op.set(func(tp *testProvider) { tp.claims["name"] = "Ada\r\nX-Forwarded-User: admin" })
@@ -491,7 +499,7 @@ func TestUserinfoFillsMissingClaims(t *testing.T) {
 
 func TestGroupsThatCannotBeForwardedAreDropped(t *testing.T) {
 	e := newEnv(t)
-	e.op.set(func(tp *testProvider) { tp.claims["groups"] = []string{"eng", "x,admin", " admin", "ops"} })
+	e.op.set(func(tp *testProvider) { tp.claims["groups"] = []string{"eng", "x,admin", " admin", "a\tb", "", "ops"} })
 	b := newBrowser(t)
 	e.signIn(b, "/")
 	if got := e.up.last(t).Header.Get(headerGroups); got != "eng,ops" {

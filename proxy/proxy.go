@@ -253,6 +253,14 @@ func (p *Proxy) saveSession(w http.ResponseWriter, r *http.Request, s *session) 
 	if err != nil {
 		return err
 	}
+	// The session this browser had before is replaced: end it, so a copy
+	// of its cookie stops working too. Failing that, it expires by itself.
+	old, _, _ := splitCookies(r.Header["Cookie"], p.cookieName)
+	if id, err := decode(p.codecs.id, p.cookieName, old); err == nil {
+		if err := p.store.Delete(r.Context(), string(id)); err != nil {
+			p.log.WarnContext(r.Context(), "could not end the replaced session", "error", err)
+		}
+	}
 	http.SetCookie(w, p.cookie(p.cookieName, value, maxAge))
 	// Token chunks of an earlier cookie-store session are not needed.
 	p.clearCookies(w, r, func(name string) bool { return p.chunkIndex(name) > 0 })

@@ -57,6 +57,18 @@ func TestServerSideSessions(t *testing.T) {
 				}
 			}
 
+			// Signing in again replaces the session: the old one ends.
+			replaced := *c
+			a.SignIn(browser)
+			if c = browser.Cookie(a.URL(), "_gatehouse"); c == nil || c.Value == replaced.Value {
+				t.Fatal("signing in again kept the old session cookie")
+			}
+			old := proxy.NewTestBrowser(t)
+			old.SetCookie(a.URL(), &replaced)
+			if status, _ := old.Get(a.URL() + "/"); status != http.StatusUnauthorized {
+				t.Fatalf("the replaced session: got %d, want 401", status)
+			}
+
 			stolen := *c
 			if status, _ := browser.SignOut(b.URL()); status != http.StatusFound {
 				t.Fatalf("sign-out at the replica: got %d, want 302", status)
