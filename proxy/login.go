@@ -62,6 +62,8 @@ func decodeFlow(b []byte) (*flow, error) {
 	return f, nil
 }
 
+// flowCookieName names the cookie of the flow with this state: one cookie
+// per flow, so sign-ins started in two tabs do not overwrite each other.
 func (p *Proxy) flowCookieName(state string) string {
 	return p.cookieName + flowInfix + state[:min(len(state), flowNameChars)]
 }
@@ -144,6 +146,7 @@ func (p *Proxy) pruneFlows(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// readFlowCookie decrypts and parses a flow cookie.
 func (p *Proxy) readFlowCookie(c *http.Cookie) (*flow, error) {
 	b, err := decode(p.codecs.flow, c.Name, c.Value)
 	if err != nil {
