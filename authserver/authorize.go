@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
 )
@@ -57,7 +56,12 @@ func (s *Server) needsLogin(req *authRequest, sess *loginSession, hintedSubject 
 	switch {
 	case sess == nil, req.PromptLogin:
 		return true
-	case req.MaxAge >= 0 && int64(s.now().Sub(sess.AuthTime)/time.Second) > req.MaxAge:
+	case req.MaxAge == 0:
+		// OpenID Connect treats max_age=0 as prompt=login; the elapsed time
+		// alone could be zero and let the session through.
+		return true
+	case req.MaxAge > 0 && s.now().Sub(sess.AuthTime).Seconds() > float64(req.MaxAge):
+		// Compared with the fraction: 60.5 s is beyond max_age=60.
 		return true
 	case hintedSubject != "" && hintedSubject != sess.Subject:
 		return true

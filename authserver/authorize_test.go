@@ -312,3 +312,36 @@ func TestIDTokenHint(t *testing.T) {
 		}
 	})
 }
+
+// TestMaxAgeCountsFractionsOfSeconds checks that an elapsed time even a
+// fraction of a second beyond max_age forces a new login, and that max_age=0
+// always does (OpenID Connect Core §3.1.2.1).
+func TestMaxAgeCountsFractionsOfSeconds(t *testing.T) {
+	tests := []struct {
+		name      string
+		elapsed   time.Duration
+		maxAge    string
+		wantLogin bool
+	}{
+		{"max_age=0 right after login", 0, "0", true},
+		{"max_age=0 half a second after login", 500 * time.Millisecond, "0", true},
+		{"exactly max_age", 60 * time.Second, "60", false},
+		{"half a second beyond max_age", 60*time.Second + 500*time.Millisecond, "60", true},
+		{"within max_age", 59 * time.Second, "60", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			b := h.browser()
+			_, challenge := pkce("maxage")
+			base := authParams(challenge)
+			b.signIn(base, "alice", alicePassword)
+			h.clk.Advance(tt.elapsed)
+			r := b.authorize(with(base, "max_age", tt.maxAge))
+			if gotLogin := r.location(t).Path == PathLogin; gotLogin != tt.wantLogin {
+				t.Errorf("after %v with max_age=%s: login page %v, want %v (Location %s)",
+					tt.elapsed, tt.maxAge, gotLogin, tt.wantLogin, r.header.Get("Location"))
+			}
+		})
+	}
+}
