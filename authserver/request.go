@@ -387,7 +387,7 @@ func parseBearer(authorization []string, form url.Values) (string, *oauthError) 
 	fromForm := form["access_token"]
 	switch {
 	case len(authorization)+len(fromForm) > 1:
-		return "", newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the access token must be sent exactly once, by one method")
+		return "", bearerError(codeInvalidRequest, http.StatusBadRequest, "the access token must be sent exactly once, by one method")
 	case len(fromForm) == 1:
 		if !isB64Token(fromForm[0]) {
 			return "", invalidToken("the access_token parameter is not a well-formed bearer token")
@@ -425,7 +425,14 @@ func isB64Token(s string) bool {
 // invalidToken is the error for a missing, malformed, unknown or expired
 // bearer token.
 func invalidToken(description string) *oauthError {
-	e := newOAuthError(codeInvalidToken, http.StatusUnauthorized, "%s", description)
-	e.challenge = `Bearer error="invalid_token"`
+	return bearerError(codeInvalidToken, http.StatusUnauthorized, description)
+}
+
+// bearerError is an error of a resource endpoint. It carries a Bearer
+// challenge naming the error, which RFC 6750 §3 requires whenever the
+// request holds no access token that grants access, malformed ones included.
+func bearerError(code string, status int, description string) *oauthError {
+	e := newOAuthError(code, status, "%s", description)
+	e.challenge = `Bearer error="` + code + `"`
 	return e
 }

@@ -58,7 +58,7 @@ func (s *Server) authenticateBearer(w http.ResponseWriter, r *http.Request) (sto
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Method == http.MethodPost && mt == "application/x-www-form-urlencoded" {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
-			return storage.AccessToken{}, nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body is not a valid form")
+			return storage.AccessToken{}, nil, bearerError(codeInvalidRequest, http.StatusBadRequest, "the request body is not a valid form encoding or is too large; send the token as Authorization: Bearer <token>")
 		}
 		form = r.PostForm
 	}

@@ -58,8 +58,10 @@ func TestBearerEndpointsRefuseBadTokens(t *testing.T) {
 				}
 				r := do(t, h.ts.Client(), req)
 				wantOAuthError(t, r, tt.status, tt.code)
-				if tt.status == http.StatusUnauthorized && r.header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
-					t.Errorf(`WWW-Authenticate = %q, want Bearer error="invalid_token"`, r.header.Get("WWW-Authenticate"))
+				// RFC 6750 §3: every refusal of a request without a usable
+				// token carries a Bearer challenge naming the error.
+				if want := `Bearer error="` + tt.code + `"`; r.header.Get("WWW-Authenticate") != want {
+					t.Errorf("WWW-Authenticate = %q, want %s", r.header.Get("WWW-Authenticate"), want)
 				}
 			})
 		}
@@ -78,4 +80,15 @@ func TestBearerEndpointsRefuseBadTokens(t *testing.T) {
 			t.Errorf("POST userinfo with a form token: status %d body %s", r.status, r.body)
 		}
 	})
+}
+
+func TestUserInfoRefusesAMalformedForm(t *testing.T) {
+	h := newHarness(t)
+	req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathUserInfo, strings.NewReader("access_token=abc&bad=%zz"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r := do(t, h.ts.Client(), req)
+	wantOAuthError(t, r, http.StatusBadRequest, codeInvalidRequest)
+	if got, want := r.header.Get("WWW-Authenticate"), `Bearer error="invalid_request"`; got != want {
+		t.Errorf("WWW-Authenticate = %q, want %s", got, want)
+	}
 }
