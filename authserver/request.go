@@ -287,9 +287,15 @@ type tokenRequest struct {
 	ScopeGiven   bool
 }
 
-// basicChallenge is sent with invalid_client when the client tried HTTP
-// Basic authentication (RFC 6749 §5.2).
-const basicChallenge = `Basic realm="gatehouse", charset="UTF-8"`
+// invalidClient is the token endpoint's answer to failed client
+// authentication: 401 with a Basic challenge. RFC 6749 §5.2 requires the
+// challenge when the client tried Basic, and RFC 9110 §11.6.1 requires one
+// on every 401; Basic is the method clients are registered with by default.
+func invalidClient(format string, args ...any) *oauthError {
+	e := newOAuthError(codeInvalidClient, http.StatusUnauthorized, format, args...)
+	e.challenge = `Basic realm="gatehouse", charset="UTF-8"`
+	return e
+}
 
 // parseTokenRequest reads the form of a token request and the values of its
 // Authorization header.
@@ -313,9 +319,7 @@ func parseTokenRequest(form url.Values, authorization []string) (*tokenRequest, 
 	case len(authorization) == 1:
 		id, secret, err := parseBasicAuth(authorization[0])
 		if err != nil {
-			e := newOAuthError(codeInvalidClient, http.StatusUnauthorized, "%v", err)
-			e.challenge = basicChallenge
-			return nil, e
+			return nil, invalidClient("%v", err)
 		}
 		if formSecret != "" {
 			return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the client authenticated with both HTTP Basic and client_secret; use only one method")
@@ -332,8 +336,7 @@ func parseTokenRequest(form url.Values, authorization []string) (*tokenRequest, 
 	case formID != "":
 		req.ClientID, req.AuthMethod = formID, directory.AuthNone
 	default:
-		return nil, newOAuthError(codeInvalidClient, http.StatusUnauthorized,
-			"client authentication is missing: use HTTP Basic with the client ID and secret, or send client_id for a public client")
+		return nil, invalidClient("client authentication is missing: use HTTP Basic with the client ID and secret, or send client_id for a public client")
 	}
 	if req.GrantType == "" {
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "grant_type is missing")

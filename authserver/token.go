@@ -98,12 +98,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 // authentication method it is registered with.
 func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest) (*directory.Client, error) {
 	fail := func(format string, args ...any) error {
-		e := newOAuthError(codeInvalidClient, http.StatusUnauthorized, format, args...)
-		if req.AuthMethod == directory.AuthClientSecretBasic {
-			e.challenge = basicChallenge
-		}
 		s.log.WarnContext(ctx, "client authentication failed", "client_id", req.ClientID, "method", req.AuthMethod)
-		return e
+		return invalidClient(format, args...)
 	}
 	client := s.cfg.Directory.Client(req.ClientID)
 	switch {

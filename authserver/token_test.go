@@ -34,12 +34,14 @@ func TestTokenErrors(t *testing.T) {
 		return url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
 	}
 	tests := []struct {
-		name       string
-		call       func(code, verifier string) *response
-		status     int
-		errCode    string
-		challenge  string // WWW-Authenticate prefix, if any
-		codeIsUsed bool   // whether the code is consumed by the failed call
+		name    string
+		call    func(code, verifier string) *response
+		status  int
+		errCode string
+		// challenge is the WWW-Authenticate prefix, if any. Every 401 has
+		// one (RFC 9110 §11.6.1); Basic is the scheme clients may use.
+		challenge  string
+		codeIsUsed bool // whether the code is consumed by the failed call
 	}{
 		{"wrong client secret", func(c, v string) *response { return h.tokenCall(codeForm(c, v), "web", "wrong") },
 			http.StatusUnauthorized, codeInvalidClient, "Basic realm=", false},
@@ -56,14 +58,14 @@ func TestTokenErrors(t *testing.T) {
 			f.Set("client_id", "web")
 			f.Set("client_secret", webSecret)
 			return h.tokenCall(f, "", "")
-		}, http.StatusUnauthorized, codeInvalidClient, "", false},
+		}, http.StatusUnauthorized, codeInvalidClient, "Basic realm=", false},
 		{"no authentication for a confidential client", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Set("client_id", "web")
 			return h.tokenCall(f, "", "")
-		}, http.StatusUnauthorized, codeInvalidClient, "", false},
+		}, http.StatusUnauthorized, codeInvalidClient, "Basic realm=", false},
 		{"no client at all", func(c, v string) *response { return h.tokenCall(codeForm(c, v), "", "") },
-			http.StatusUnauthorized, codeInvalidClient, "", false},
+			http.StatusUnauthorized, codeInvalidClient, "Basic realm=", false},
 		{"Basic and client_secret together", func(c, v string) *response {
 			f := codeForm(c, v)
 			f.Set("client_secret", webSecret)
