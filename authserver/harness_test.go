@@ -73,8 +73,8 @@ const (
 	legacyRedirect = "http://localhost:8000/callback"
 )
 
-// sharedDirectory is built once: directory.New runs bcrypt at its default
-// cost, which the race detector makes slow.
+// sharedDirectory is built once: building one runs bcrypt, which the race
+// detector makes slow.
 var sharedDirectory = sync.OnceValues(func() (*directory.Directory, error) { return buildDirectory() })
 
 // testDirectory returns the test users and clients, plus extra clients.

@@ -100,12 +100,30 @@ func New(users []User, clients []Client) (*Directory, error) {
 		}
 		d.clients[c.ID] = &c
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte("gatehouse-timing-equaliser"), bcrypt.DefaultCost)
+	h, err := bcrypt.GenerateFromPassword([]byte("gatehouse-timing-equaliser"), dummyCost(users))
 	if err != nil {
 		return nil, err
 	}
 	d.dummyHash = h
 	return d, nil
+}
+
+// dummyCost is the bcrypt cost of the hash compared for unknown users: the
+// highest cost among the users' hashes, since bcrypt's time grows with the
+// cost and a cheaper dummy would tell unknown user IDs apart. With mixed
+// costs no single value hides every user; the highest hides the most
+// expensive ones. Without users it is bcrypt's default.
+func dummyCost(users []User) int {
+	cost := 0
+	for _, u := range users {
+		if c, err := bcrypt.Cost(u.PasswordHash); err == nil {
+			cost = max(cost, c)
+		}
+	}
+	if cost == 0 {
+		return bcrypt.DefaultCost
+	}
+	return cost
 }
 
 // Client returns the client with this ID, or nil.

@@ -82,3 +82,41 @@ func TestClientHelpers(t *testing.T) {
 		t.Error("AllowsGrant does not follow GrantTypes")
 	}
 }
+
+// TestUnknownUsersCostAsMuchAsKnownOnes checks that the hash compared for
+// unknown user IDs has the cost of the configured users' hashes, so the login
+// takes as long for an unknown user as for a wrong password.
+func TestUnknownUsersCostAsMuchAsKnownOnes(t *testing.T) {
+	hashAt := func(cost int) []byte {
+		h, err := bcrypt.GenerateFromPassword([]byte("pw"), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	tests := []struct {
+		name  string
+		users []User
+		want  int
+	}{
+		{"no users", nil, bcrypt.DefaultCost},
+		{"cheap hashes", []User{{ID: "a", PasswordHash: hashAt(bcrypt.MinCost)}}, bcrypt.MinCost},
+		{"mixed costs: the highest", []User{{ID: "a", PasswordHash: hashAt(bcrypt.MinCost)}, {ID: "b", PasswordHash: hashAt(bcrypt.MinCost + 1)}}, bcrypt.MinCost + 1},
+		{"unparsable hash ignored", []User{{ID: "a", PasswordHash: []byte("not a hash")}, {ID: "b", PasswordHash: hashAt(bcrypt.MinCost)}}, bcrypt.MinCost},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := New(tt.users, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := bcrypt.Cost(d.dummyHash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("dummy hash cost %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
