@@ -213,11 +213,18 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 	case !old.UsedAt.IsZero():
 		return nil, s.refuseReuse(ctx, client, old)
 	}
-	scopes := old.Scopes
+	// The client's allowed scopes may have shrunk since the grant; the
+	// grant keeps only those the configuration still allows.
+	granted := intersect(old.Scopes, client.Scopes)
+	if len(granted) == 0 {
+		return nil, invalidGrant("none of the scopes of this grant (%s) is allowed for client %s any more; start a new authorization request",
+			strings.Join(old.Scopes, " "), client.ID)
+	}
+	scopes := granted
 	if req.ScopeGiven {
-		if len(req.Scopes) == 0 || !coversAll(old.Scopes, req.Scopes) {
+		if len(req.Scopes) == 0 || !coversAll(granted, req.Scopes) {
 			return nil, newOAuthError(codeInvalidScope, http.StatusBadRequest,
-				"a refresh may narrow the scope but not widen it; granted: %s", strings.Join(old.Scopes, " "))
+				"a refresh may narrow the scope but not widen it; granted: %s", strings.Join(granted, " "))
 		}
 		scopes = req.Scopes
 	}
@@ -229,7 +236,7 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 		FamilyID: old.FamilyID,
 		ClientID: old.ClientID,
 		Subject:  old.Subject,
-		Scopes:   old.Scopes, // a narrowed refresh keeps the grant (RFC 6749 §6)
+		Scopes:   granted, // a narrowed refresh keeps the grant (RFC 6749 §6)
 		Nonce:    old.Nonce,
 		AuthTime: old.AuthTime,
 	}
