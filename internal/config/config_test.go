@@ -261,3 +261,35 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestOpenSessions(t *testing.T) {
+	for _, tc := range []struct {
+		store     string
+		wantStore bool
+	}{
+		{"cookie", false},
+		{"memory", true},
+	} {
+		yaml := "proxy:\n  public_url: http://localhost:8000\n  provider: {issuer: http://localhost:9000, client_id: p}\n" +
+			"  cookie: {secrets: [\"0123456789abcdef0123456789abcdef\"]}\n  routes: [{path: /, upstream: http://127.0.0.1:1}]\n" +
+			"  session_store: {type: " + tc.store + "}\n"
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, closeStore, err := c.OpenSessions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s != nil; got != tc.wantStore {
+			t.Errorf("session_store %s: got a store %v, want %v", tc.store, got, tc.wantStore)
+		}
+		if err := closeStore(); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -119,7 +119,7 @@ type Cookie struct {
 
 // SessionStore selects where proxy sessions live.
 type SessionStore struct {
-	Type  string `yaml:"type"` // cookie (default) or redis
+	Type  string `yaml:"type"` // cookie (default), memory or redis
 	Redis *Redis `yaml:"redis"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse/gatehouse/authserver/storage/memory"
 	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore"
 	"github.com/gatehouse/gatehouse/proxy"
+	"github.com/gatehouse/gatehouse/proxy/memstore"
 	"github.com/gatehouse/gatehouse/proxy/redisstore"
 )
 
@@ -30,13 +31,18 @@ func (c *Config) OpenStore(ctx context.Context, logger *slog.Logger) (storage.St
 // nil (with a no-op close) when the cookie itself carries the session. It
 // panics if the file has no proxy section.
 func (c *Config) OpenSessions() (proxy.SessionStore, func() error, error) {
+	noClose := func() error { return nil }
 	s := c.File.Proxy.SessionStore
-	if s.Type != "redis" {
-		return nil, func() error { return nil }, nil
+	switch s.Type {
+	case "memory":
+		return memstore.New(nil), noClose, nil
+	case "redis":
+		store, err := redisstore.Open(s.Redis.URL, s.Redis.KeyPrefix, s.Redis.TTL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return store, store.Close, nil
+	default:
+		return nil, noClose, nil
 	}
-	store, err := redisstore.Open(s.Redis.URL, s.Redis.KeyPrefix, s.Redis.TTL)
-	if err != nil {
-		return nil, nil, err
-	}
-	return store, store.Close, nil
 }

@@ -313,7 +313,7 @@ func (l *loader) validateProxy(p *Proxy) {
 		l.addf("proxy.cookie.session_ttl", "must not be negative")
 	}
 	switch p.SessionStore.Type {
-	case "cookie":
+	case "cookie", "memory":
 	case "redis":
 		if p.SessionStore.Redis == nil || p.SessionStore.Redis.URL == "" {
 			l.addf("proxy.session_store.redis.url", "is required when session_store.type is redis, e.g. redis://127.0.0.1:6379/0")
@@ -321,7 +321,7 @@ func (l *loader) validateProxy(p *Proxy) {
 			l.positive("proxy.session_store.redis.ttl", p.SessionStore.Redis.TTL)
 		}
 	default:
-		l.addf("proxy.session_store.type", "%q is not a session store; use cookie or redis", p.SessionStore.Type)
+		l.addf("proxy.session_store.type", "%q is not a session store; use cookie, memory or redis", p.SessionStore.Type)
 	}
 	if len(p.Routes) == 0 {
 		l.addf("proxy.routes", "add at least one route, e.g. {path: /, upstream: http://127.0.0.1:8081}")
