@@ -23,25 +23,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage/memory"
+
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 )
-
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -151,7 +135,7 @@ type harness struct {
 	t     testing.TB
 	srv   *Server
 	ts    *httptest.Server
-	clk   *clock
+	clk   *fakeclock.Clock
 	store *memory.Store
 	logs  *syncBuffer
 }
@@ -160,7 +144,7 @@ func newHarness(t testing.TB, modify ...func(*Config)) *harness {
 	t.Helper()
 	h := &harness{
 		t:     t,
-		clk:   &clock{t: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)},
+		clk:   fakeclock.New(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)),
 		store: memory.New(),
 		logs:  &syncBuffer{},
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,8 @@ import (
 	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore"
 	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore/sqltest"
 	"github.com/gatehouse/gatehouse/internal/config"
+
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 )
 
 // replicaYAML configures one authserver replica; storage is opened by the
@@ -40,24 +41,6 @@ const replicaYAML = `authserver:
       redirect_uris: ["%[2]s/cb"]
       scopes: [openid, email]
 `
-
-// fakeClock is a clock the test moves; both replicas share it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestTwoReplicasOnPostgres runs two authserver replicas, each with its own
 // connection pool, on one PostgreSQL schema, as behind a load balancer: a
@@ -80,7 +63,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.New(time.Now())
 	ctx := t.Context()
 	newReplica := func() *authserver.Server {
 		store, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "postgres", DSN: dsn, Schema: schema, Logger: slog.New(slog.DiscardHandler)})

@@ -12,28 +12,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 )
 
-// testClock is the injected clock: tests move it instead of sleeping.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Now().Truncate(time.Second)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newTestClock() *fakeclock.Clock {
+	return fakeclock.New(time.Now().Truncate(time.Second))
 }
 
 // testUpstream records what the proxy forwarded to it.
@@ -87,7 +71,7 @@ func (u *testUpstream) url(t *testing.T) *url.URL {
 // over real HTTP on loopback.
 type env struct {
 	t     *testing.T
-	clock *testClock
+	clock *fakeclock.Clock
 	op    *testProvider
 	up    *testUpstream
 	proxy *Proxy

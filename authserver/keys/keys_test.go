@@ -19,34 +19,18 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
 	"github.com/gatehouse/gatehouse/authserver/storage/memory"
+
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 )
 
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 const (
 	period   = 24 * time.Hour
 	lifetime = time.Hour
 )
 
-func start(store storage.Store, clk *clock, alg string) (*Manager, error) {
+func start(store storage.Store, clk *fakeclock.Clock, alg string) (*Manager, error) {
 	return New(context.Background(), Config{
 		Store:            store,
 		Algorithm:        alg,
@@ -57,7 +41,7 @@ func start(store storage.Store, clk *clock, alg string) (*Manager, error) {
 	})
 }
 
-func newManager(t *testing.T, store storage.Store, clk *clock, alg string) *Manager {
+func newManager(t *testing.T, store storage.Store, clk *fakeclock.Clock, alg string) *Manager {
 	t.Helper()
 	m, err := start(store, clk, alg)
 	if err != nil {
