@@ -35,13 +35,13 @@ func TestBearerEndpointsRefuseBadTokens(t *testing.T) {
 	}
 	for _, path := range []string{PathAPIMe, PathUserInfo} {
 		for _, tt := range tests {
+			if tt.form != nil && path == PathAPIMe {
+				continue // /api/me is GET only: it takes no form
+			}
 			t.Run(path+"/"+tt.name, func(t *testing.T) {
 				method := http.MethodGet
 				body := strings.NewReader("")
 				if tt.form != nil {
-					if path == PathAPIMe {
-						t.Skip("/api/me takes no form")
-					}
 					method = http.MethodPost
 					body = strings.NewReader(tt.form.Encode())
 				}
