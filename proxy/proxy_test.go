@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -412,4 +413,45 @@ func decodeTokens(b []byte) (tokens, error) {
 		return tokens{}, errMalformed
 	}
 	return t, nil
+}
+
+// TestSpoofedForwardingHeadersAreStripped checks that a client cannot choose
+// the client address, host or scheme the upstream sees by spelling the
+// X-Forwarded-* headers with underscores, which CGI-style servers read as
+// the dashed name.
+func TestSpoofedForwardingHeadersAreStripped(t *testing.T) {
+	e := newEnv(t)
+	want := map[string]string{
+		"X-Forwarded-For":   "192.0.2.1",
+		"X-Forwarded-Host":  "example.com",
+		"X-Forwarded-Proto": "http",
+	}
+	tests := []struct{ name, key, value string }{
+		{"for, dashes", "X-Forwarded-For", "203.0.113.9"},
+		{"for, underscores", "X_Forwarded_For", "203.0.113.9"},
+		{"for, underscores lower case", "x_forwarded_for", "203.0.113.9"},
+		{"host, underscores", "X_Forwarded_Host", "evil.example"},
+		{"host, mixed", "X-Forwarded_Host", "evil.example"},
+		{"proto, underscores", "X_FORWARDED_PROTO", "https"},
+		{"forwarded", "Forwarded", "for=203.0.113.9;proto=https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"Cookie": {cookieHeader(e.mint(e.testSession()))}}
+			h[tt.key] = []string{tt.value}
+			if r := serve(e.proxy, http.MethodGet, "/", h); r.Code != http.StatusOK {
+				t.Fatalf("got %d, want 200", r.Code)
+			}
+			got := map[string]string{}
+			for k, v := range e.up.last(t).Header {
+				n := strings.ReplaceAll(strings.ToLower(k), "_", "-")
+				if (strings.HasPrefix(n, "x-forwarded-") || n == "forwarded") && !isIdentityHeader(k) {
+					got[k] = strings.Join(v, ",")
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("forwarding headers upstream: got %q, want %q", got, want)
+			}
+		})
+	}
 }

@@ -120,22 +120,22 @@ func newTransport() *http.Transport {
 	}
 }
 
-// rewrite shapes the outgoing request. Order matters: incoming identity
-// headers are removed before the proxy's are set.
+// rewrite shapes the outgoing request. Order matters: incoming identity and
+// forwarding headers are removed before the proxy's are set.
 func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	fw := pr.In.Context().Value(forwardKey{}).(*forward)
 	if fw.path != "" {
 		pr.Out.URL.Path, pr.Out.URL.RawPath = fw.path, ""
 	}
-	pr.SetURL(target)
-	pr.SetXForwarded()
-
 	h := pr.Out.Header
 	for k := range h {
-		if isIdentityHeader(k) {
+		if isIdentityHeader(k) || isForwardingHeader(k) {
 			delete(h, k)
 		}
 	}
+	pr.SetURL(target)
+	pr.SetXForwarded()
+
 	s := fw.session
 	// The values share fw's array, so setting the headers allocates nothing.
 	v := &fw.values
@@ -177,6 +177,22 @@ func isIdentityHeader(k string) bool {
 		return sameHeaderName(k, headerGroups)
 	case len(headerPreferredUsername):
 		return sameHeaderName(k, headerPreferredUsername)
+	}
+	return false
+}
+
+// isForwardingHeader reports whether k is a spelling of a header that
+// SetXForwarded sets. ReverseProxy removes only the canonical spellings, and
+// a server that reads X_Forwarded_Proto as X-Forwarded-Proto would let a
+// client choose the scheme, host or address the upstream sees.
+func isForwardingHeader(k string) bool {
+	switch len(k) {
+	case len("X-Forwarded-For"):
+		return sameHeaderName(k, "X-Forwarded-For")
+	case len("X-Forwarded-Host"):
+		return sameHeaderName(k, "X-Forwarded-Host")
+	case len("X-Forwarded-Proto"):
+		return sameHeaderName(k, "X-Forwarded-Proto")
 	}
 	return false
 }
