@@ -455,3 +455,45 @@ func TestSpoofedForwardingHeadersAreStripped(t *testing.T) {
 		})
 	}
 }
+
+// TestUpstreamCannotSetOwnCookies checks that an upstream cannot set a
+// cookie named like one of the proxy's: it could sign the browser out, or
+// plant another person's session for every route.
+func TestUpstreamCannotSetOwnCookies(t *testing.T) {
+	var setCookies []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Set-Cookie"] = setCookies
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(up.Close)
+	upURL, _ := url.Parse(up.URL)
+	e := newEnv(t, func(c *Config) { c.Routes = []Route{{PathPrefix: "/", Upstream: upURL}} })
+	cookie := cookieHeader(e.mint(e.testSession()))
+	tests := []struct {
+		name string
+		set  []string
+		want []string
+	}{
+		{"none", nil, nil},
+		{"the app's own", []string{"app=1; Path=/", "theme=dark"}, []string{"app=1; Path=/", "theme=dark"}},
+		{"session cookie", []string{"_gatehouse=planted; Path=/; HttpOnly"}, nil},
+		{"session cookie shadowed by path", []string{"_gatehouse=planted; Path=/admin"}, nil},
+		{"token chunk", []string{"_gatehouse_1=x"}, nil},
+		{"flow", []string{"_gatehouse_flow_abc=x; Max-Age=600"}, nil},
+		{"spaces around the name", []string{" \t_gatehouse =planted"}, nil},
+		{"without a value", []string{"_gatehouse"}, nil},
+		{"mixed", []string{"a=1", "_gatehouse=planted", "_gatehouseX=2", "b=3"}, []string{"a=1", "_gatehouseX=2", "b=3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setCookies = tt.set
+			r := serve(e.proxy, http.MethodGet, "/", http.Header{"Cookie": {cookie}})
+			if r.Code != http.StatusNoContent {
+				t.Fatalf("got %d, want 204: %s", r.Code, r.Body)
+			}
+			if got := r.Header()["Set-Cookie"]; !slices.Equal(got, tt.want) {
+				t.Fatalf("Set-Cookie: got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -75,11 +75,12 @@ func (p *Proxy) newRoutes(cfg []Route) ([]*route, error) {
 			prefix: prefix,
 			under:  strings.TrimSuffix(prefix, "/") + "/",
 			proxy: &httputil.ReverseProxy{
-				Rewrite:      func(pr *httputil.ProxyRequest) { rewrite(pr, &target) },
-				Transport:    transport,
-				BufferPool:   buffers,
-				ErrorHandler: p.upstreamError,
-				ErrorLog:     errorLog,
+				Rewrite:        func(pr *httputil.ProxyRequest) { rewrite(pr, &target) },
+				ModifyResponse: p.dropOwnSetCookies,
+				Transport:      transport,
+				BufferPool:     buffers,
+				ErrorHandler:   p.upstreamError,
+				ErrorLog:       errorLog,
 			},
 		})
 	}
@@ -214,6 +215,36 @@ func sameHeaderName(k, canonical string) bool {
 		}
 	}
 	return true
+}
+
+// dropOwnSetCookies removes the upstream's Set-Cookie headers for cookies
+// named like the proxy's. The proxy never forwards those cookies, so an
+// upstream has no use for them; honouring them would let one upstream sign
+// people out, or plant another person's session (with a narrower Path, ahead
+// of the real one) for every route.
+func (p *Proxy) dropOwnSetCookies(res *http.Response) error {
+	lines := res.Header["Set-Cookie"]
+	if len(lines) == 0 {
+		return nil
+	}
+	kept := lines[:0]
+	for _, line := range lines {
+		// Browsers take the name from before the first "=" of the part
+		// before the first ";", trimming spaces and tabs.
+		pair, _, _ := strings.Cut(line, ";")
+		name, _, _ := strings.Cut(pair, "=")
+		if name = strings.Trim(name, " \t"); ownCookie(name, p.cookieName) {
+			p.log.WarnContext(res.Request.Context(), "dropped an upstream Set-Cookie for a cookie of the proxy", "cookie", name, "path", res.Request.URL.Path)
+			continue
+		}
+		kept = append(kept, line)
+	}
+	if len(kept) == 0 {
+		delete(res.Header, "Set-Cookie")
+	} else {
+		res.Header["Set-Cookie"] = kept
+	}
+	return nil
 }
 
 // upstreamError is the one place upstream failures become responses:
