@@ -138,17 +138,28 @@ func TestNoSessionAnswers(t *testing.T) {
 	b := newBrowser(t)
 	tests := []struct {
 		name, method, accept string
+		more                 http.Header
 		want                 int
 	}{
-		{"browser GET", http.MethodGet, acceptHTML, http.StatusFound},
-		{"browser HEAD", http.MethodHead, acceptHTML, http.StatusFound},
-		{"API GET", http.MethodGet, "application/json", http.StatusUnauthorized},
-		{"no Accept", http.MethodGet, "", http.StatusUnauthorized},
-		{"form POST", http.MethodPost, acceptHTML, http.StatusUnauthorized},
+		{"browser GET", http.MethodGet, acceptHTML, nil, http.StatusFound},
+		{"browser HEAD", http.MethodHead, acceptHTML, nil, http.StatusFound},
+		{"navigation", http.MethodGet, acceptHTML, http.Header{"Sec-Fetch-Mode": {"navigate"}}, http.StatusFound},
+		{"API GET", http.MethodGet, "application/json", nil, http.StatusUnauthorized},
+		{"no Accept", http.MethodGet, "", nil, http.StatusUnauthorized},
+		{"any type", http.MethodGet, "*/*", nil, http.StatusUnauthorized},
+		{"form POST", http.MethodPost, acceptHTML, nil, http.StatusUnauthorized},
+		// Scripts fetching HTML cannot follow a redirect to the provider.
+		{"fetch of HTML", http.MethodGet, "text/html", http.Header{"Sec-Fetch-Mode": {"cors"}}, http.StatusUnauthorized},
+		{"same-origin fetch of HTML", http.MethodGet, acceptHTML, http.Header{"Sec-Fetch-Mode": {"same-origin"}}, http.StatusUnauthorized},
+		{"XMLHttpRequest", http.MethodGet, acceptHTML, http.Header{"X-Requested-With": {"XMLHttpRequest"}}, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := b.do(tt.method, e.srv.URL+"/data", http.Header{"Accept": {tt.accept}})
+			h := http.Header{"Accept": {tt.accept}}
+			for k, v := range tt.more {
+				h[k] = v
+			}
+			r := b.do(tt.method, e.srv.URL+"/data", h)
 			if r.StatusCode != tt.want {
 				t.Fatalf("got %d, want %d: %s", r.StatusCode, tt.want, r.body)
 			}

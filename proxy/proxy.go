@@ -293,7 +293,16 @@ func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, why erro
 
 // browserNavigation reports whether r looks like a person opening a page,
 // who can follow a redirect to sign in, rather than a script or API client.
+// Scripts often ask for HTML too (htmx, Turbo, jQuery's load), but a
+// redirect to the provider only fails in them, and each would start a sign-in
+// flow that crowds out the person's own; browsers mark such requests with
+// Sec-Fetch-Mode, and XMLHttpRequest libraries with X-Requested-With.
 func browserNavigation(r *http.Request) bool {
-	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-		strings.Contains(r.Header.Get("Accept"), "text/html")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" || r.Header.Get("X-Requested-With") != "" {
+		return false
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
