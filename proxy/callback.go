@@ -114,6 +114,8 @@ type claims struct {
 	PreferredUsername string      `json:"preferred_username"`
 	Name              string      `json:"name"`
 	Groups            stringOrSet `json:"groups"`
+	// EmailVerified is nil when the provider does not say.
+	EmailVerified *boolOrString `json:"email_verified"`
 }
 
 // redeem exchanges the code, verifies the ID token and builds the session.
@@ -203,7 +205,9 @@ func (p *Proxy) addUserinfo(r *http.Request, op *provider, tok *oauth2.Token, c 
 	if err := ui.Claims(&u); err != nil {
 		return errorFromProvider("The sign-in service returned an unreadable profile.", err)
 	}
-	c.Email = cmp.Or(c.Email, u.Email)
+	if c.Email == "" {
+		c.Email, c.EmailVerified = u.Email, u.EmailVerified
+	}
 	c.PreferredUsername = cmp.Or(c.PreferredUsername, u.PreferredUsername)
 	c.Name = cmp.Or(c.Name, u.Name)
 	if len(c.Groups) == 0 {
@@ -221,6 +225,11 @@ func (c *claims) check() error {
 	}
 	// The name is for display only; tidying it cannot confuse identities.
 	c.Name = strings.TrimSpace(c.Name)
+	// An address the provider has not verified may belong to someone else
+	// (OIDC Core 5.1), and upstreams often key accounts by email.
+	if c.EmailVerified != nil && !*c.EmailVerified {
+		c.Email = ""
+	}
 	for _, f := range []struct{ name, v string }{
 		{"sub", c.Subject}, {"email", c.Email}, {"preferred_username", c.PreferredUsername}, {"name", c.Name},
 	} {
@@ -255,6 +264,22 @@ func headerSafe(s string) bool {
 		}
 	}
 	return strings.TrimSpace(s) == s
+}
+
+// boolOrString reads a boolean claim that some providers send as the
+// string "true" or "false", such as email_verified.
+type boolOrString bool
+
+func (b *boolOrString) UnmarshalJSON(j []byte) error {
+	switch string(j) {
+	case "true", `"true"`:
+		*b = true
+	case "false", `"false"`:
+		*b = false
+	default:
+		return fmt.Errorf("%s is not a boolean", j)
+	}
+	return nil
 }
 
 // stringOrSet reads a claim that providers send either as one string or as

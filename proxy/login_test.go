@@ -508,6 +508,42 @@ func TestUserinfoFillsMissingClaims(t *testing.T) {
 	}
 }
 
+// TestUnverifiedEmailIsNotForwarded checks that an address the provider
+// says it has not verified never reaches the upstream as X-Forwarded-Email,
+// where it could be taken for the identity of whoever owns that address.
+func TestUnverifiedEmailIsNotForwarded(t *testing.T) {
+	tests := []struct {
+		name     string
+		verified any // nil: claim absent
+		fromUI   bool
+		want     string
+	}{
+		{"verified", true, false, "ada@example.com"},
+		{"verified as a string", "true", false, "ada@example.com"},
+		{"not said", nil, false, "ada@example.com"},
+		{"unverified", false, false, ""},
+		{"unverified as a string", "false", false, ""},
+		{"verified at userinfo", true, true, "ada@example.com"},
+		{"unverified at userinfo", false, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.op.set(func(tp *testProvider) {
+				tp.idTokenOnlySub = tt.fromUI
+				delete(tp.claims, "email_verified")
+				if tt.verified != nil {
+					tp.claims["email_verified"] = tt.verified
+				}
+			})
+			e.signIn(newBrowser(t), "/")
+			if got := e.up.last(t).Header.Get(headerEmail); got != tt.want {
+				t.Fatalf("upstream %s: got %q, want %q", headerEmail, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestGroupsThatCannotBeForwardedAreDropped(t *testing.T) {
 	e := newEnv(t)
 	e.op.set(func(tp *testProvider) { tp.claims["groups"] = []string{"eng", "x,admin", " admin", "a\tb", "", "ops"} })
