@@ -108,6 +108,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	value, rest, own := splitCookies(r.Header["Cookie"], p.cookieName)
 	s, err := p.loadSession(r.Context(), value)
 	if err != nil {
+		s, err = p.loadShadowedSession(r.Context(), r.Header["Cookie"], value, err)
+	}
+	if err != nil {
 		p.unauthenticated(w, r, err)
 		return
 	}
@@ -159,6 +162,10 @@ func forwardPath(orig, clean string) string {
 	}
 	return clean
 }
+
+// maxShadowingCookies bounds the further session cookies tried when the
+// first is unusable; more than one stray cookie of that name is unusual.
+const maxShadowingCookies = 3
 
 // Reasons a request has no usable session. Their text is shown to API
 // clients.
@@ -214,6 +221,37 @@ func (p *Proxy) loadSession(ctx context.Context, value string) (*session, error)
 		return nil, errSessionExpired
 	}
 	return s, nil
+}
+
+// loadShadowedSession tries the session cookies after the first, whose
+// value failed with err. A browser sends every cookie of that name, longest
+// Path first, then oldest: a parent-domain cookie planted by a sibling site,
+// or one left from an earlier Domain setting, would otherwise hide the real
+// session and send the person round a sign-in loop. It returns err when no
+// other cookie holds a usable session. Only a few are tried, so a request
+// stuffed with cookies cannot make the proxy decrypt (or look up) each one.
+func (p *Proxy) loadShadowedSession(ctx context.Context, lines []string, first string, err error) (*session, error) {
+	if _, unreachable := err.(*storeError); unreachable {
+		return nil, err
+	}
+	tries := 0
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			n, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if n != p.cookieName || v == "" || v == first {
+				continue
+			}
+			if tries++; tries > maxShadowingCookies {
+				return nil, err
+			}
+			if s, e := p.loadSession(ctx, v); e == nil {
+				return s, nil
+			}
+		}
+	}
+	return nil, err
 }
 
 // recordName binds a stored record to its id, so one record cannot be

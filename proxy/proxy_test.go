@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"net"
 	"net/http"
@@ -496,4 +497,45 @@ func TestUpstreamCannotSetOwnCookies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSessionCookieShadowedByAnother checks that an unusable cookie with the
+// session cookie's name, sent first (a parent-domain cookie set by a
+// sibling site, or one left from an earlier Domain setting), does not hide
+// the valid session and send the person round a sign-in loop.
+func TestSessionCookieShadowedByAnother(t *testing.T) {
+	e := newEnv(t)
+	good := cookieHeader(e.mint(e.testSession()))
+	expired := e.testSession()
+	expired.expiry = e.clock.Now().Add(-time.Second)
+	stale := e.mint(expired)[0].Value
+	tests := []struct {
+		name, cookie string
+		want         int
+	}{
+		{"garbage first", "_gatehouse=garbage; " + good, http.StatusOK},
+		{"expired first", "_gatehouse=" + stale + "; " + good, http.StatusOK},
+		{"empty first", "_gatehouse=; " + good, http.StatusOK},
+		{"only unusable ones", "_gatehouse=garbage; _gatehouse=" + stale, http.StatusUnauthorized},
+		{"too many before it", strayCookies(maxShadowingCookies+1) + good, http.StatusUnauthorized},
+		{"a few before it", strayCookies(maxShadowingCookies) + good, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := serve(e.proxy, http.MethodGet, "/x", http.Header{"Cookie": {tt.cookie}})
+			if r.Code != tt.want {
+				t.Fatalf("got %d, want %d: %s", r.Code, tt.want, r.Body)
+			}
+		})
+	}
+}
+
+// strayCookies returns n session cookies with distinct unusable values, as
+// a Cookie header prefix.
+func strayCookies(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "_gatehouse=stray%d; ", i)
+	}
+	return b.String()
 }

@@ -14,6 +14,9 @@ func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request) error {
 	value, _, _ := splitCookies(r.Header["Cookie"], p.cookieName)
 	s, err := p.loadSession(r.Context(), value)
 	if err != nil {
+		s, err = p.loadShadowedSession(r.Context(), r.Header["Cookie"], value, err)
+	}
+	if err != nil {
 		p.unauthorized(w, r, err.Error())
 		return nil
 	}
