@@ -80,6 +80,24 @@ const minimalAuth = `authserver:
       redirect_uris: [http://localhost:8000/cb]
 `
 
+// proxyFor is a proxy section that signs in at minimalAuth's issuer.
+func proxyFor(clientID, secret, publicURL string) string {
+	return "proxy:\n  public_url: " + publicURL + "\n" +
+		"  provider: {issuer: http://localhost:9000, client_id: " + clientID + ", client_secret: \"" + secret + "\"}\n" +
+		"  cookie: {secrets: [\"0123456789abcdef0123456789abcdef\"]}\n  routes: [{path: /, upstream: http://127.0.0.1:1}]\n"
+}
+
+func TestProxyMatchingItsClientLoads(t *testing.T) {
+	yaml := strings.Replace(minimalAuth, "/cb]", "/oauth2/callback]", 1) + proxyFor("c", "s", "http://localhost:8000/")
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Fatalf("got %v, want a proxy whose client, redirect URI and secret match to load", err)
+	}
+}
+
 func TestProblemsNameFileLineAndField(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -170,7 +188,57 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		{
 			name: "syntax error",
 			yaml: "authserver:\n  issuer: [\n",
-			want: []string{"config.yaml: line 2: did not find expected node content"},
+			want: []string{"config.yaml:2: YAML syntax: did not find expected node content", "indentation"},
+		},
+		{
+			name: "duration without a unit",
+			yaml: minimalAuth + "  key_rotation_period: 30d\n",
+			want: []string{":12: authserver.key_rotation_period: got \"30d\", want a duration with a unit, such as 90s", "720h"},
+		},
+		{
+			name: "not a bool",
+			yaml: minimalAuth + "  insecure_allow_http: nope\n",
+			want: []string{":12: authserver.insecure_allow_http: got \"nope\", want true or false"},
+		},
+		{
+			name: "single value where a list belongs",
+			yaml: strings.Replace(minimalAuth, "[http://localhost:8000/cb]", "http://localhost:8000/cb", 1),
+			want: []string{":11: authserver.clients[0].redirect_uris: got ", "want a list"},
+		},
+		{
+			name: "single value where a section belongs",
+			yaml: minimalAuth + "  lifetimes: 1h\n",
+			want: []string{":12: authserver.lifetimes: got \"1h\", want a mapping"},
+		},
+		{
+			name: "proxy client not registered at this authserver",
+			yaml: minimalAuth + proxyFor("other", "s", "http://localhost:8000"),
+			want: []string{"proxy.provider.client_id: \"other\" is not in authserver.clients (ids: c)"},
+		},
+		{
+			name: "proxy redirect URI not registered",
+			yaml: minimalAuth + proxyFor("c", "s", "http://localhost:8000"),
+			want: []string{"proxy.public_url: the proxy's redirect URI http://localhost:8000/oauth2/callback is not in authserver.clients[0].redirect_uris (registered: http://localhost:8000/cb)"},
+		},
+		{
+			name: "proxy secret differs",
+			yaml: strings.Replace(minimalAuth, "/cb]", "/oauth2/callback]", 1) + proxyFor("c", "t", "http://localhost:8000"),
+			want: []string{"proxy.provider.client_secret: differs from authserver.clients[0].secret"},
+		},
+		{
+			name: "proxy secret differs from the hash",
+			yaml: strings.NewReplacer("/cb]", "/oauth2/callback]", "      secret: s\n", "      secret_hash: \"$2a$10$xo6uVAG0NncDgC1UWWVE/uz5lN037jh3DNqBh3dYkvnd3WvUKeVN6\"\n").Replace(minimalAuth) + proxyFor("c", "s", "http://localhost:8000"),
+			want: []string{"proxy.provider.client_secret: does not match authserver.clients[0].secret_hash"},
+		},
+		{
+			name: "proxy without the secret of a confidential client",
+			yaml: strings.Replace(minimalAuth, "/cb]", "/oauth2/callback]", 1) + proxyFor("c", "", "http://localhost:8000"),
+			want: []string{"proxy.provider.client_secret: is required: authserver.clients[0] is a confidential client"},
+		},
+		{
+			name: "proxy client without openid",
+			yaml: strings.Replace(minimalAuth, "/cb]", "/oauth2/callback]\n      scopes: [profile]", 1) + proxyFor("c", "s", "http://localhost:8000"),
+			want: []string{"authserver.clients[0].scopes: lacks openid"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

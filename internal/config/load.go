@@ -108,7 +108,7 @@ func load(path string, getenv func(string) (string, bool)) (*Config, error) {
 	l := &loader{path: path, dir: dir, lines: map[string]int{}, getenv: getenv}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{Problems: []Problem{{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}}
+		return nil, &Error{Problems: []Problem{syntaxProblem(path, err)}}
 	}
 	if len(root.Content) == 0 {
 		return nil, &Error{Problems: []Problem{{File: path, Msg: "the file is empty; it needs at least an authserver: or proxy: section (see config.example.yaml)"}}}
@@ -203,6 +203,18 @@ func (l *loader) expand(n *yaml.Node, field string) {
 	}
 }
 
+// syntaxProblem turns a YAML parse error into a Problem with its line. The
+// parser often reports the line where the construct it was reading began,
+// so the message also points at the next one.
+func syntaxProblem(path string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if _, serr := fmt.Sscanf(msg, "line %d:", &line); serr == nil {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	return Problem{File: path, Line: line, Msg: "YAML syntax: " + msg + " (look at this line and the next: indentation uses spaces only, quotes must be closed)"}
+}
+
 func (l *loader) decodeProblems(err error) {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
@@ -214,8 +226,36 @@ func (l *loader) decodeProblems(err error) {
 		if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
 			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
 		}
-		l.problems = append(l.problems, Problem{File: l.path, Line: line, Field: l.fieldAt(line), Msg: msg})
+		l.problems = append(l.problems, Problem{File: l.path, Line: line, Field: l.fieldAt(line), Msg: explainTypeError(msg)})
 	}
+}
+
+var typeErrorMsg = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into (.+)$")
+
+// explainTypeError rewrites yaml.v3's "cannot unmarshal !!str `30d` into
+// time.Duration", which names Go types, into what to write instead.
+func explainTypeError(msg string) string {
+	m := typeErrorMsg.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	value, goType := m[1], m[2]
+	var want string
+	switch {
+	case goType == "time.Duration":
+		want = "a duration with a unit, such as 90s, 15m or 12h (there is no d: 30 days is 720h)"
+	case goType == "bool":
+		want = "true or false"
+	case strings.HasPrefix(goType, "[]"):
+		want = "a list, e.g. [a, b] or one \"- item\" per line"
+	case strings.HasPrefix(goType, "config."):
+		want = "a mapping: the section's fields, indented on the lines below"
+	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
+		want = "a whole number"
+	default:
+		want = goType
+	}
+	return fmt.Sprintf("got %q, want %s", value, want)
 }
 
 // fieldAt names the field written on line, for decoder errors that give

@@ -174,6 +174,48 @@ func (l *loader) validate(f *File) {
 	if f.DemoUpstream != nil {
 		l.hostPort("demo_upstream.listen", f.DemoUpstream.Listen)
 	}
+	if f.AuthServer != nil && f.Proxy != nil {
+		l.matchProxyToClient(f.AuthServer, f.Proxy)
+	}
+}
+
+// matchProxyToClient checks, when the proxy signs in at this file's own
+// authserver, that the two halves agree: otherwise every sign-in fails at
+// /authorize or /token, long after the file was accepted.
+func (l *loader) matchProxyToClient(a *AuthServer, p *Proxy) {
+	if strings.TrimSuffix(p.Provider.Issuer, "/") != strings.TrimSuffix(a.Issuer, "/") || p.Provider.ClientID == "" {
+		return
+	}
+	i := slices.IndexFunc(a.Clients, func(c Client) bool { return c.ID == p.Provider.ClientID })
+	if i < 0 {
+		ids := make([]string, len(a.Clients))
+		for j, c := range a.Clients {
+			ids[j] = c.ID
+		}
+		l.addf("proxy.provider.client_id", "%q is not in authserver.clients (ids: %s); register the proxy there or fix client_id", p.Provider.ClientID, strings.Join(ids, ", "))
+		return
+	}
+	c, field := a.Clients[i], fmt.Sprintf("authserver.clients[%d]", i)
+	if p.PublicURL != "" {
+		redirect := strings.TrimSuffix(p.PublicURL, "/") + "/oauth2/callback"
+		if !slices.Contains(c.RedirectURIs, redirect) {
+			l.addf("proxy.public_url", "the proxy's redirect URI %s is not in %s.redirect_uris (registered: %s); add it there or fix public_url", redirect, field, strings.Join(c.RedirectURIs, ", "))
+		}
+	}
+	if !slices.Contains(c.Scopes, "openid") {
+		l.addf(field+".scopes", "lacks openid, which the proxy (proxy.provider.client_id %s) needs to get an ID token; add it", c.ID)
+	}
+	switch {
+	case c.TokenEndpointAuthMethod == directory.AuthNone:
+	case p.Provider.ClientSecret == "":
+		l.addf("proxy.provider.client_secret", "is required: %s is a confidential client (token_endpoint_auth_method %s); set client_secret or client_secret_file", field, c.TokenEndpointAuthMethod)
+	case c.SecretHash != "":
+		if bcrypt.CompareHashAndPassword([]byte(c.SecretHash), []byte(p.Provider.ClientSecret)) == bcrypt.ErrMismatchedHashAndPassword {
+			l.addf("proxy.provider.client_secret", "does not match %s.secret_hash; set the same secret on both sides", field)
+		}
+	case c.Secret != "" && c.Secret != p.Provider.ClientSecret:
+		l.addf("proxy.provider.client_secret", "differs from %s.secret; set the same secret on both sides", field)
+	}
 }
 
 func (l *loader) validateAuthServer(a *AuthServer) {
