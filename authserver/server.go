@@ -32,11 +32,15 @@ const (
 	pathStatic    = "/static/"
 )
 
-// Cookie names. They differ from the proxy's cookies: browsers do not
-// separate cookies by port, so localhost:8000 and localhost:9000 share them.
+// Cookie names. Browsers do not separate cookies by port, so when the
+// authserver and the proxy share a host name (localhost:9000 and
+// localhost:8000) each sees the other's cookies. These names differ from the
+// proxy's own but share its default "_gatehouse" prefix, which the proxy
+// never forwards upstream: an app behind it must not receive a login
+// session it could replay here.
 const (
-	SessionCookie = "gatehouse_auth"
-	CSRFCookie    = "gatehouse_csrf"
+	SessionCookie = "_gatehouse_auth"
+	CSRFCookie    = "_gatehouse_csrf"
 )
 
 // Defaults for zero Config fields.
