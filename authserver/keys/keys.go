@@ -310,7 +310,11 @@ func (m *Manager) rotate(ctx context.Context, now time.Time) ([]storage.SigningK
 	case err != nil:
 		return nil, fmt.Errorf("keys: rotating signing key: %w", err)
 	}
-	m.log.Info("signing key rotated", "kid", fresh.ID, "alg", fresh.Algorithm, "retired_kids", retired)
+	if len(retired) == 0 {
+		m.log.Info("signing key generated", "kid", fresh.ID, "alg", fresh.Algorithm)
+	} else {
+		m.log.Info("signing key rotated", "kid", fresh.ID, "alg", fresh.Algorithm, "retired_kids", retired)
+	}
 	return result, nil
 }
 
