@@ -124,7 +124,7 @@ func testCopiesValues(t *testing.T, b Backend) {
 	if err := b.Store.Save(context.Background(), "id", v, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	copy(v, "XXXXXXXX")
+	copy(v, "mutated!")
 	got, err := b.Store.Load(context.Background(), "id")
 	if err != nil {
 		t.Fatal(err)
