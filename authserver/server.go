@@ -245,12 +245,12 @@ func (s *Server) maintain(ctx context.Context) {
 		s.log.ErrorContext(ctx, "garbage collection failed", "err", err)
 	case err == nil:
 		level := slog.LevelDebug
-		if res.AuthCodes+res.RefreshTokens+res.AccessTokens+res.Consents+res.SigningKeys > 0 {
+		if res.AuthCodes+res.RefreshTokens+res.AccessTokens+res.Consents+res.SigningKeys+res.RevokedFamilies > 0 {
 			level = slog.LevelInfo
 		}
 		s.log.Log(ctx, level, "expired rows removed",
 			"auth_codes", res.AuthCodes, "refresh_tokens", res.RefreshTokens, "access_tokens", res.AccessTokens,
-			"consents", res.Consents, "signing_keys", res.SigningKeys)
+			"consents", res.Consents, "signing_keys", res.SigningKeys, "revoked_families", res.RevokedFamilies)
 	}
 	if err := s.keys.Refresh(ctx); err != nil && ctx.Err() == nil {
 		s.log.ErrorContext(ctx, "signing key check failed", "err", err)

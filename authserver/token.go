@@ -121,9 +121,10 @@ func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req
 	code, err := s.cfg.Store.ClaimAuthCode(ctx, hashSecret(req.Code), s.now())
 	if errors.Is(err, storage.ErrNotFound) {
 		// The code may have been redeemed already, in which case someone
-		// else holds it: revoke what it produced (RFC 6749 §4.1.2). For a
-		// code that never existed the family is empty and nothing happens.
-		if err := s.cfg.Store.RevokeFamily(ctx, familyOf(req.Code)); err != nil {
+		// else holds it: revoke what it produced (RFC 6749 §4.1.2), also
+		// tokens the redeeming request has yet to store. A code that never
+		// existed names a family with no tokens.
+		if err := s.cfg.Store.RevokeFamily(ctx, familyOf(req.Code), s.revokeUntil()); err != nil {
 			return nil, fmt.Errorf("revoking tokens of a presented code: %w", err)
 		}
 		s.log.WarnContext(ctx, "unknown, expired or reused authorization code presented; its tokens, if any, are revoked", "client_id", client.ID)
@@ -157,12 +158,12 @@ func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req
 	}
 	resp, err := s.issueAccess(ctx, user, g, g.Scopes)
 	if err != nil {
-		return nil, err
+		return nil, s.revokedMeanwhile(ctx, client, "authorization code", err)
 	}
 	if client.AllowsGrant(grantRefreshToken) {
 		token, row := s.newRefreshToken(g)
 		if err := s.cfg.Store.CreateRefreshToken(ctx, row); err != nil {
-			return nil, fmt.Errorf("storing refresh token: %w", err)
+			return nil, s.revokedMeanwhile(ctx, client, "authorization code", fmt.Errorf("storing refresh token: %w", err))
 		}
 		resp.RefreshToken = token
 	}
@@ -250,11 +251,11 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 		// Revoked or expired since the lookup.
 		return nil, invalidGrant("the refresh token is invalid, expired or revoked")
 	case err != nil:
-		return nil, fmt.Errorf("rotating refresh token: %w", err)
+		return nil, s.revokedMeanwhile(ctx, client, "refresh token", fmt.Errorf("rotating refresh token: %w", err))
 	}
 	resp, err := s.issueAccess(ctx, user, g, scopes)
 	if err != nil {
-		return nil, err
+		return nil, s.revokedMeanwhile(ctx, client, "refresh token", err)
 	}
 	resp.RefreshToken = token
 	return resp, nil
@@ -263,11 +264,31 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 // refuseReuse answers the presentation of a refresh token t that was already
 // rotated: it revokes every token of t's family.
 func (s *Server) refuseReuse(ctx context.Context, client *directory.Client, t storage.RefreshToken) error {
-	if err := s.cfg.Store.RevokeFamily(ctx, t.FamilyID); err != nil {
+	if err := s.cfg.Store.RevokeFamily(ctx, t.FamilyID, s.revokeUntil()); err != nil {
 		return fmt.Errorf("revoking reused refresh token family: %w", err)
 	}
 	s.log.WarnContext(ctx, "refresh token reused; all tokens of its grant revoked", "client_id", client.ID, "user", t.Subject)
 	return invalidGrant("the refresh token was already used, so every token of this grant has been revoked; sign in again")
+}
+
+// revokeUntil is how long a family revocation made now must be remembered:
+// until no token of the family issued before it could still be live, and
+// the refresh token lives longest.
+func (s *Server) revokeUntil() time.Time {
+	return s.now().Add(s.cfg.RefreshTokenTTL)
+}
+
+// revokedMeanwhile turns err, from storing the tokens of a grant whose code
+// (or refresh token, as what says) this request claimed, into the answer for
+// the client when it is storage.ErrRevoked: a replay of the same code or
+// token revoked the grant after the claim, so nothing this request issued
+// may be used. Any other err is returned as it is.
+func (s *Server) revokedMeanwhile(ctx context.Context, client *directory.Client, what string, err error) error {
+	if !errors.Is(err, storage.ErrRevoked) {
+		return err
+	}
+	s.log.WarnContext(ctx, what+" presented twice at once; all tokens of its grant revoked", "client_id", client.ID)
+	return invalidGrant("the %s was used twice, so every token of this grant has been revoked; sign in again", what)
 }
 
 // issueAccess makes and stores an access token for scopes (the grant's or
@@ -300,6 +321,7 @@ func (s *Server) issueAccess(ctx context.Context, user *directory.User, g grant,
 		Subject:   g.Subject,
 		Scopes:    scopes,
 		AuthTime:  g.AuthTime,
+		CreatedAt: s.now(),
 		ExpiresAt: s.now().Add(s.cfg.AccessTokenTTL),
 	})
 	if err != nil {

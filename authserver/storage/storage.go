@@ -26,6 +26,9 @@ var (
 	// presented again. RFC 9700 §4.14.2 treats this as a sign of theft: the
 	// caller should revoke the whole family.
 	ErrTokenReused = errors.New("storage: refresh token already used")
+	// ErrRevoked means a token was not stored because its family was revoked
+	// and the store still remembers the revocation (see Store.RevokeFamily).
+	ErrRevoked = errors.New("storage: token family revoked")
 )
 
 // AuthCode is an authorization code and everything it was bound to when it
@@ -70,6 +73,7 @@ type AccessToken struct {
 	Subject   string
 	Scopes    []string
 	AuthTime  time.Time
+	CreatedAt time.Time
 	ExpiresAt time.Time
 }
 
@@ -98,6 +102,8 @@ type SigningKey struct {
 // GCResult counts what GarbageCollect removed.
 type GCResult struct {
 	AuthCodes, RefreshTokens, AccessTokens, Consents, SigningKeys int64
+	// RevokedFamilies counts revocations no longer remembered.
+	RevokedFamilies int64
 }
 
 // Store is the authorization server's state. All methods are safe for
@@ -115,7 +121,8 @@ type Store interface {
 	// the others, and every later claim, get ErrNotFound.
 	ClaimAuthCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
 
-	// CreateRefreshToken stores the first token of a family;
+	// CreateRefreshToken stores the first token of a family; ErrRevoked if
+	// the family's revocation is remembered (see RevokeFamily), else
 	// ErrAlreadyExists if the ID is taken.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// GetRefreshToken returns the live token with this ID, used or not: a
@@ -128,15 +135,27 @@ type Store interface {
 	// number of concurrent rotations of one token exactly one succeeds.
 	// A token already used gives ErrTokenReused together with the old token
 	// (so the caller knows the family to revoke); an unknown or expired one
-	// gives ErrNotFound; a next.ID already taken gives ErrAlreadyExists and
-	// changes nothing. On success the old token comes back with UsedAt = now.
+	// gives ErrNotFound; next in a family whose revocation is remembered
+	// gives ErrRevoked, else a next.ID already taken gives ErrAlreadyExists;
+	// these three change nothing. On success the old token comes back with
+	// UsedAt = now.
 	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time) (RefreshToken, error)
-	// RevokeFamily removes every refresh and access token of the family.
-	// An empty familyID names no family and removes nothing.
-	RevokeFamily(ctx context.Context, familyID string) error
+	// RevokeFamily removes every refresh and access token of the family and
+	// remembers the revocation until until: while remembered, a token of the
+	// family created (CreatedAt) before until is refused with ErrRevoked by
+	// CreateRefreshToken, CreateAccessToken and RotateRefreshToken (as next),
+	// which then store nothing. Each of those is atomic with respect to
+	// RevokeFamily: once a create and a revocation of one family have both
+	// returned, in whatever order they ran, no token of the family is left.
+	// That closes the gap between claiming a code (or rotating a token) and
+	// storing the tokens it yields, during which a replay may revoke the
+	// family. Revoking a family again keeps the later until. An empty
+	// familyID names no family: nothing is removed or remembered.
+	RevokeFamily(ctx context.Context, familyID string, until time.Time) error
 
-	// CreateAccessToken stores an opaque access token; ErrAlreadyExists if
-	// the ID is taken.
+	// CreateAccessToken stores an opaque access token; ErrRevoked if its
+	// family's revocation is remembered (see RevokeFamily), else
+	// ErrAlreadyExists if the ID is taken.
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	// GetAccessToken returns the live access token with this ID.
 	GetAccessToken(ctx context.Context, id string, now time.Time) (AccessToken, error)
@@ -156,8 +175,9 @@ type Store interface {
 	UpdateSigningKeys(ctx context.Context, update func(current []SigningKey) ([]SigningKey, error)) error
 
 	// GarbageCollect removes rows that expired at or before now: codes,
-	// refresh tokens (used or not), access tokens, consents, and retired
-	// signing keys whose PublishUntil has passed.
+	// refresh tokens (used or not), access tokens, consents, revocations
+	// remembered until now or earlier, and retired signing keys whose
+	// PublishUntil has passed.
 	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
 
 	// Close releases the backend's resources.

@@ -109,10 +109,12 @@ func testGarbageCollect(t *testing.T, s storage.Store) {
 	unpublished := newKey("k-unpublished", gone.Add(-2*time.Hour))
 	unpublished.RetiredAt, unpublished.PublishUntil = gone, dead
 	setKeys(t, s, current, published, unpublished)
+	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-remembered", live))
+	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-forgotten", dead))
 
 	got, err := s.GarbageCollect(ctx, t0)
 	checkErr(t, "GarbageCollect", err, nil)
-	want := storage.GCResult{AuthCodes: 2, RefreshTokens: 2, AccessTokens: 1, Consents: 1, SigningKeys: 1}
+	want := storage.GCResult{AuthCodes: 2, RefreshTokens: 2, AccessTokens: 1, Consents: 1, SigningKeys: 1, RevokedFamilies: 1}
 	if got != want {
 		t.Errorf("GarbageCollect: got %+v, want %+v", got, want)
 	}
@@ -144,6 +146,14 @@ func testGarbageCollect(t *testing.T, s storage.Store) {
 	_, err = s.GetConsent(ctx, "bob", "web", before)
 	checkErr(t, "collected consent", err, storage.ErrNotFound)
 	checkKeyIDs(t, s, "k-current", "k-published")
+	// Tokens dated before both untils: only the forgotten revocation lets
+	// them be stored.
+	remembered := newRefresh("r-remembered", "fam-remembered", live)
+	remembered.CreatedAt = gone
+	checkErr(t, "create in the family whose revocation is remembered", s.CreateRefreshToken(ctx, remembered), storage.ErrRevoked)
+	forgotten := newAccess("a-forgotten", "fam-forgotten", live)
+	forgotten.CreatedAt = gone
+	checkErr(t, "create in the family whose revocation was collected", s.CreateAccessToken(ctx, forgotten), nil)
 }
 
 // testSharedWrites checks that each of two replicas sees what the other
@@ -173,7 +183,7 @@ func testSharedWrites(t *testing.T, a, b storage.Store) {
 	must(t, "CreateAccessToken on a", a.CreateAccessToken(ctx, newAccess("at-1", "fam", t0.Add(time.Hour))))
 	_, err = b.GetAccessToken(ctx, "at-1", t0)
 	checkErr(t, "GetAccessToken on b", err, nil)
-	must(t, "RevokeFamily on b", b.RevokeFamily(ctx, "fam"))
+	must(t, "RevokeFamily on b", b.RevokeFamily(ctx, "fam", t0.Add(time.Hour)))
 	_, err = a.GetAccessToken(ctx, "at-1", t0)
 	checkErr(t, "GetAccessToken on a after revocation on b", err, storage.ErrNotFound)
 	_, err = a.GetRefreshToken(ctx, "rt-2", t0)

@@ -30,6 +30,9 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"RefreshTokenNotFound", testRefreshTokenNotFound},
 		{"RefreshTokenAlreadyExists", testRefreshTokenAlreadyExists},
 		{"RevokeFamily", testRevokeFamily},
+		{"RevokedFamilyRefusesCreates", testRevokedFamilyRefusesCreates},
+		{"RevocationInThePast", testRevocationInThePast},
+		{"RotateIntoRevokedFamily", testRotateIntoRevokedFamily},
 		{"AccessTokenRoundTrip", testAccessTokenRoundTrip},
 		{"AccessTokenExpiry", testAccessTokenExpiry},
 		{"AccessTokenAlreadyExists", testAccessTokenAlreadyExists},
@@ -45,6 +48,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ConcurrentClaims", func(t *testing.T, s storage.Store) { testConcurrentClaims(t, s, s) }},
 		{"ConcurrentRotations", func(t *testing.T, s storage.Store) { testConcurrentRotations(t, s, s) }},
 		{"ConcurrentKeyUpdates", func(t *testing.T, s storage.Store) { testConcurrentKeyUpdates(t, s, s) }},
+		{"ConcurrentRevocation", func(t *testing.T, s storage.Store) { testConcurrentRevocation(t, s, s) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,6 +77,7 @@ func RunReplicaTests(t *testing.T, newPair func(t *testing.T) (storage.Store, st
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"ConcurrentRotations", testConcurrentRotations},
 		{"ConcurrentKeyUpdates", testConcurrentKeyUpdates},
+		{"ConcurrentRevocation", testConcurrentRevocation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,6 +139,7 @@ func newAccess(id, family string, expiresAt time.Time) storage.AccessToken {
 		Subject:   "alice",
 		Scopes:    []string{"profile"},
 		AuthTime:  oddTime.Add(-time.Hour),
+		CreatedAt: oddTime,
 		ExpiresAt: expiresAt,
 	}
 }

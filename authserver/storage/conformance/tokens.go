@@ -54,7 +54,7 @@ func testRefreshTokenGet(t *testing.T, s storage.Store) {
 	checkErr(t, "GetRefreshToken of the rotated-in token", err, nil)
 	checkEqual(t, "rotated-in token", got, second)
 
-	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-1"))
+	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-1", t0.Add(time.Hour)))
 	for _, id := range []string{first.ID, second.ID} {
 		_, err = s.GetRefreshToken(ctx, id, t0.Add(2*time.Minute))
 		checkErr(t, "GetRefreshToken of revoked "+id, err, storage.ErrNotFound)
@@ -156,9 +156,10 @@ func testRevokeFamily(t *testing.T, s storage.Store) {
 	must(t, "create", s.CreateAccessToken(ctx, newAccess("at-b", "fam-b", t0.Add(time.Hour))))
 	must(t, "create", s.CreateAccessToken(ctx, newAccess("at-none", "", t0.Add(time.Hour))))
 
-	must(t, "RevokeFamily(fam-a)", s.RevokeFamily(ctx, "fam-a"))
-	must(t, "RevokeFamily of an unknown family", s.RevokeFamily(ctx, "fam-unknown"))
-	must(t, `RevokeFamily("")`, s.RevokeFamily(ctx, ""))
+	until := t0.Add(time.Hour)
+	must(t, "RevokeFamily(fam-a)", s.RevokeFamily(ctx, "fam-a", until))
+	must(t, "RevokeFamily of an unknown family", s.RevokeFamily(ctx, "fam-unknown", until))
+	must(t, `RevokeFamily("")`, s.RevokeFamily(ctx, "", until))
 
 	for _, id := range []string{"a-1", "a-2"} {
 		_, err := s.RotateRefreshToken(ctx, id, newRefresh("next-"+id, "fam-a", t0.Add(time.Hour)), t0)
@@ -172,6 +173,149 @@ func testRevokeFamily(t *testing.T, s storage.Store) {
 	for _, id := range []string{"at-b", "at-none"} {
 		_, err = s.GetAccessToken(ctx, id, t0)
 		checkErr(t, "access token "+id+" outside the revoked family", err, nil)
+	}
+	// Revoking "" remembered nothing: tokens without a family are stored.
+	must(t, "CreateAccessToken without a family", s.CreateAccessToken(ctx, newAccess("at-none-2", "", t0.Add(time.Hour))))
+}
+
+// testRevokedFamilyRefusesCreates checks that a revocation is remembered
+// until its until: tokens of the family created before then are refused and
+// not stored, tokens created from then on and tokens of other families are
+// stored, and revoking again keeps the later until.
+func testRevokedFamilyRefusesCreates(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	until := t0.Add(time.Hour)
+	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-r", until))
+	// An earlier until does not shorten what is remembered.
+	must(t, "RevokeFamily again with an earlier until", s.RevokeFamily(ctx, "fam-r", t0))
+	tests := []struct {
+		name    string
+		family  string
+		created time.Time
+		want    error
+	}{
+		{"created at the revocation", "fam-r", t0, storage.ErrRevoked},
+		{"created 1ms before until", "fam-r", until.Add(-time.Millisecond), storage.ErrRevoked},
+		{"created with no time", "fam-r", time.Time{}, storage.ErrRevoked},
+		{"created at until", "fam-r", until, nil},
+		{"other family", "fam-other", t0, nil},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newRefresh(fmt.Sprintf("rt-%d", i), tc.family, until.Add(time.Hour))
+			rt.CreatedAt = tc.created
+			checkErr(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, rt), tc.want)
+			at := newAccess(fmt.Sprintf("at-%d", i), tc.family, until.Add(time.Hour))
+			at.CreatedAt = tc.created
+			checkErr(t, "CreateAccessToken", s.CreateAccessToken(ctx, at), tc.want)
+			want := storage.ErrNotFound // a refused token was not stored
+			if tc.want == nil {
+				want = nil
+			}
+			_, err := s.GetRefreshToken(ctx, rt.ID, t0)
+			checkErr(t, "GetRefreshToken after the create", err, want)
+			_, err = s.GetAccessToken(ctx, at.ID, t0)
+			checkErr(t, "GetAccessToken after the create", err, want)
+		})
+	}
+
+	// A later until extends what is remembered.
+	must(t, "RevokeFamily with a later until", s.RevokeFamily(ctx, "fam-r", until.Add(time.Hour)))
+	rt := newRefresh("rt-extended", "fam-r", until.Add(2*time.Hour))
+	rt.CreatedAt = until
+	checkErr(t, "CreateRefreshToken after the extension", s.CreateRefreshToken(ctx, rt), storage.ErrRevoked)
+	_, err := s.GetRefreshToken(ctx, "rt-0", t0)
+	checkErr(t, "refresh token stored before the extension, revoked by it", err, storage.ErrNotFound)
+
+	// A revoked ID already taken: the revocation is what the caller hears.
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefresh("taken", "fam-other", t0.Add(time.Hour))))
+	checkErr(t, "CreateRefreshToken of a taken ID in the revoked family",
+		s.CreateRefreshToken(ctx, newRefresh("taken", "fam-r", t0.Add(time.Hour))), storage.ErrRevoked)
+}
+
+// testRevocationInThePast checks that a revocation whose until has passed
+// still removes the family's tokens but refuses nothing created later.
+func testRevocationInThePast(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefresh("rt-1", "fam-1", t0.Add(time.Hour))))
+	must(t, "CreateAccessToken", s.CreateAccessToken(ctx, newAccess("at-1", "fam-1", t0.Add(time.Hour))))
+	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-1", t0.Add(-time.Hour)))
+	_, err := s.GetRefreshToken(ctx, "rt-1", t0)
+	checkErr(t, "refresh token stored before the revocation", err, storage.ErrNotFound)
+	_, err = s.GetAccessToken(ctx, "at-1", t0)
+	checkErr(t, "access token stored before the revocation", err, storage.ErrNotFound)
+
+	must(t, "CreateRefreshToken after until", s.CreateRefreshToken(ctx, newRefresh("rt-2", "fam-1", t0.Add(time.Hour))))
+	must(t, "CreateAccessToken after until", s.CreateAccessToken(ctx, newAccess("at-2", "fam-1", t0.Add(time.Hour))))
+	_, err = s.RotateRefreshToken(ctx, "rt-2", newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), t0)
+	checkErr(t, "rotation after until", err, nil)
+}
+
+// testRotateIntoRevokedFamily checks that a rotation whose new token is of a
+// revoked family is refused and changes nothing: the old token stays unused
+// and the new one is not stored.
+func testRotateIntoRevokedFamily(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	old := newRefresh("rt-1", "fam-live", t0.Add(time.Hour))
+	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, old))
+	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-revoked", t0.Add(time.Hour)))
+	next := newRefresh("rt-2", "fam-revoked", t0.Add(time.Hour))
+	got, err := s.RotateRefreshToken(ctx, old.ID, next, t0)
+	checkErr(t, "rotation into the revoked family", err, storage.ErrRevoked)
+	checkEqual(t, "token returned with ErrRevoked", got, storage.RefreshToken{})
+
+	stored, err := s.GetRefreshToken(ctx, old.ID, t0)
+	checkErr(t, "GetRefreshToken of the old token", err, nil)
+	checkEqual(t, "old token after the refused rotation", stored, old)
+	_, err = s.GetRefreshToken(ctx, next.ID, t0)
+	checkErr(t, "GetRefreshToken of the refused new token", err, storage.ErrNotFound)
+	_, err = s.RotateRefreshToken(ctx, old.ID, newRefresh("rt-3", "fam-live", t0.Add(time.Hour)), t0)
+	checkErr(t, "rotation of the old token within its own family", err, nil)
+}
+
+// testConcurrentRevocation races token creates and rotations into one family
+// against revocations of it, over several rounds. Whatever the interleaving,
+// once all have returned no token of the family may be left. Few revokers
+// among many creators: only creates overlapping the first revocation can
+// slip past it, so more of them make a missing lock show.
+func testConcurrentRevocation(t *testing.T, a, b storage.Store) {
+	ctx := t.Context()
+	const rounds, n = 8, 32
+	revoker := func(i int) bool { return i%16 == 15 }
+	for r := range rounds {
+		family := fmt.Sprintf("fam-%d", r)
+		for i := range n {
+			must(t, "CreateRefreshToken", a.CreateRefreshToken(ctx, newRefresh(fmt.Sprintf("src-%d-%d", r, i), "fam-src", t0.Add(time.Hour))))
+		}
+		errs := together(n, func(i int) error {
+			s, id := pick(a, b, i), fmt.Sprintf("%d-%d", r, i)
+			switch {
+			case revoker(i):
+				return s.RevokeFamily(ctx, family, t0.Add(time.Hour))
+			case i%3 == 0:
+				return s.CreateRefreshToken(ctx, newRefresh("rt-"+id, family, t0.Add(time.Hour)))
+			case i%3 == 1:
+				return s.CreateAccessToken(ctx, newAccess("at-"+id, family, t0.Add(time.Hour)))
+			}
+			_, err := s.RotateRefreshToken(ctx, "src-"+id, newRefresh("rt-"+id, family, t0.Add(time.Hour)), t0)
+			return err
+		})
+		for i, err := range errs {
+			if err != nil && (revoker(i) || !errors.Is(err, storage.ErrRevoked)) {
+				t.Errorf("round %d, goroutine %d: got error %v, want nil or ErrRevoked", r, i, err)
+			}
+		}
+		for i := range n {
+			id := fmt.Sprintf("%d-%d", r, i)
+			for _, s := range []storage.Store{a, b} {
+				if _, err := s.GetRefreshToken(ctx, "rt-"+id, t0); !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("round %d: refresh token rt-%s of the revoked family: got error %v, want ErrNotFound", r, id, err)
+				}
+				if _, err := s.GetAccessToken(ctx, "at-"+id, t0); !errors.Is(err, storage.ErrNotFound) {
+					t.Errorf("round %d: access token at-%s of the revoked family: got error %v, want ErrNotFound", r, id, err)
+				}
+			}
+		}
 	}
 }
 

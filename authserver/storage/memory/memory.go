@@ -23,6 +23,10 @@ type Store struct {
 	refresh  map[string]storage.RefreshToken
 	access   map[string]storage.AccessToken
 	consents map[consentKey]storage.Consent
+	// revoked maps a revoked family to the time until which it is
+	// remembered. Holding mu across check and insert is what makes creates
+	// atomic with respect to RevokeFamily.
+	revoked map[string]time.Time
 
 	// keysMu is separate from mu so that a slow update (generating an RSA
 	// key) does not stall code and token traffic.
@@ -39,6 +43,7 @@ func New() *Store {
 		refresh:  make(map[string]storage.RefreshToken),
 		access:   make(map[string]storage.AccessToken),
 		consents: make(map[consentKey]storage.Consent),
+		revoked:  make(map[string]time.Time),
 	}
 }
 
@@ -69,7 +74,7 @@ func copyRefresh(t storage.RefreshToken) storage.RefreshToken {
 
 func copyAccess(t storage.AccessToken) storage.AccessToken {
 	t.Scopes = slices.Clone(t.Scopes)
-	t.AuthTime, t.ExpiresAt = ms(t.AuthTime), ms(t.ExpiresAt)
+	t.AuthTime, t.CreatedAt, t.ExpiresAt = ms(t.AuthTime), ms(t.CreatedAt), ms(t.ExpiresAt)
 	return t
 }
 
@@ -108,10 +113,20 @@ func (s *Store) ClaimAuthCode(_ context.Context, id string, now time.Time) (stor
 	return copyCode(c), nil
 }
 
+// isRevoked reports whether a token of family created at createdAt is
+// refused because the family's revocation is remembered; mu must be held.
+func (s *Store) isRevoked(family string, createdAt time.Time) bool {
+	until, ok := s.revoked[family]
+	return ok && until.After(ms(createdAt))
+}
+
 // CreateRefreshToken implements storage.Store.
 func (s *Store) CreateRefreshToken(_ context.Context, t storage.RefreshToken) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.isRevoked(t.FamilyID, t.CreatedAt) {
+		return storage.ErrRevoked
+	}
 	if _, ok := s.refresh[t.ID]; ok {
 		return storage.ErrAlreadyExists
 	}
@@ -141,6 +156,9 @@ func (s *Store) RotateRefreshToken(_ context.Context, oldID string, next storage
 	if !old.UsedAt.IsZero() {
 		return copyRefresh(old), storage.ErrTokenReused
 	}
+	if s.isRevoked(next.FamilyID, next.CreatedAt) {
+		return storage.RefreshToken{}, storage.ErrRevoked
+	}
 	if _, ok := s.refresh[next.ID]; ok {
 		return storage.RefreshToken{}, storage.ErrAlreadyExists
 	}
@@ -151,12 +169,15 @@ func (s *Store) RotateRefreshToken(_ context.Context, oldID string, next storage
 }
 
 // RevokeFamily implements storage.Store.
-func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
+func (s *Store) RevokeFamily(_ context.Context, familyID string, until time.Time) error {
 	if familyID == "" {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if prev, ok := s.revoked[familyID]; !ok || ms(until).After(prev) {
+		s.revoked[familyID] = ms(until)
+	}
 	for id, t := range s.refresh {
 		if t.FamilyID == familyID {
 			delete(s.refresh, id)
@@ -174,6 +195,9 @@ func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
 func (s *Store) CreateAccessToken(_ context.Context, t storage.AccessToken) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.isRevoked(t.FamilyID, t.CreatedAt) {
+		return storage.ErrRevoked
+	}
 	if _, ok := s.access[t.ID]; ok {
 		return storage.ErrAlreadyExists
 	}
@@ -264,6 +288,7 @@ func (s *Store) GarbageCollect(_ context.Context, now time.Time) (storage.GCResu
 	r.RefreshTokens = deleteDead(s.refresh, now, func(t storage.RefreshToken) time.Time { return t.ExpiresAt })
 	r.AccessTokens = deleteDead(s.access, now, func(t storage.AccessToken) time.Time { return t.ExpiresAt })
 	r.Consents = deleteDead(s.consents, now, func(c storage.Consent) time.Time { return c.ExpiresAt })
+	r.RevokedFamilies = deleteDead(s.revoked, now, func(until time.Time) time.Time { return until })
 	s.mu.Unlock()
 
 	s.keysMu.Lock()

@@ -12,7 +12,7 @@ import (
 const (
 	codeCols    = "id, client_id, redirect_uri, scopes, nonce, code_challenge, code_challenge_method, subject, auth_time, expires_at"
 	refreshCols = "id, family_id, client_id, subject, scopes, nonce, auth_time, created_at, expires_at, used_at"
-	accessCols  = "id, family_id, client_id, subject, scopes, auth_time, expires_at"
+	accessCols  = "id, family_id, client_id, subject, scopes, auth_time, created_at, expires_at"
 	consentCols = "subject, client_id, scopes, granted_at, expires_at"
 	keyCols     = "id, algorithm, private_jwk, created_at, retired_at, publish_until"
 )
@@ -98,12 +98,12 @@ func scanRefresh(r row) (storage.RefreshToken, error) {
 }
 
 func accessArgs(t storage.AccessToken) []any {
-	return []any{t.ID, t.FamilyID, t.ClientID, t.Subject, joinScopes(t.Scopes), millis(t.AuthTime), millis(t.ExpiresAt)}
+	return []any{t.ID, t.FamilyID, t.ClientID, t.Subject, joinScopes(t.Scopes), millis(t.AuthTime), millis(t.CreatedAt), millis(t.ExpiresAt)}
 }
 
 func scanAccess(r row) (storage.AccessToken, error) {
 	var t storage.AccessToken
-	err := r.Scan(&t.ID, &t.FamilyID, &t.ClientID, &t.Subject, scopeCol{&t.Scopes}, timeCol{&t.AuthTime}, timeCol{&t.ExpiresAt})
+	err := r.Scan(&t.ID, &t.FamilyID, &t.ClientID, &t.Subject, scopeCol{&t.Scopes}, timeCol{&t.AuthTime}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt})
 	return t, err
 }
 

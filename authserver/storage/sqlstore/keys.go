@@ -111,6 +111,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCRe
 		{&r.RefreshTokens, "DELETE FROM refresh_tokens WHERE expires_at <= $1"},
 		{&r.AccessTokens, "DELETE FROM access_tokens WHERE expires_at <= $1"},
 		{&r.Consents, "DELETE FROM consents WHERE expires_at <= $1"},
+		{&r.RevokedFamilies, "DELETE FROM revoked_families WHERE revoked_until <= $1"},
 		// The key that signs now has no retired_at and always stays.
 		{&r.SigningKeys, "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND COALESCE(publish_until, 0) <= $1"},
 	}

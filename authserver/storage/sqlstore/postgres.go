@@ -10,6 +10,9 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
+// familyLockClass is the first key of the token family advisory locks.
+const familyLockClass = "1734880628" // the bytes "gh-t" as a big-endian int32
+
 // postgresConns caps each replica's connections; an authserver needs few.
 const postgresConns = 10
 
@@ -36,6 +39,13 @@ func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
 		// EXCLUSIVE conflicts with itself and with every write, but not
 		// with plain reads, so SigningKeys (JWKS) is never blocked.
 		lockKeys: "LOCK TABLE signing_keys IN EXCLUSIVE MODE",
+		// Under READ COMMITTED a revocation's DELETE does not see a token
+		// inserted by a transaction still open, nor that insert the
+		// revocation's uncommitted tombstone; a transaction-scoped
+		// advisory lock per family orders the two. hashtext collisions
+		// only serialise unrelated families. The two-key form keeps clear
+		// of the migration lock's one-key space.
+		lockFamily: "SELECT pg_advisory_xact_lock(" + familyLockClass + ", hashtext($1))",
 		lockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 			return lockPostgresMigrations(ctx, tx, schema)
 		},

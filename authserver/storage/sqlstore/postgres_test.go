@@ -111,7 +111,7 @@ func TestPostgresExistingSchema(t *testing.T) {
 	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM pg_tables WHERE schemaname = $1", schema).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if tables != 6 {
-		t.Errorf("tables in schema %s: got %d, want 6 (5 and the migrations table)", schema, tables)
+	if tables != 7 {
+		t.Errorf("tables in schema %s: got %d, want 7 (6 and the migrations table)", schema, tables)
 	}
 }

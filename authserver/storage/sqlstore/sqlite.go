@@ -107,8 +107,10 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	read.SetMaxOpenConns(sqliteReaders)
 	read.SetMaxIdleConns(sqliteReaders)
 	return &Store{db: db, read: read, d: dialect{
-		name:           "sqlite",
-		rebind:         dollarToQuestion,
+		name:   "sqlite",
+		rebind: dollarToQuestion,
+		// BEGIN IMMEDIATE on the single writer connection already
+		// serialises every writing transaction.
 		lockMigrations: func(context.Context, *sql.Tx) error { return nil },
 	}}, nil
 }

@@ -52,6 +52,11 @@ type dialect struct {
 	// against every other writer of signing_keys. Empty when beginning the
 	// transaction already did.
 	lockKeys string
+	// lockFamily, run in a transaction with the family ID as $1, serialises
+	// it against every other transaction that writes tokens of that family,
+	// so that a token insert and a revocation cannot both miss each other.
+	// Empty when beginning the transaction already did.
+	lockFamily string
 	// lockMigrations is called first in the migration transaction and
 	// serialises replicas starting at once.
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error

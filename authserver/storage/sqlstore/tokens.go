@@ -49,7 +49,8 @@ func wrap(op string, err error) error {
 		return nil
 	case errors.Is(err, sql.ErrNoRows):
 		return storage.ErrNotFound
-	case errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrTokenReused):
+	case errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrTokenReused),
+		errors.Is(err, storage.ErrRevoked):
 		return err
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
@@ -72,9 +73,47 @@ func (s *Store) ClaimAuthCode(ctx context.Context, id string, now time.Time) (st
 	return c, nil
 }
 
+// lockFamily runs the dialect's lockFamily for family in tx.
+func (s *Store) lockFamily(ctx context.Context, tx *sql.Tx, family string) error {
+	if s.d.lockFamily == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.d.rebind(s.d.lockFamily), family)
+	return err
+}
+
+// insertUnlessRevoked runs the insertSQL statement query in tx unless the
+// revocation of family is remembered past createdAt. The caller must hold
+// the family's lock (lockFamily) so that no revocation commits in between.
+// A zero createdAt compares as long ago, so any remembered revocation
+// refuses it, as in the memory store.
+func (s *Store) insertUnlessRevoked(ctx context.Context, tx *sql.Tx, family string, createdAt time.Time, query string, args []any) error {
+	var revoked bool
+	if err := tx.QueryRowContext(ctx, s.d.rebind(
+		"SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family_id = $1 AND revoked_until > $2)"),
+		family, createdAt.UnixMilli()).Scan(&revoked); err != nil {
+		return err
+	}
+	if revoked {
+		return storage.ErrRevoked
+	}
+	return insert(ctx, tx, s.d.rebind(query), args)
+}
+
+// createToken stores one token row of family, atomically with respect to
+// RevokeFamily.
+func (s *Store) createToken(ctx context.Context, family string, createdAt time.Time, query string, args []any) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockFamily(ctx, tx, family); err != nil {
+			return err
+		}
+		return s.insertUnlessRevoked(ctx, tx, family, createdAt, query, args)
+	})
+}
+
 // CreateRefreshToken implements storage.Store.
 func (s *Store) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
-	return wrap("create refresh token", insert(ctx, s.db, s.d.rebind(insertRefresh), refreshArgs(t)))
+	return wrap("create refresh token", s.createToken(ctx, t.FamilyID, t.CreatedAt, insertRefresh, refreshArgs(t)))
 }
 
 // GetRefreshToken implements storage.Store.
@@ -89,10 +128,15 @@ func (s *Store) GetRefreshToken(ctx context.Context, id string, now time.Time) (
 // RotateRefreshToken implements storage.Store. Marking the old token used is
 // a conditional UPDATE, so of concurrent rotations only one changes the row;
 // the losers then find it used. The new token is inserted in the same
-// transaction, so a failed insert leaves the old one unused.
+// transaction, so a failed insert leaves the old one unused. The family lock
+// comes first: RevokeFamily takes it before the row locks of its DELETE, and
+// taking them in the other order here could deadlock with it.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
 	var old storage.RefreshToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockFamily(ctx, tx, next.FamilyID); err != nil {
+			return err
+		}
 		var err error
 		old, err = scanRefresh(tx.QueryRowContext(ctx, s.d.rebind(
 			"UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING "+refreshCols),
@@ -107,7 +151,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next stora
 		if err != nil {
 			return err
 		}
-		return insert(ctx, tx, s.d.rebind(insertRefresh), refreshArgs(next))
+		return s.insertUnlessRevoked(ctx, tx, next.FamilyID, next.CreatedAt, insertRefresh, refreshArgs(next))
 	})
 	if err != nil && !errors.Is(err, storage.ErrTokenReused) {
 		old = storage.RefreshToken{}
@@ -115,12 +159,23 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next stora
 	return old, wrap("rotate refresh token", err)
 }
 
-// RevokeFamily implements storage.Store.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
+// RevokeFamily implements storage.Store. The tombstone and the deletes are
+// one transaction under the family's lock, so a concurrent token insert
+// either committed before it (and is deleted) or runs after it (and finds
+// the tombstone).
+func (s *Store) RevokeFamily(ctx context.Context, familyID string, until time.Time) error {
 	if familyID == "" {
 		return nil
 	}
 	return wrap("revoke token family", s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockFamily(ctx, tx, familyID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.d.rebind("INSERT INTO revoked_families (family_id, revoked_until) VALUES ($1, $2) "+
+			"ON CONFLICT (family_id) DO UPDATE SET revoked_until = excluded.revoked_until "+
+			"WHERE excluded.revoked_until > revoked_families.revoked_until"), familyID, until.UnixMilli()); err != nil {
+			return err
+		}
 		for _, table := range []string{"refresh_tokens", "access_tokens"} {
 			if _, err := tx.ExecContext(ctx, s.d.rebind("DELETE FROM "+table+" WHERE family_id = $1"), familyID); err != nil {
 				return err
@@ -132,7 +187,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 
 // CreateAccessToken implements storage.Store.
 func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
-	return wrap("create access token", insert(ctx, s.db, s.d.rebind(insertAccess), accessArgs(t)))
+	return wrap("create access token", s.createToken(ctx, t.FamilyID, t.CreatedAt, insertAccess, accessArgs(t)))
 }
 
 // GetAccessToken implements storage.Store.
