@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
 	"github.com/gatehouse/gatehouse/authserver/storage/memory"
+	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore"
+	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore/sqltest"
 )
 
 // freshCode signs alice in with client "web" and returns a new code and its
@@ -226,34 +230,188 @@ func TestCodeExpiry(t *testing.T) {
 	wantOAuthError(t, h.tokenCall(form(code, verifier), "web", webSecret), http.StatusBadRequest, codeInvalidGrant)
 }
 
-func TestConcurrentRedemptionHasOneWinner(t *testing.T) {
-	h := newHarness(t)
-	code, verifier := freshCode(t, h.browser(), "openid")
-	form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
-	const n = 8
-	statuses := make(chan int, n)
-	for range n {
-		go func() {
-			req, _ := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth("web", url.QueryEscape(webSecret))
-			resp, err := h.ts.Client().Do(req)
-			if err != nil {
-				statuses <- 0
-				return
+// TestConcurrentRedemptionsLeaveNoLiveTokens redeems one code n times at
+// once on each backend. At most one redemption gets tokens, and none of them
+// works afterwards: every other redemption was a replay of the code, whose
+// revocation must reach the winner's tokens however the requests interleave,
+// even when it lands before the winner has stored them.
+func TestConcurrentRedemptionsLeaveNoLiveTokens(t *testing.T) {
+	stores := []struct {
+		name string
+		open func(t *testing.T) storage.Store
+	}{
+		{"memory", func(*testing.T) storage.Store { return memory.New() }},
+		{"sqlite", func(t *testing.T) storage.Store {
+			return openSQLStore(t, sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "gatehouse.db")})
+		}},
+		{"postgres", func(t *testing.T) storage.Store {
+			dsn := sqltest.PostgresDSN(t)
+			return openSQLStore(t, sqlstore.Config{Driver: "postgres", DSN: dsn, Schema: sqltest.FreshSchema(t, dsn)})
+		}},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			store := st.open(t)
+			h := newHarness(t, func(c *Config) { c.Store = store })
+			code, verifier := freshCode(t, h.browser(), "openid profile")
+			form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+			const n = 8
+			results := make([]*response, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					results[i] = postForm(h, form, "web", webSecret)
+				})
 			}
-			resp.Body.Close()
-			statuses <- resp.StatusCode
-		}()
+			close(start)
+			wg.Wait()
+
+			var access, refresh []string
+			for i, r := range results {
+				switch {
+				case r.status == http.StatusOK:
+					tok := r.json(t)
+					access, refresh = append(access, str(tok["access_token"])), append(refresh, str(tok["refresh_token"]))
+				case r.status != http.StatusBadRequest || !strings.Contains(r.body, `"invalid_grant"`):
+					t.Errorf("redemption %d: status %d body %s, want 200 or 400 invalid_grant", i, r.status, r.body)
+				}
+			}
+			if len(access) > 1 {
+				t.Errorf("%d of %d concurrent redemptions got tokens, want at most 1", len(access), n)
+			}
+			for _, at := range access {
+				wantOAuthError(t, h.bearerCall(http.MethodGet, PathUserInfo, at), http.StatusUnauthorized, codeInvalidToken)
+			}
+			for _, rt := range refresh {
+				r := h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {rt}}, "web", webSecret)
+				wantOAuthError(t, r, http.StatusBadRequest, codeInvalidGrant)
+			}
+		})
 	}
-	wins := 0
-	for range n {
-		if <-statuses == http.StatusOK {
-			wins++
-		}
+}
+
+// postForm posts a token request like harness.tokenCall, but may run in any
+// goroutine: a transport error comes back as status 0 with the error as body.
+func postForm(h *harness, form url.Values, id, secret string) *response {
+	req, err := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(form.Encode()))
+	if err != nil {
+		return &response{body: err.Error()}
 	}
-	if wins != 1 {
-		t.Errorf("%d of %d concurrent redemptions succeeded, want 1", wins, n)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	resp, err := h.ts.Client().Do(req)
+	if err != nil {
+		return &response{body: err.Error()}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return &response{body: err.Error()}
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+// openSQLStore opens a SQL store that t closes.
+func openSQLStore(t *testing.T, cfg sqlstore.Config) storage.Store {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s, err := sqlstore.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("open %s store: %v", cfg.Driver, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// replayingStore is a memory store in which a replay of the code or refresh
+// token revokes the family just before the request that claimed it stores
+// one of its tokens: the moment a revocation without a tombstone would miss.
+type replayingStore struct {
+	*memory.Store
+	mu     sync.Mutex // the server's goroutines use the fields below too
+	ttl    time.Duration
+	armed  bool   // set by the test before the request to disturb
+	before string // "access" or "refresh": which store the replay precedes
+	stored []string
+}
+
+// replay revokes family if the store is armed for a token of this kind, and
+// records id as stored.
+func (s *replayingStore) replay(ctx context.Context, kind, family, id string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stored = append(s.stored, id)
+	if s.armed && s.before == kind {
+		s.armed = false
+		s.Store.RevokeFamily(ctx, family, now.Add(s.ttl))
+	}
+}
+
+func (s *replayingStore) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
+	s.replay(ctx, "access", t.FamilyID, t.ID, t.CreatedAt)
+	return s.Store.CreateAccessToken(ctx, t)
+}
+
+func (s *replayingStore) CreateRefreshToken(ctx context.Context, t storage.RefreshToken) error {
+	s.replay(ctx, "refresh", t.FamilyID, t.ID, t.CreatedAt)
+	return s.Store.CreateRefreshToken(ctx, t)
+}
+
+// RotateRefreshToken records next as stored when the rotation succeeds.
+func (s *replayingStore) RotateRefreshToken(ctx context.Context, oldID string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
+	old, err := s.Store.RotateRefreshToken(ctx, oldID, next, now)
+	if err == nil {
+		s.mu.Lock()
+		s.stored = append(s.stored, next.ID)
+		s.mu.Unlock()
+	}
+	return old, err
+}
+
+func TestReplayBeforeTokensAreStoredRevokesThem(t *testing.T) {
+	tests := []struct {
+		name    string
+		before  string
+		refresh bool // disturb a refresh rather than the code exchange
+		want    string
+	}{
+		{"code, before the access token", "access", false, "authorization code was used twice"},
+		{"code, between access and refresh token", "refresh", false, "authorization code was used twice"},
+		{"refresh, before the access token", "access", true, "refresh token was used twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &replayingStore{Store: memory.New(), before: tc.before}
+			h := newHarness(t, func(c *Config) { c.Store = store })
+			store.ttl = h.srv.cfg.RefreshTokenTTL
+			code, verifier := freshCode(t, h.browser(), "openid profile")
+			form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+			if tc.refresh {
+				form = url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {str(h.exchange(code, verifier)["refresh_token"])}}
+			}
+			store.mu.Lock()
+			store.armed, store.stored = true, nil
+			store.mu.Unlock()
+			r := h.tokenCall(form, "web", webSecret)
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			if store.armed {
+				t.Fatal("the request stored no token, so the replay never happened")
+			}
+			wantOAuthError(t, r, http.StatusBadRequest, codeInvalidGrant)
+			if !strings.Contains(r.body, tc.want) || !strings.Contains(r.body, "sign in again") {
+				t.Errorf("error description %s, want one saying the %s and to sign in again", r.body, tc.want)
+			}
+			for _, id := range store.stored {
+				_, errA := store.GetAccessToken(t.Context(), id, h.clk.Now())
+				_, errR := store.GetRefreshToken(t.Context(), id, h.clk.Now())
+				if !errors.Is(errA, storage.ErrNotFound) || !errors.Is(errR, storage.ErrNotFound) {
+					t.Errorf("token %s the request stored: got errors %v, %v, want ErrNotFound (revoked)", id, errA, errR)
+				}
+			}
+		})
 	}
 }
 
