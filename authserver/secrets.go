@@ -24,10 +24,11 @@ func hashSecret(secret string) string {
 }
 
 // familyOf derives the token family of everything issued from an
-// authorization code. Deriving it from the code, rather than storing it with
-// the code, lets a second presentation of an already redeemed code revoke
-// that family (RFC 6749 §4.1.2) even though the code itself is gone. The
-// domain prefix keeps the family distinct from the code's own hash.
+// authorization code, so that a second presentation of the code, which the
+// store recognises until the code expires (storage.ErrCodeReused), can
+// revoke that family (RFC 6749 §4.1.2) without the family being stored with
+// the code. The domain prefix keeps the family distinct from the code's own
+// hash.
 func familyOf(code string) string {
 	sum := sha256.Sum256([]byte("gatehouse/token-family\x00" + code))
 	return base64.RawURLEncoding.EncodeToString(sum[:])

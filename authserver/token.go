@@ -119,18 +119,21 @@ func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "code is missing")
 	}
 	code, err := s.cfg.Store.ClaimAuthCode(ctx, hashSecret(req.Code), s.now())
-	if errors.Is(err, storage.ErrNotFound) {
-		// The code may have been redeemed already, in which case someone
-		// else holds it: revoke what it produced (RFC 6749 §4.1.2), also
-		// tokens the redeeming request has yet to store. A code that never
-		// existed names a family with no tokens.
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		// Never issued, or expired: nothing to revoke, and nothing is
+		// written, so guessed codes cannot grow the store.
+		return nil, invalidGrant("the authorization code is invalid or expired; start a new authorization request")
+	case errors.Is(err, storage.ErrCodeReused):
+		// Someone else holds the code: revoke what it produced
+		// (RFC 6749 §4.1.2), also tokens the redeeming request has yet to
+		// store.
 		if err := s.cfg.Store.RevokeFamily(ctx, familyOf(req.Code), s.revokeUntil()); err != nil {
-			return nil, fmt.Errorf("revoking tokens of a presented code: %w", err)
+			return nil, fmt.Errorf("revoking tokens of a reused authorization code: %w", err)
 		}
-		s.log.WarnContext(ctx, "unknown, expired or reused authorization code presented; its tokens, if any, are revoked", "client_id", client.ID)
-		return nil, invalidGrant("the authorization code is unknown, expired or already used; start a new authorization request")
-	}
-	if err != nil {
+		s.log.WarnContext(ctx, "authorization code used twice; all tokens of its grant revoked", "client_id", client.ID, "user", code.Subject)
+		return nil, usedTwice("authorization code")
+	case err != nil:
 		return nil, fmt.Errorf("claiming authorization code: %w", err)
 	}
 	switch {
@@ -288,6 +291,12 @@ func (s *Server) revokedMeanwhile(ctx context.Context, client *directory.Client,
 		return err
 	}
 	s.log.WarnContext(ctx, what+" presented twice at once; all tokens of its grant revoked", "client_id", client.ID)
+	return usedTwice(what)
+}
+
+// usedTwice is the answer to a client that presented a code or token (as
+// what says) whose grant was revoked because it was presented twice.
+func usedTwice(what string) error {
 	return invalidGrant("the %s was used twice, so every token of this grant has been revoked; sign in again", what)
 }
 

@@ -17,11 +17,16 @@ import (
 // Errors every backend returns for the same conditions, so callers can use
 // errors.Is regardless of the backend.
 var (
-	// ErrNotFound means no live row has that key: it never existed, has
-	// expired, or was already consumed.
+	// ErrNotFound means no live row has that key: it never existed or has
+	// expired (or, for a token, its family was revoked).
 	ErrNotFound = errors.New("storage: not found")
 	// ErrAlreadyExists means a row with that key is already stored.
 	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrCodeReused means a live authorization code that had already been
+	// claimed was claimed again. RFC 6749 §4.1.2 has the caller refuse it and
+	// revoke the tokens issued from it. Only a code that was really issued
+	// gives it, so it is safe to answer with a write.
+	ErrCodeReused = errors.New("storage: authorization code already used")
 	// ErrTokenReused means a refresh token that had already been rotated was
 	// presented again. RFC 9700 §4.14.2 treats this as a sign of theft: the
 	// caller should revoke the whole family.
@@ -116,9 +121,14 @@ type GCResult struct {
 type Store interface {
 	// CreateAuthCode stores a new code; ErrAlreadyExists if the ID is taken.
 	CreateAuthCode(ctx context.Context, c AuthCode) error
-	// ClaimAuthCode atomically removes and returns the live code with this ID.
-	// Of any number of concurrent claims of one code, exactly one succeeds;
-	// the others, and every later claim, get ErrNotFound.
+	// ClaimAuthCode atomically marks the live, unclaimed code with this ID
+	// used and returns it. The code stays stored until its ExpiresAt, so that
+	// a replay is recognised as reuse, not as unknown. Of any number of
+	// concurrent claims of one code exactly one succeeds; the others, and
+	// every later claim while the code is live, get ErrCodeReused together
+	// with the stored code (so the caller knows what it was bound to). An
+	// unknown or expired code, used or not, gives ErrNotFound. Only a
+	// successful claim changes anything.
 	ClaimAuthCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
 
 	// CreateRefreshToken stores the first token of a family; ErrRevoked if
@@ -174,7 +184,7 @@ type Store interface {
 	// update runs while the store is locked, so it must not call the store.
 	UpdateSigningKeys(ctx context.Context, update func(current []SigningKey) ([]SigningKey, error)) error
 
-	// GarbageCollect removes rows that expired at or before now: codes,
+	// GarbageCollect removes rows that expired at or before now: codes and
 	// refresh tokens (used or not), access tokens, consents, revocations
 	// remembered until now or earlier, and retired signing keys whose
 	// PublishUntil has passed.

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,14 +17,22 @@ func testAuthCodeRoundTrip(t *testing.T, s storage.Store) {
 	checkEqual(t, "claimed code", got, want)
 }
 
+// testAuthCodeSingleUse checks that a claimed code is kept and recognised:
+// every later claim is ErrCodeReused with the stored code, while a code
+// never issued is ErrNotFound.
 func testAuthCodeSingleUse(t *testing.T, s storage.Store) {
-	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), newCode("code-1", t0.Add(time.Minute))))
+	want := newCode("code-1", t0.Add(time.Minute))
+	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), want))
 	_, err := s.ClaimAuthCode(t.Context(), "code-1", t0)
 	checkErr(t, "first claim", err, nil)
-	_, err = s.ClaimAuthCode(t.Context(), "code-1", t0)
-	checkErr(t, "second claim", err, storage.ErrNotFound)
-	_, err = s.ClaimAuthCode(t.Context(), "never-issued", t0)
+	for i, now := range []time.Time{t0, t0.Add(time.Second)} {
+		got, err := s.ClaimAuthCode(t.Context(), "code-1", now)
+		checkErr(t, fmt.Sprintf("claim %d", i+2), err, storage.ErrCodeReused)
+		checkEqual(t, fmt.Sprintf("code returned by claim %d", i+2), got, want)
+	}
+	got, err := s.ClaimAuthCode(t.Context(), "never-issued", t0)
 	checkErr(t, "claim of unknown code", err, storage.ErrNotFound)
+	checkEqual(t, "code returned for an unknown ID", got, storage.AuthCode{})
 }
 
 func testAuthCodeAlreadyExists(t *testing.T, s storage.Store) {
@@ -58,8 +67,33 @@ func testAuthCodeExpiry(t *testing.T, s storage.Store) {
 	}
 }
 
+// testUsedAuthCodeExpiry checks that a used code is recognised as reused up
+// to its expiry and is unknown from then on, like an unused one.
+func testUsedAuthCodeExpiry(t *testing.T, s storage.Store) {
+	expiresAt := t0.Add(time.Minute)
+	must(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), newCode("code-1", expiresAt)))
+	_, err := s.ClaimAuthCode(t.Context(), "code-1", t0)
+	checkErr(t, "first claim", err, nil)
+	tests := []struct {
+		name string
+		now  time.Time
+		want error
+	}{
+		{"1ms before expiry", expiresAt.Add(-time.Millisecond), storage.ErrCodeReused},
+		{"at expiry", expiresAt, storage.ErrNotFound},
+		{"an hour after expiry", expiresAt.Add(time.Hour), storage.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.ClaimAuthCode(t.Context(), "code-1", tc.now)
+			checkErr(t, "ClaimAuthCode", err, tc.want)
+		})
+	}
+}
+
 // testConcurrentClaims is the suite's most important check: of many
-// simultaneous claims of one code, spread over a and b, exactly one wins.
+// simultaneous claims of one code, spread over a and b, exactly one wins and
+// every other is told the code was reused.
 func testConcurrentClaims(t *testing.T, a, b storage.Store) {
 	const rounds, n = 3, 32
 	for r := range rounds {
@@ -71,18 +105,21 @@ func testConcurrentClaims(t *testing.T, a, b storage.Store) {
 			got[i], err = pick(a, b, i).ClaimAuthCode(t.Context(), id, t0)
 			return err
 		})
+		want := newCode(id, t0.Add(time.Minute))
 		var winners []int
 		for i, err := range errs {
 			switch {
 			case err == nil:
 				winners = append(winners, i)
-			case !errors.Is(err, storage.ErrNotFound):
-				t.Errorf("round %d, claim %d: got error %v, want nil or ErrNotFound", r, i, err)
+			case errors.Is(err, storage.ErrCodeReused):
+				checkEqual(t, fmt.Sprintf("round %d, code returned with ErrCodeReused to claim %d", r, i), got[i], want)
+			default:
+				t.Errorf("round %d, claim %d: got error %v, want nil or ErrCodeReused", r, i, err)
 			}
 		}
 		if len(winners) != 1 {
 			t.Fatalf("round %d: %d of %d concurrent claims succeeded, want exactly 1", r, len(winners), n)
 		}
-		checkEqual(t, "winning claim", got[winners[0]], newCode(id, t0.Add(time.Minute)))
+		checkEqual(t, "winning claim", got[winners[0]], want)
 	}
 }

@@ -81,8 +81,15 @@ func testEmptyScopes(t *testing.T, s storage.Store) {
 func testGarbageCollect(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	live, dead, gone := t0.Add(time.Millisecond), t0, t0.Add(-time.Hour)
-	for _, c := range []storage.AuthCode{newCode("c-live", live), newCode("c-dead", dead), newCode("c-gone", gone)} {
+	for _, c := range []storage.AuthCode{
+		newCode("c-live", live), newCode("c-dead", dead), newCode("c-gone", gone),
+		newCode("c-used", live), newCode("c-used-dead", dead),
+	} {
 		must(t, "CreateAuthCode", s.CreateAuthCode(ctx, c))
+	}
+	for _, id := range []string{"c-used", "c-used-dead"} {
+		_, err := s.ClaimAuthCode(ctx, id, t0.Add(-time.Minute))
+		must(t, "ClaimAuthCode", err)
 	}
 	for _, r := range []storage.RefreshToken{
 		newRefresh("r-live", "f1", live), newRefresh("r-used", "f2", live),
@@ -114,7 +121,7 @@ func testGarbageCollect(t *testing.T, s storage.Store) {
 
 	got, err := s.GarbageCollect(ctx, t0)
 	checkErr(t, "GarbageCollect", err, nil)
-	want := storage.GCResult{AuthCodes: 2, RefreshTokens: 2, AccessTokens: 1, Consents: 1, SigningKeys: 1, RevokedFamilies: 1}
+	want := storage.GCResult{AuthCodes: 3, RefreshTokens: 2, AccessTokens: 1, Consents: 1, SigningKeys: 1, RevokedFamilies: 1}
 	if got != want {
 		t.Errorf("GarbageCollect: got %+v, want %+v", got, want)
 	}
@@ -131,6 +138,10 @@ func testGarbageCollect(t *testing.T, s storage.Store) {
 	checkErr(t, "claim of the live code", err, nil)
 	_, err = s.ClaimAuthCode(ctx, "c-dead", before)
 	checkErr(t, "claim of the collected code", err, storage.ErrNotFound)
+	_, err = s.ClaimAuthCode(ctx, "c-used", before)
+	checkErr(t, "replay of the live used code", err, storage.ErrCodeReused)
+	_, err = s.ClaimAuthCode(ctx, "c-used-dead", before)
+	checkErr(t, "replay of the collected used code", err, storage.ErrNotFound)
 	_, err = s.RotateRefreshToken(ctx, "r-used", newRefresh("x1", "f2", live), before)
 	checkErr(t, "replay of the live used token", err, storage.ErrTokenReused)
 	_, err = s.RotateRefreshToken(ctx, "r-live", newRefresh("x2", "f1", live), before)
@@ -167,7 +178,7 @@ func testSharedWrites(t *testing.T, a, b storage.Store) {
 	checkErr(t, "claim on b of a code issued by a", err, nil)
 	checkEqual(t, "code claimed on b", got, code)
 	_, err = a.ClaimAuthCode(ctx, code.ID, t0)
-	checkErr(t, "claim on a of a code claimed on b", err, storage.ErrNotFound)
+	checkErr(t, "claim on a of a code claimed on b", err, storage.ErrCodeReused)
 
 	must(t, "CreateRefreshToken on a", a.CreateRefreshToken(ctx, newRefresh("rt-1", "fam", t0.Add(time.Hour))))
 	_, err = b.RotateRefreshToken(ctx, "rt-1", newRefresh("rt-2", "fam", t0.Add(time.Hour)), t0)

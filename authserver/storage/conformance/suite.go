@@ -23,6 +23,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"AuthCodeSingleUse", testAuthCodeSingleUse},
 		{"AuthCodeAlreadyExists", testAuthCodeAlreadyExists},
 		{"AuthCodeExpiry", testAuthCodeExpiry},
+		{"UsedAuthCodeExpiry", testUsedAuthCodeExpiry},
 		{"RefreshTokenRotation", testRefreshTokenRotation},
 		{"RefreshTokenGet", testRefreshTokenGet},
 		{"RefreshTokenGetExpiry", testRefreshTokenGetExpiry},

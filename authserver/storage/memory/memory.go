@@ -19,7 +19,7 @@ var _ storage.Store = (*Store)(nil)
 // backends agree on when a row expires.
 type Store struct {
 	mu       sync.Mutex
-	codes    map[string]storage.AuthCode
+	codes    map[string]storedCode
 	refresh  map[string]storage.RefreshToken
 	access   map[string]storage.AccessToken
 	consents map[consentKey]storage.Consent
@@ -36,10 +36,16 @@ type Store struct {
 
 type consentKey struct{ subject, clientID string }
 
+// storedCode is an authorization code and whether it has been claimed.
+type storedCode struct {
+	storage.AuthCode
+	used bool
+}
+
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		codes:    make(map[string]storage.AuthCode),
+		codes:    make(map[string]storedCode),
 		refresh:  make(map[string]storage.RefreshToken),
 		access:   make(map[string]storage.AccessToken),
 		consents: make(map[consentKey]storage.Consent),
@@ -97,7 +103,7 @@ func (s *Store) CreateAuthCode(_ context.Context, c storage.AuthCode) error {
 	if _, ok := s.codes[c.ID]; ok {
 		return storage.ErrAlreadyExists
 	}
-	s.codes[c.ID] = copyCode(c)
+	s.codes[c.ID] = storedCode{AuthCode: copyCode(c)}
 	return nil
 }
 
@@ -109,8 +115,12 @@ func (s *Store) ClaimAuthCode(_ context.Context, id string, now time.Time) (stor
 	if !ok || !live(c.ExpiresAt, now) {
 		return storage.AuthCode{}, storage.ErrNotFound
 	}
-	delete(s.codes, id)
-	return copyCode(c), nil
+	if c.used {
+		return copyCode(c.AuthCode), storage.ErrCodeReused
+	}
+	c.used = true
+	s.codes[id] = c
+	return copyCode(c.AuthCode), nil
 }
 
 // isRevoked reports whether a token of family created at createdAt is
@@ -284,7 +294,7 @@ func (s *Store) UpdateSigningKeys(_ context.Context, update func([]storage.Signi
 func (s *Store) GarbageCollect(_ context.Context, now time.Time) (storage.GCResult, error) {
 	var r storage.GCResult
 	s.mu.Lock()
-	r.AuthCodes = deleteDead(s.codes, now, func(c storage.AuthCode) time.Time { return c.ExpiresAt })
+	r.AuthCodes = deleteDead(s.codes, now, func(c storedCode) time.Time { return c.ExpiresAt })
 	r.RefreshTokens = deleteDead(s.refresh, now, func(t storage.RefreshToken) time.Time { return t.ExpiresAt })
 	r.AccessTokens = deleteDead(s.access, now, func(t storage.AccessToken) time.Time { return t.ExpiresAt })
 	r.Consents = deleteDead(s.consents, now, func(c storage.Consent) time.Time { return c.ExpiresAt })

@@ -50,7 +50,7 @@ func wrap(op string, err error) error {
 	case errors.Is(err, sql.ErrNoRows):
 		return storage.ErrNotFound
 	case errors.Is(err, storage.ErrAlreadyExists), errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrTokenReused),
-		errors.Is(err, storage.ErrRevoked):
+		errors.Is(err, storage.ErrCodeReused), errors.Is(err, storage.ErrRevoked):
 		return err
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
@@ -61,12 +61,22 @@ func (s *Store) CreateAuthCode(ctx context.Context, c storage.AuthCode) error {
 	return wrap("create auth code", insert(ctx, s.db, s.d.rebind(insertCode), codeArgs(c)))
 }
 
-// ClaimAuthCode implements storage.Store. The conditional DELETE is the
-// whole claim: the database lets one statement delete the row, and every
-// other finds nothing to delete.
+// ClaimAuthCode implements storage.Store. The conditional UPDATE is the
+// whole claim: the database lets one statement mark the row used, and every
+// other finds it used already. Only when nothing was updated does a SELECT
+// tell a live, used code (a replay) from an unknown or expired one; it needs
+// no transaction, since a used row stays used until it expires.
 func (s *Store) ClaimAuthCode(ctx context.Context, id string, now time.Time) (storage.AuthCode, error) {
 	c, err := scanCode(s.db.QueryRowContext(ctx, s.d.rebind(
-		"DELETE FROM auth_codes WHERE id = $1 AND expires_at > $2 RETURNING "+codeCols), id, now.UnixMilli()))
+		"UPDATE auth_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING "+codeCols),
+		id, now.UnixMilli()))
+	if errors.Is(err, sql.ErrNoRows) {
+		c, err = scanCode(s.db.QueryRowContext(ctx, s.d.rebind(
+			"SELECT "+codeCols+" FROM auth_codes WHERE id = $1 AND used_at IS NOT NULL AND expires_at > $2"), id, now.UnixMilli()))
+		if err == nil {
+			return c, storage.ErrCodeReused
+		}
+	}
 	if err != nil {
 		return storage.AuthCode{}, wrap("claim auth code", err)
 	}
