@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,6 +229,78 @@ func TestCodeExpiry(t *testing.T) {
 	code, verifier = freshCode(t, b, "openid")
 	h.clk.Advance(h.srv.cfg.AuthCodeTTL)
 	wantOAuthError(t, h.tokenCall(form(code, verifier), "web", webSecret), http.StatusBadRequest, codeInvalidGrant)
+}
+
+// revocationCountingStore is a memory store that counts RevokeFamily calls.
+type revocationCountingStore struct {
+	*memory.Store
+	revocations atomic.Int64
+}
+
+func (s *revocationCountingStore) RevokeFamily(ctx context.Context, familyID string, until time.Time) error {
+	s.revocations.Add(1)
+	return s.Store.RevokeFamily(ctx, familyID, until)
+}
+
+// TestOnlyAReplayedCodeRevokes checks that a code the store does not know as
+// live (never issued, or expired) is refused without any revocation being
+// written, so random codes cannot grow the store, while a live code
+// presented a second time still revokes its grant.
+func TestOnlyAReplayedCodeRevokes(t *testing.T) {
+	tests := []struct {
+		name string
+		// code returns the code to present, and its verifier.
+		code     func(t *testing.T, h *harness) (code, verifier string)
+		wantDesc string
+		wantRevs int64
+	}{
+		{"never issued", func(t *testing.T, h *harness) (string, string) {
+			v, _ := pkce("tok")
+			return newSecret(), v
+		}, "invalid or expired", 0},
+		{"not code-shaped", func(t *testing.T, h *harness) (string, string) { return "x", "" }, "invalid or expired", 0},
+		{"expired unused", func(t *testing.T, h *harness) (string, string) {
+			code, verifier := freshCode(t, h.browser(), "openid")
+			h.clk.Advance(h.srv.cfg.AuthCodeTTL)
+			return code, verifier
+		}, "invalid or expired", 0},
+		{"expired after redemption", func(t *testing.T, h *harness) (string, string) {
+			code, verifier := freshCode(t, h.browser(), "openid")
+			h.exchange(code, verifier)
+			h.clk.Advance(h.srv.cfg.AuthCodeTTL)
+			return code, verifier
+		}, "invalid or expired", 0},
+		{"redeemed, replayed while live", func(t *testing.T, h *harness) (string, string) {
+			code, verifier := freshCode(t, h.browser(), "openid")
+			h.exchange(code, verifier)
+			return code, verifier
+		}, "authorization code was used twice", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &revocationCountingStore{Store: memory.New()}
+			h := newHarness(t, func(c *Config) { c.Store = store })
+			code, verifier := tc.code(t, h)
+			form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+			r := h.tokenCall(form, "web", webSecret)
+			wantOAuthError(t, r, http.StatusBadRequest, codeInvalidGrant)
+			if !strings.Contains(r.body, tc.wantDesc) {
+				t.Errorf("error description %s, want one containing %q", r.body, tc.wantDesc)
+			}
+			if got := store.revocations.Load(); got != tc.wantRevs {
+				t.Errorf("RevokeFamily calls: got %d, want %d", got, tc.wantRevs)
+			}
+			// Collecting once every revocation has lapsed counts the
+			// revocations the store remembered.
+			gc, err := store.GarbageCollect(t.Context(), h.clk.Now().Add(h.srv.cfg.RefreshTokenTTL+time.Millisecond))
+			if err != nil {
+				t.Fatalf("GarbageCollect: %v", err)
+			}
+			if gc.RevokedFamilies != tc.wantRevs {
+				t.Errorf("revocations stored: got %d, want %d", gc.RevokedFamilies, tc.wantRevs)
+			}
+		})
+	}
 }
 
 // TestConcurrentRedemptionsLeaveNoLiveTokens redeems one code n times at
