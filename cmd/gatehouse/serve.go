@@ -126,7 +126,8 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 }
 
 // runServers serves until ctx is done or a server fails, then shuts all
-// of them down gracefully.
+// of them down gracefully and returns once they and the background jobs
+// have stopped, so the caller may then close what they use.
 func runServers(ctx context.Context, servers []server, background []func(context.Context), logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -153,10 +154,14 @@ func runServers(ctx context.Context, servers []server, background []func(context
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownGrace)
 	defer done()
+	// All at once: one after another, a later server would keep accepting
+	// requests while an earlier one drains.
 	for _, s := range servers {
-		if serr := s.http.Shutdown(shutdownCtx); serr != nil {
-			logger.Warn("shutdown", "server", s.name, "err", serr)
-		}
+		wg.Go(func() {
+			if serr := s.http.Shutdown(shutdownCtx); serr != nil {
+				logger.Warn("shutdown", "server", s.name, "err", serr)
+			}
+		})
 	}
 	wg.Wait()
 	return err
