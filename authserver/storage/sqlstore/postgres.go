@@ -20,7 +20,8 @@ func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
 	pcfg, err := pgx.ParseConfig(cfg.DSN)
 	if err != nil {
 		// pgx redacts the password from the DSN it quotes.
-		return nil, fmt.Errorf("sqlstore: postgres DSN: %w", err)
+		return nil, fmt.Errorf("sqlstore: postgres DSN: %w; write it as postgres://USER@HOST:5432/DATABASE?sslmode=verify-full "+
+			"or as key=value pairs (host=HOST user=USER dbname=DATABASE)", err)
 	}
 	schema := cfg.Schema
 	if schema != "" {
@@ -31,7 +32,8 @@ func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
 	db.SetMaxIdleConns(postgresConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlstore: connect to postgres %s:%d/%s: %w", pcfg.Host, pcfg.Port, pcfg.Database, err)
+		return nil, fmt.Errorf("sqlstore: connect to postgres %s:%d/%s: %w; check that PostgreSQL is running and reachable there "+
+			"and that the DSN's user, password and database are right", pcfg.Host, pcfg.Port, pcfg.Database, err)
 	}
 	return &Store{db: db, read: db, d: dialect{
 		name:   "postgres",

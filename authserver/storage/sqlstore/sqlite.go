@@ -50,6 +50,11 @@ var sqliteReaderPragmas = []string{
 	"_pragma=query_only(1)",
 }
 
+// sqliteWritableHint says what to do when the database file cannot be
+// opened for writing. SQLite needs the directory writable too: in WAL mode
+// it creates the -wal and -shm files next to the database.
+const sqliteWritableHint = "choose a path in a directory that the user gatehouse runs as can write (SQLite creates the -wal and -shm files next to the database)"
+
 // sqliteReaders is the size of the read pool.
 const sqliteReaders = 4
 
@@ -71,7 +76,7 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: sqlite database %s: directory %s does not exist; create it first", path, filepath.Dir(path))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open sqlite database: %w", err)
+		return nil, fmt.Errorf("sqlstore: open sqlite database: %w; %s", err, sqliteWritableHint)
 	}
 	fi, err := f.Stat()
 	f.Close()
@@ -97,7 +102,7 @@ func openSQLite(ctx context.Context, cfg Config) (*Store, error) {
 	// The first connection switches the file to WAL before any reader opens.
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlstore: open sqlite database %s: %w", path, err)
+		return nil, fmt.Errorf("sqlstore: open sqlite database %s: %w; %s", path, err, sqliteWritableHint)
 	}
 	read, err := sql.Open("sqlite", uri+"?"+strings.Join(sqliteReaderPragmas, "&"))
 	if err != nil {

@@ -107,6 +107,10 @@ func TestSQLiteSettings(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		cfg  Config
@@ -118,7 +122,11 @@ func TestOpenErrors(t *testing.T) {
 		{"sqlite URI", Config{Driver: "sqlite", DSN: "file:x.db?mode=ro"}, "must be the path of a database file"},
 		{"sqlite with schema", Config{Driver: "sqlite", DSN: filepath.Join(dir, "a.db"), Schema: "s"}, "postgres only"},
 		{"sqlite missing directory", Config{Driver: "sqlite", DSN: filepath.Join(dir, "no", "such", "a.db")}, "does not exist; create it first"},
-		{"postgres bad DSN", Config{Driver: "postgres", DSN: "postgres://[::1"}, "postgres DSN"},
+		{"sqlite path below a file", Config{Driver: "sqlite", DSN: filepath.Join(notDir, "a.db")}, "choose a path in a directory that the user gatehouse runs as can write"},
+		{"postgres bad DSN", Config{Driver: "postgres", DSN: "postgres://[::1"}, "write it as postgres://USER@HOST:5432/DATABASE"},
+		// Nothing listens on port 1 of the loopback address.
+		{"postgres unreachable", Config{Driver: "postgres", DSN: "postgres://gatehouse@127.0.0.1:1/gatehouse?sslmode=disable"},
+			"check that PostgreSQL is running and reachable there"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
