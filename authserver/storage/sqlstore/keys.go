@@ -107,11 +107,14 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCRe
 		n     *int64
 		query string
 	}{
-		{&r.AuthCodes, "DELETE FROM auth_codes WHERE expires_at <= $1"},
+		// Tombstones, refresh tokens, access tokens: the order in which
+		// RevokeFamily locks rows, else the two can deadlock on PostgreSQL
+		// (its upsert locks a tombstone the collector would delete last).
+		{&r.RevokedFamilies, "DELETE FROM revoked_families WHERE revoked_until <= $1"},
 		{&r.RefreshTokens, "DELETE FROM refresh_tokens WHERE expires_at <= $1"},
 		{&r.AccessTokens, "DELETE FROM access_tokens WHERE expires_at <= $1"},
+		{&r.AuthCodes, "DELETE FROM auth_codes WHERE expires_at <= $1"},
 		{&r.Consents, "DELETE FROM consents WHERE expires_at <= $1"},
-		{&r.RevokedFamilies, "DELETE FROM revoked_families WHERE revoked_until <= $1"},
 		// The key that signs now has no retired_at and always stays.
 		{&r.SigningKeys, "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND COALESCE(publish_until, 0) <= $1"},
 	}

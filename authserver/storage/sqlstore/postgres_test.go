@@ -115,3 +115,75 @@ func TestPostgresExistingSchema(t *testing.T) {
 		t.Errorf("tables in schema %s: got %d, want 7 (6 and the migrations table)", schema, tables)
 	}
 }
+
+// TestPostgresGarbageCollectDuringRevocation checks that the garbage
+// collector and a revocation of a family with an expired token and an
+// expired tombstone do not deadlock: the collector must take row locks in
+// the order RevokeFamily does (tombstone, refresh tokens, access tokens).
+// The revocation is paused after its first write, as if it were slow, until
+// the collector waits for it.
+func TestPostgresGarbageCollectDuringRevocation(t *testing.T) {
+	dsn := sqltest.PostgresDSN(t)
+	s := openPostgresT(t, dsn, sqltest.FreshSchema(t, dsn))
+	defer s.Close()
+	ctx := t.Context()
+	now := time.UnixMilli(1_900_000_000_000).UTC()
+	if err := s.RevokeFamily(ctx, "f", now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"rt1", "rt2"} {
+		if err := s.CreateRefreshToken(ctx, storage.RefreshToken{ID: id, FamilyID: "f", CreatedAt: now.Add(-30 * time.Minute), ExpiresAt: now.Add(-time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var pid int
+	if err := tx.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.lockFamily(ctx, tx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO revoked_families (family_id, revoked_until) VALUES ($1, $2) "+
+		"ON CONFLICT (family_id) DO UPDATE SET revoked_until = excluded.revoked_until "+
+		"WHERE excluded.revoked_until > revoked_families.revoked_until", "f", now.Add(time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+
+	gcErr := make(chan error, 1)
+	go func() {
+		_, err := s.GarbageCollect(ctx, now)
+		gcErr <- err
+	}()
+	// Wait until the collector is blocked by the paused revocation.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var blocked bool
+		if err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))", pid).Scan(&blocked); err != nil {
+			t.Fatal(err)
+		}
+		if blocked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the garbage collector never waited for the revocation")
+		}
+	}
+	_, delErr := tx.ExecContext(ctx, "DELETE FROM refresh_tokens WHERE family_id = $1", "f")
+	if delErr == nil {
+		delErr = tx.Commit()
+	}
+	if delErr != nil {
+		t.Errorf("revocation: got %v, want it to finish", delErr)
+	}
+	if err := <-gcErr; err != nil {
+		t.Errorf("GarbageCollect: got %v, want it to finish", err)
+	}
+	if err := s.CreateRefreshToken(ctx, storage.RefreshToken{ID: "rt3", FamilyID: "f", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); !errors.Is(err, storage.ErrRevoked) {
+		t.Errorf("a token of the family after the revocation: got %v, want ErrRevoked (the collector removed the live tombstone)", err)
+	}
+}
