@@ -245,3 +245,22 @@ func pick(a, b storage.Store, i int) storage.Store {
 	}
 	return a
 }
+
+// checkExpiry checks the expiry boundary of a row that expires at
+// expiresAt: lookup, asked at a time, gets whileLive up to 1ms before
+// expiresAt and ErrNotFound at it and an hour after.
+func checkExpiry(t *testing.T, what string, expiresAt time.Time, whileLive error, lookup func(now time.Time) error) {
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want error
+	}{
+		{"1ms before expiry", expiresAt.Add(-time.Millisecond), whileLive},
+		{"at expiry", expiresAt, storage.ErrNotFound},
+		{"an hour after expiry", expiresAt.Add(time.Hour), storage.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkErr(t, what, lookup(tc.now), tc.want)
+		})
+	}
+}
