@@ -1,7 +1,6 @@
 package authserver
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -25,25 +24,9 @@ import (
 	"github.com/gatehouse/gatehouse/authserver/storage/memory"
 
 	"github.com/gatehouse/gatehouse/internal/fakeclock"
+
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // Test users and clients. Passwords and secrets are test-only values.
 const (
@@ -137,7 +120,7 @@ type harness struct {
 	ts    *httptest.Server
 	clk   *fakeclock.Clock
 	store *memory.Store
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 }
 
 func newHarness(t testing.TB, modify ...func(*Config)) *harness {
@@ -146,7 +129,7 @@ func newHarness(t testing.TB, modify ...func(*Config)) *harness {
 		t:     t,
 		clk:   fakeclock.New(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)),
 		store: memory.New(),
-		logs:  &syncBuffer{},
+		logs:  &syncbuf.Buffer{},
 	}
 	h.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.srv.ServeHTTP(w, r) }))
 	t.Cleanup(h.ts.Close)

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/net/html"
@@ -179,24 +177,6 @@ func hasAttr(n *html.Node, key string) bool {
 		}
 	}
 	return false
-}
-
-// syncBuffer collects the output of a child process.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func mustURL(t *testing.T, raw string) *url.URL {

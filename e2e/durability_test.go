@@ -18,6 +18,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
 // durableYAML runs only the authserver, on SQLite, with one confidential
@@ -65,12 +67,12 @@ func freeAddr(t *testing.T) string {
 // process is a running gatehouse binary.
 type process struct {
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *syncbuf.Buffer
 }
 
 func startGatehouse(t *testing.T, bin, configPath, healthURL string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, "serve", "--config", configPath), out: &syncBuffer{}}
+	p := &process{cmd: exec.Command(bin, "serve", "--config", configPath), out: &syncbuf.Buffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

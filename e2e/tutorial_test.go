@@ -18,6 +18,8 @@ import (
 	"github.com/gatehouse/gatehouse/authserver"
 	"github.com/gatehouse/gatehouse/authserver/storage/memory"
 	"github.com/gatehouse/gatehouse/internal/config"
+
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
 // The tutorial's addresses, hard-coded in its client.
@@ -113,7 +115,7 @@ func TestTutorialClient(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, "client.py")
 	cmd.Dir = dir
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Flask's debug mode forks a reloader child: stop the whole group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

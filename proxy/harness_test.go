@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/fakeclock"
+
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
 func newTestClock() *fakeclock.Clock {
@@ -76,14 +77,19 @@ type env struct {
 	up    *testUpstream
 	proxy *Proxy
 	srv   *httptest.Server
-	logs  *bytes.Buffer
+	logs  *syncbuf.Buffer
 }
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
 
 func newEnv(t *testing.T, options ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: newTestClock(), up: newTestUpstream(t), logs: &bytes.Buffer{}}
+	e := &env{t: t, clock: newTestClock(), up: newTestUpstream(t), logs: &syncbuf.Buffer{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("proxy log:\n%s", e.logs.String())
+		}
+	})
 	e.op = newTestProvider(t, e.clock.Now)
 	e.start(options...)
 	e.op.redirectURI = e.srv.URL + callbackPath
@@ -117,7 +123,7 @@ func (e *env) start(options ...func(*Config)) {
 		Cookie: CookieConfig{Secrets: [][]byte{testSecret}},
 		Routes: []Route{{PathPrefix: "/", Upstream: e.up.url(t)}},
 		Now:    e.clock.Now,
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, o := range options {
 		o(&cfg)
@@ -127,17 +133,6 @@ func (e *env) start(options ...func(*Config)) {
 		t.Fatalf("New: %v", err)
 	}
 	e.proxy, h = p, p
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // browser is an HTTP client with a cookie jar that follows redirects one
