@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
 // benchSession is a session of realistic weight: JWT-sized access and ID
@@ -20,11 +22,13 @@ func benchSession(now time.Time) *session {
 	return &session{
 		id:                randomToken(),
 		expiry:            now.Add(time.Hour),
-		subject:           "248289761001",
-		email:             "ada.lovelace@example.com",
-		preferredUsername: "ada",
-		name:              "Ada Lovelace",
-		groups:            []string{"engineering", "ops", "admins"},
+		Identity: policy.Identity{
+			Subject:           "248289761001",
+			Email:             "ada.lovelace@example.com",
+			PreferredUsername: "ada",
+			Name:              "Ada Lovelace",
+			Groups:            []string{"engineering", "ops", "admins"},
+		},
 		tokens: tokens{
 			access:       strings.Repeat("a", 900),
 			refresh:      strings.Repeat("r", 64),
@@ -62,7 +66,7 @@ func benchTargets(b *testing.B) (bare, gatehouse, cookie string) {
 		PublicURL: pub,
 		Provider:  ProviderConfig{IssuerURL: "http://127.0.0.1:9", ClientID: "c"},
 		Cookie:    CookieConfig{Secrets: [][]byte{testSecret}},
-		Routes:    []Route{{PathPrefix: "/", Upstream: target}},
+		Routes:    []Route{{Path: "/", Upstream: up.URL}},
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

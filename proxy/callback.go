@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
 // callback handles /oauth2/callback, where the provider sends the browser
@@ -53,7 +55,7 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) error {
 	if err := p.saveSession(w, r, s); err != nil {
 		return err
 	}
-	p.log.InfoContext(r.Context(), "signed in", "sub", s.subject, "email", s.email)
+	p.log.InfoContext(r.Context(), "signed in", "sub", s.Subject, "email", s.Email)
 	redirect(w, f.returnTo)
 	return nil
 }
@@ -116,6 +118,8 @@ type claims struct {
 	Groups            stringOrSet `json:"groups"`
 	// EmailVerified is nil when the provider does not say.
 	EmailVerified *boolOrString `json:"email_verified"`
+	// extra holds the further claims that policies and headers read.
+	extra map[string][]string
 }
 
 // redeem exchanges the code, verifies the ID token and builds the session.
@@ -159,6 +163,9 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 	if err := idt.Claims(&c); err != nil {
 		return nil, errorFromProvider("The sign-in service sent an unreadable ID token.", err)
 	}
+	if err := p.readExtraClaims(r, idt.Claims, &c); err != nil {
+		return nil, errorFromProvider("The sign-in service sent an unreadable ID token.", err)
+	}
 	if op.oidc.UserInfoEndpoint() != "" && tok.AccessToken != "" {
 		if err := p.addUserinfo(r, op, tok, &c); err != nil {
 			return nil, err
@@ -168,13 +175,16 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 		return nil, errorFromProvider("The sign-in service sent an identity the proxy cannot pass on safely.", err)
 	}
 	s := &session{
-		id:                randomToken(),
-		expiry:            idt.Expiry,
-		subject:           c.Subject,
-		email:             c.Email,
-		preferredUsername: c.PreferredUsername,
-		name:              c.Name,
-		groups:            p.forwardableGroups(r, c.Groups),
+		id:     randomToken(),
+		expiry: idt.Expiry,
+		Identity: policy.Identity{
+			Subject:           c.Subject,
+			Email:             c.Email,
+			PreferredUsername: c.PreferredUsername,
+			Name:              c.Name,
+			Groups:            p.forwardable(r, "groups", c.Groups),
+			Claims:            c.extra,
+		},
 		tokens: tokens{
 			access:       tok.AccessToken,
 			refresh:      tok.RefreshToken,
@@ -213,6 +223,50 @@ func (p *Proxy) addUserinfo(r *http.Request, op *provider, tok *oauth2.Token, c 
 	if len(c.Groups) == 0 {
 		c.Groups = u.Groups
 	}
+	if err := p.readExtraClaims(r, ui.Claims, c); err != nil {
+		return errorFromProvider("The sign-in service returned an unreadable profile.", err)
+	}
+	return nil
+}
+
+// readExtraClaims adds to c the further claims that policies and headers
+// read, from a claim set (the ID token's or userinfo's) that c does not yet
+// have them from. Strings, numbers and booleans count, alone or in a list;
+// values that could not travel in a comma-separated header are dropped.
+func (p *Proxy) readExtraClaims(r *http.Request, decode func(any) error, c *claims) error {
+	if len(p.claimNames) == 0 {
+		return nil
+	}
+	var all map[string]any
+	if err := decode(&all); err != nil {
+		return err
+	}
+	for _, name := range p.claimNames {
+		if _, have := c.extra[name]; have {
+			continue
+		}
+		v, ok := all[name]
+		if !ok {
+			continue
+		}
+		var values []string
+		items, isList := v.([]any)
+		if !isList {
+			items = []any{v}
+		}
+		for _, it := range items {
+			switch x := it.(type) {
+			case string:
+				values = append(values, x)
+			case float64, bool:
+				values = append(values, fmt.Sprint(x))
+			}
+		}
+		if c.extra == nil {
+			c.extra = map[string][]string{}
+		}
+		c.extra[name] = p.forwardable(r, name, values)
+	}
 	return nil
 }
 
@@ -240,17 +294,18 @@ func (c *claims) check() error {
 	return nil
 }
 
-// forwardableGroups drops groups that would be misread in the
-// comma-separated X-Forwarded-Groups header: a group named "a,admin" must not
-// become membership of "admin".
-func (p *Proxy) forwardableGroups(r *http.Request, groups []string) []string {
-	out := make([]string, 0, len(groups))
-	for _, g := range groups {
-		if g == "" || strings.Contains(g, ",") || !headerSafe(g) {
-			p.log.WarnContext(r.Context(), "group not forwarded: it cannot be represented in X-Forwarded-Groups", "group", g)
+// forwardable drops the values of a list claim (groups, say) that would be
+// misread in a comma-separated header: a group named "a,admin" must not
+// become membership of "admin". Policies see only what headers can carry,
+// so the two never disagree.
+func (p *Proxy) forwardable(r *http.Request, claim string, values []string) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if v == "" || strings.Contains(v, ",") || !headerSafe(v) {
+			p.log.WarnContext(r.Context(), "claim value dropped: it cannot be represented in a comma-separated header", "claim", claim, "value", v)
 			continue
 		}
-		out = append(out, g)
+		out = append(out, v)
 	}
 	return out
 }

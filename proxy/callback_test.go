@@ -164,7 +164,7 @@ func TestCallbackErrors(t *testing.T) {
 			toProvider := b.get(e.srv.URL + "/wanted")
 			back := b.get(toProvider.Header.Get("Location"))
 			cb, err := url.Parse(back.Header.Get("Location"))
-			if err != nil || !strings.HasPrefix(cb.String(), e.srv.URL+callbackPath) {
+			if err != nil || !strings.HasPrefix(cb.String(), e.srv.URL+CallbackPath) {
 				t.Fatalf("provider sent the browser to %q, want the callback", back.Header.Get("Location"))
 			}
 			if tt.tamper != nil {

@@ -1,14 +1,25 @@
 package proxy
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
-// Config is everything a Proxy needs, with defaults already resolved by the
-// caller (internal/config) except where a zero value says otherwise.
+// DefaultCookieName is the session cookie's name when Config leaves it empty.
+const DefaultCookieName = "_gatehouse"
+
+// DefaultScopes returns the scopes asked for when Config leaves them empty.
+func DefaultScopes() []string { return []string{"openid", "profile", "email"} }
+
+// Config is everything a Proxy needs. Zero values mean the documented
+// defaults, which New resolves; problems are reported by New (and Check)
+// with the field named as in the configuration file.
 type Config struct {
 	// PublicURL is where browsers reach the proxy, e.g. http://localhost:8000.
 	// The OAuth redirect URI is PublicURL + "/oauth2/callback".
@@ -23,8 +34,22 @@ type Config struct {
 	// the whole session.
 	Sessions SessionStore
 
-	// Routes map path prefixes to upstreams; the longest matching prefix wins.
+	// Routes send requests to upstreams and say who may pass. The most
+	// specific match wins: an exact host before a wildcard host before no
+	// host, then the longest path prefix. With no routes at all the proxy
+	// is a pure forward-auth service that admits every signed-in person.
 	Routes []Route
+
+	// TrustedProxies are the networks (CIDRs or single addresses) of edge
+	// proxies in front of this one. Only requests from them may say, in
+	// X-Forwarded-For/Proto/Host, who the client is, or, at /oauth2/auth,
+	// which request to decide on.
+	TrustedProxies []string
+
+	// AllowedRedirectDomains are the hosts, besides PublicURL's, that a
+	// return target (rd) may lead to after sign-in or sign-out:
+	// "app.example.com" exactly, ".example.com" for any host below it.
+	AllowedRedirectDomains []string
 
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -37,7 +62,7 @@ type ProviderConfig struct {
 	IssuerURL    string
 	ClientID     string
 	ClientSecret string
-	Scopes       []string // default: openid profile email
+	Scopes       []string // DefaultScopes when empty
 	// HTTPClient talks to the provider (discovery, JWKS, token endpoint);
 	// a client with a 10s timeout when nil.
 	HTTPClient *http.Client
@@ -45,7 +70,7 @@ type ProviderConfig struct {
 
 // CookieConfig controls the proxy's cookies.
 type CookieConfig struct {
-	Name   string // session cookie name; "_gatehouse" when empty
+	Name   string // session cookie name; DefaultCookieName when empty
 	Domain string
 	Secure bool
 	// Secrets encrypt and authenticate the cookies: the first encodes, all
@@ -56,8 +81,166 @@ type CookieConfig struct {
 	SessionTTL time.Duration
 }
 
-// Route sends requests whose path starts with PathPrefix to Upstream.
+// Route is one application behind the proxy, or, without an Upstream, a
+// part of a site that an edge proxy asks about at /oauth2/auth.
 type Route struct {
-	PathPrefix string
-	Upstream   *url.URL
+	// Name appears in logs, denials and `gatehouse explain`; by default
+	// the host and path.
+	Name string
+	// Host is matched against the request's host, ignoring case, port and
+	// a trailing dot: "app.example.com" exactly, or "*.example.com" for
+	// one label below example.com. Empty matches every host.
+	Host string
+	// Path is a path prefix matched on whole segments, ignoring case, so
+	// an upstream that ignores case cannot be reached around it: "/app"
+	// matches /app, /APP/x and /app/x but not /apple.
+	Path string
+	// Upstream is http://host[:port][/base], https://..., or
+	// unix:/path/to.sock. Empty makes the route forward-auth only.
+	Upstream string
+	// TLS configures an https upstream.
+	TLS UpstreamTLS
+	// PreserveHost sends the client's Host header upstream; HostHeader
+	// sends the given one. By default the upstream's own host is sent.
+	PreserveHost bool
+	HostHeader   string
+	// StripPrefix removes Path from the path sent upstream, and says so in
+	// X-Forwarded-Prefix.
+	StripPrefix bool
+	// SetHeaders are extra request headers for the upstream.
+	SetHeaders map[string]string
+	Timeouts   Timeouts
+
+	// Public routes need no sign-in; identity headers are still removed.
+	Public bool
+	// SkipAuth exempts requests matching any rule from signing in.
+	SkipAuth []SkipRule
+	// Allow and Deny say who may pass; see policy.Policy.
+	Allow *policy.Rules
+	Deny  *policy.Rules
+
+	// Identity says what the upstream learns about the person.
+	Identity Identity
+}
+
+// UpstreamTLS configures the connection to an https upstream.
+type UpstreamTLS struct {
+	// CAFile holds the PEM certificates that sign the upstream's; the
+	// system's roots when empty.
+	CAFile string
+	// CertFile and KeyFile are a client certificate, for upstreams that
+	// require one.
+	CertFile, KeyFile string
+	// ServerName is the name to verify, when it differs from the URL's host.
+	ServerName string
+}
+
+// Timeouts bound the stages of reaching an upstream. Zero means the default.
+type Timeouts struct {
+	Connect        time.Duration // default 10s
+	TLSHandshake   time.Duration // default 10s
+	ResponseHeader time.Duration // default 60s: how long the upstream may think before answering
+}
+
+// Default timeouts.
+const (
+	DefaultConnectTimeout        = 10 * time.Second
+	DefaultTLSHandshakeTimeout   = 10 * time.Second
+	DefaultResponseHeaderTimeout = 60 * time.Second
+)
+
+// SkipRule exempts requests from signing in: those whose method is one of
+// Methods and whose whole canonical path matches the regular expression
+// Path (it is anchored at both ends).
+type SkipRule struct {
+	Methods []string
+	Path    string
+}
+
+// Identity says which headers carry which claims to the upstream, and
+// which credentials it gets.
+type Identity struct {
+	// Preset is the starting set of headers: "forwarded" (the default:
+	// X-Forwarded-User, -Email, -Preferred-Username, -Groups), "grafana",
+	// "gitea", "remote-user" or "none". See HeaderPresets.
+	Preset string
+	// Headers add to the preset or replace its entries: header name to
+	// claim name. Lists (groups) are joined with commas.
+	Headers map[string]string
+	// Authorization is what the upstream gets as Authorization:
+	// "" (the client's own), "id_token" or "access_token" (Bearer), or
+	// "basic" (the BasicAuthUserClaim and BasicAuthPassword).
+	Authorization string
+	// BasicAuthUserClaim is the claim sent as the Basic user name;
+	// preferred_username by default.
+	BasicAuthUserClaim string
+	BasicAuthPassword  string
+	// AccessTokenHeader sends the access token in X-Forwarded-Access-Token.
+	AccessTokenHeader bool
+}
+
+// HeaderPresets are the named header sets for common applications.
+var HeaderPresets = map[string]map[string]string{
+	"forwarded": {
+		"X-Forwarded-User":               policy.ClaimSubject,
+		"X-Forwarded-Email":              policy.ClaimEmail,
+		"X-Forwarded-Preferred-Username": policy.ClaimPreferredUsername,
+		"X-Forwarded-Groups":             policy.ClaimGroups,
+	},
+	// Grafana's auth proxy (header_name X-WEBAUTH-USER, header_property
+	// username, headers Email:X-WEBAUTH-EMAIL Name:X-WEBAUTH-NAME
+	// Groups:X-WEBAUTH-GROUPS).
+	"grafana": {
+		"X-Webauth-User":   policy.ClaimPreferredUsername,
+		"X-Webauth-Email":  policy.ClaimEmail,
+		"X-Webauth-Name":   policy.ClaimName,
+		"X-Webauth-Groups": policy.ClaimGroups,
+	},
+	// Gitea and Forgejo's reverse-proxy authentication.
+	"gitea": {
+		"X-Webauth-User":     policy.ClaimPreferredUsername,
+		"X-Webauth-Email":    policy.ClaimEmail,
+		"X-Webauth-Fullname": policy.ClaimName,
+	},
+	// The Remote-* family (Nextcloud's user_saml environment mode, many
+	// PHP and WSGI apps through REMOTE_USER).
+	"remote-user": {
+		"Remote-User":   policy.ClaimPreferredUsername,
+		"Remote-Email":  policy.ClaimEmail,
+		"Remote-Name":   policy.ClaimName,
+		"Remote-Groups": policy.ClaimGroups,
+	},
+	"none": {},
+}
+
+// ConfigError is a problem with one field of a Config. Field is named as in
+// the configuration file's proxy section, e.g. "routes[2].allow.groups[0]".
+type ConfigError struct {
+	Field string
+	Msg   string
+}
+
+// ConfigErrors lists every problem New found.
+type ConfigErrors []ConfigError
+
+func (e ConfigErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, p := range e {
+		parts[i] = p.Field + ": " + p.Msg
+	}
+	return strings.Join(parts, "; ")
+}
+
+// problems collects ConfigErrors.
+type problems struct{ list ConfigErrors }
+
+func (p *problems) add(field, format string, args ...any) {
+	p.list = append(p.list, ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return p.list
 }

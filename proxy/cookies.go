@@ -225,3 +225,26 @@ func (p *Proxy) clearCookies(w http.ResponseWriter, r *http.Request, match func(
 func (p *Proxy) cookieMaxAge(exp time.Time) int {
 	return max(1, int(exp.Sub(p.now()).Seconds()))
 }
+
+// loadCookieTokens reads s's tokens from the request's chunk cookies, for
+// routes that pass a token upstream; other requests never decode them.
+func (p *Proxy) loadCookieTokens(r *http.Request, s *session) error {
+	var joined strings.Builder
+	for i := 1; i <= maxTokenChunks; i++ {
+		c, err := r.Cookie(p.chunkName(i))
+		if err != nil {
+			break
+		}
+		joined.WriteString(c.Value)
+	}
+	b, err := decode(p.codecs.tokens, "tokens/"+s.id, joined.String())
+	if err != nil {
+		return errSessionInvalid
+	}
+	d := decoder{s: string(b)}
+	d.tokens(&s.tokens)
+	if d.bad || d.s != "" {
+		return errSessionInvalid
+	}
+	return nil
+}

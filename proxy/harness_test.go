@@ -13,8 +13,16 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/fakeclock"
-
 	"github.com/gatehouse/gatehouse/internal/syncbuf"
+	"github.com/gatehouse/gatehouse/proxy/policy"
+)
+
+// The identity headers of the default preset.
+const (
+	headerUser              = "X-Forwarded-User"
+	headerEmail             = "X-Forwarded-Email"
+	headerPreferredUsername = "X-Forwarded-Preferred-Username"
+	headerGroups            = "X-Forwarded-Groups"
 )
 
 func newTestClock() *fakeclock.Clock {
@@ -59,15 +67,6 @@ func (u *testUpstream) count() int {
 	return len(u.reqs)
 }
 
-func (u *testUpstream) url(t *testing.T) *url.URL {
-	t.Helper()
-	v, err := url.Parse(u.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // env is a proxy between a test provider and a test upstream, all served
 // over real HTTP on loopback.
 type env struct {
@@ -92,7 +91,7 @@ func newEnv(t *testing.T, options ...func(*Config)) *env {
 	})
 	e.op = newTestProvider(t, e.clock.Now)
 	e.start(options...)
-	e.op.redirectURI = e.srv.URL + callbackPath
+	e.op.redirectURI = e.srv.URL + CallbackPath
 	return e
 }
 
@@ -121,7 +120,7 @@ func (e *env) start(options ...func(*Config)) {
 			ClientSecret: e.op.clientSecret,
 		},
 		Cookie: CookieConfig{Secrets: [][]byte{testSecret}},
-		Routes: []Route{{PathPrefix: "/", Upstream: e.up.url(t)}},
+		Routes: []Route{{Path: "/", Upstream: e.up.srv.URL}},
 		Now:    e.clock.Now,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
@@ -252,7 +251,7 @@ func (e *env) signIn(b *browser, path string) *response {
 func (e *env) mint(s *session) []*http.Cookie {
 	e.t.Helper()
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodGet, e.srv.URL+callbackPath, nil)
+	req := httptest.NewRequest(http.MethodGet, e.srv.URL+CallbackPath, nil)
 	if err := e.proxy.saveSession(rec, req, s); err != nil {
 		e.t.Fatalf("saveSession: %v", err)
 	}
@@ -264,11 +263,13 @@ func (e *env) testSession() *session {
 	return &session{
 		id:                randomToken(),
 		expiry:            e.clock.Now().Add(time.Hour),
-		subject:           "user-42",
-		email:             "ada@example.com",
-		preferredUsername: "ada",
-		name:              "Ada Lovelace",
-		groups:            []string{"eng", "ops"},
+		Identity: policy.Identity{
+			Subject:           "user-42",
+			Email:             "ada@example.com",
+			PreferredUsername: "ada",
+			Name:              "Ada Lovelace",
+			Groups:            []string{"eng", "ops"},
+		},
 		tokens:            tokens{access: "at", refresh: "rt", id: "it", accessExpiry: e.clock.Now().Add(time.Hour)},
 	}
 }

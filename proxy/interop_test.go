@@ -29,7 +29,7 @@ func TestInteropZitadelOP(t *testing.T) {
 	up := newTestUpstream(t)
 
 	issuer := opSrv.URL
-	client := storage.WebClient("gatehouse-proxy", "interop-secret", proxySrv.URL+callbackPath)
+	client := storage.WebClient("gatehouse-proxy", "interop-secret", proxySrv.URL+CallbackPath)
 	users := storage.NewUserStore(issuer)
 	opHandler = exampleop.SetupServer(issuer,
 		storage.NewStorageWithClients(users, map[string]*storage.Client{client.GetID(): client}),
@@ -40,7 +40,7 @@ func TestInteropZitadelOP(t *testing.T) {
 		PublicURL: pub,
 		Provider:  ProviderConfig{IssuerURL: issuer, ClientID: "gatehouse-proxy", ClientSecret: "interop-secret"},
 		Cookie:    CookieConfig{Secrets: [][]byte{testSecret}},
-		Routes:    []Route{{PathPrefix: "/", Upstream: up.url(t)}},
+		Routes:    []Route{{Path: "/", Upstream: up.srv.URL}},
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

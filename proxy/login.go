@@ -16,11 +16,12 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Reserved paths.
+// Reserved paths. CallbackPath, under PublicURL, is the redirect URI to
+// register at the provider.
 const (
 	reservedPrefix = "/oauth2/"
 	startPath      = "/oauth2/start"
-	callbackPath   = "/oauth2/callback"
+	CallbackPath   = "/oauth2/callback"
 	signOutPath    = "/oauth2/sign_out"
 	userinfoPath   = "/oauth2/userinfo"
 )

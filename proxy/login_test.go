@@ -35,7 +35,7 @@ func TestSignInFlow(t *testing.T) {
 	if got := q.Get("code_challenge_method"); got != "S256" {
 		t.Errorf("code_challenge_method = %q, want S256", got)
 	}
-	if got, want := q.Get("redirect_uri"), e.srv.URL+callbackPath; got != want {
+	if got, want := q.Get("redirect_uri"), e.srv.URL+CallbackPath; got != want {
 		t.Errorf("redirect_uri = %q, want %q", got, want)
 	}
 	if got := q.Get("scope"); got != "openid profile email" {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 //go:embed web/page.html
@@ -17,8 +18,9 @@ var webFS embed.FS
 
 var pageTemplate = template.Must(template.ParseFS(webFS, "web/page.html"))
 
-// pageError is an error shown to a person as a page. Title, message and hint
-// are fixed, user-safe text; cause is for the log only.
+// pageError is an error shown to a person as a page, or to a script as
+// JSON. Title, message and hint are fixed, user-safe text; cause is for the
+// log only.
 type pageError struct {
 	status   int
 	title    string
@@ -26,6 +28,7 @@ type pageError struct {
 	hint     string
 	link     string
 	linkText string
+	code     string // the JSON error code; derived from status when empty
 	cause    error
 }
 
@@ -74,6 +77,17 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p.log.LogAttrs(r.Context(), level, "request failed",
 		slog.Int("status", pe.status), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		code := pe.code
+		if code == "" {
+			code = strings.ToLower(strings.ReplaceAll(http.StatusText(pe.status), " ", "_"))
+		}
+		p.writeJSON(w, r, pe.status, map[string]string{
+			"error":             code,
+			"error_description": strings.TrimSpace(pe.message + " " + pe.hint),
+		})
+		return
+	}
 	p.page(w, r, pe)
 }
 

@@ -1,15 +1,19 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/proxy/canonical"
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
 // Proxy signs people in with an OpenID Provider and forwards their requests
@@ -22,11 +26,18 @@ type Proxy struct {
 	codecs     codecs
 	cookieName string
 	discovery  *discovery
-	routes     []*route // longest prefix first
+
+	routes     *routeTable
+	headers    *headerFilter
+	trusted    trustedProxies
+	redirects  redirectPolicy
+	claimNames []string // the non-standard claims sessions keep
 }
 
 // New checks cfg and builds a Proxy. It does not contact the provider:
 // discovery happens on the first sign-in, and is retried until it succeeds.
+// Problems with routes, trusted proxies and redirect domains are returned
+// together as ConfigErrors.
 func New(cfg Config) (*Proxy, error) {
 	pub := cfg.PublicURL
 	if pub == nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
@@ -39,7 +50,7 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, errors.New("Provider.IssuerURL and Provider.ClientID are required")
 	}
 	if len(cfg.Provider.Scopes) == 0 {
-		cfg.Provider.Scopes = []string{"openid", "profile", "email"}
+		cfg.Provider.Scopes = DefaultScopes()
 	}
 	if !slices.Contains(cfg.Provider.Scopes, "openid") {
 		return nil, fmt.Errorf("Provider.Scopes %q must include openid: the proxy signs people in with an ID token", cfg.Provider.Scopes)
@@ -48,7 +59,7 @@ func New(cfg Config) (*Proxy, error) {
 		cfg.Provider.HTTPClient = defaultProviderClient()
 	}
 	if cfg.Cookie.Name == "" {
-		cfg.Cookie.Name = "_gatehouse"
+		cfg.Cookie.Name = DefaultCookieName
 	}
 	if err := (&http.Cookie{Name: cfg.Cookie.Name, Value: "v"}).Valid(); err != nil {
 		return nil, fmt.Errorf("Cookie.Name %q: %w", cfg.Cookie.Name, err)
@@ -75,47 +86,240 @@ func New(cfg Config) (*Proxy, error) {
 		cookieName: cfg.Cookie.Name,
 		discovery: &discovery{
 			cfg:         cfg.Provider,
-			redirectURL: strings.TrimSuffix(pub.String(), "/") + callbackPath,
+			redirectURL: strings.TrimSuffix(pub.String(), "/") + CallbackPath,
 			now:         cfg.Now,
 		},
 	}
-	if p.routes, err = p.newRoutes(cfg.Routes); err != nil {
+	if err := p.compile(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// ServeHTTP serves the proxy's own pages under /oauth2/ and forwards every
-// other request that has a valid session to its route's upstream.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// Routing and the reserved paths see the cleaned path, computed once,
-	// so "/app/../oauth2/start" is the proxy's and "/a/../b" goes to /b's
-	// upstream.
-	clean := cleanPath(r.URL.Path)
-	if clean == "/oauth2" || strings.HasPrefix(clean, reservedPrefix) {
-		p.serveReserved(w, r, clean)
+// Check reports the problems New would find in cfg's routes, trusted
+// proxies and redirect domains, as ConfigErrors, without building anything
+// else.
+func Check(cfg Config) error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, cookieName: cmp.Or(cfg.Cookie.Name, DefaultCookieName)}
+	return p.compile()
+}
+
+// compile prepares everything the configuration says about requests.
+func (p *Proxy) compile() error {
+	var ps problems
+	cfg := &p.cfg
+	p.routes = compileRoutes(cfg.Routes, &ps)
+	var headerNames []string
+	for _, rt := range p.routes.inOrder {
+		for _, h := range rt.forward.headers {
+			headerNames = append(headerNames, h.name)
+		}
+	}
+	// Every route's identity headers are removed from every request, so
+	// no client can send one to an app that trusts it.
+	p.headers = newHeaderFilter(headerNames)
+	pool := newUpstreamPool(p.log)
+	for i, rt := range p.routes.inOrder {
+		p.compileUpstream(rt, cfg.Routes[i], pool, &ps)
+		if rt.policy != nil {
+			p.claimNames = appendNew(p.claimNames, rt.policy.ClaimNames()...)
+		}
+		p.claimNames = appendNew(p.claimNames, rt.forward.claimNames()...)
+	}
+	p.trusted = compileTrustedProxies(cfg.TrustedProxies, &ps)
+	p.redirects = compileRedirects(cfg.PublicURL, cfg.AllowedRedirectDomains, &ps)
+	p.checkCookieReach(&ps)
+	return ps.err()
+}
+
+// checkCookieReach refuses routes on hosts that the session cookie is not
+// sent to: everyone would be sent round a sign-in loop there.
+func (p *Proxy) checkCookieReach(ps *problems) {
+	if p.cfg.PublicURL == nil {
 		return
 	}
-	rt := p.match(clean)
-	if rt == nil {
-		p.fail(w, r, &pageError{
-			status:  http.StatusNotFound,
-			title:   "Not found",
-			message: "No application is configured at this address.",
-		})
+	public := p.cfg.PublicURL.Hostname()
+	domain := strings.ToLower(strings.TrimPrefix(p.cfg.Cookie.Domain, "."))
+	for i, rt := range p.routes.inOrder {
+		if rt.host == "" || rt.host == public {
+			continue
+		}
+		host := p.cfg.Routes[i].Host
+		// A wildcard route is checked with a host it matches.
+		sample := rt.host
+		if rt.wildcard {
+			sample = "x" + rt.host
+		}
+		if domain == "" || sample != domain && !strings.HasSuffix(sample, "."+domain) {
+			ps.add(rt.field+".host", "%s does not receive the session cookie, which is set for %s only; set cookie.domain to a domain above both (e.g. %s)", host, public, parentDomain(public))
+			continue
+		}
+		if !p.redirects.allowsHost(sample) {
+			ps.add(rt.field+".host", "%s is not in allowed_redirect_domains, so people signing in there would land on %s instead; add .%s there", host, public, domain)
+		}
+	}
+}
+
+func parentDomain(host string) string {
+	if _, rest, ok := strings.Cut(host, "."); ok && strings.Contains(rest, ".") {
+		return rest
+	}
+	return "example.com"
+}
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// target is what routing made of a request: its canonical host and path,
+// the route that serves it, and why it needs no sign-in, if it does not.
+type target struct {
+	method    string
+	host      string // canonical; "" when no route names a host
+	path      string // canonical
+	route     *route
+	exemption string
+}
+
+// errNoRoute is a request no route serves.
+var errNoRoute = errors.New("no route matches")
+
+// resolve finds the route for a request to host (a Host header or URL
+// authority) with the path as sent on the wire. The proxy's routing,
+// forward-auth and explain all go through it. It fails with a
+// *canonical.Error for a path or host that cannot be canonicalised, and
+// with errNoRoute.
+func (p *Proxy) resolve(method, host, rawPath string) (target, error) {
+	t := target{method: method}
+	var err error
+	if t.path, err = canonical.Path(rawPath); err != nil {
+		return t, err
+	}
+	if p.routes.anyHosts {
+		if t.host, err = canonical.Host(host); err != nil {
+			return t, err
+		}
+	}
+	if isReserved(t.path) {
+		return t, nil
+	}
+	if t.route = p.routes.match(t.host, t.path); t.route == nil {
+		return t, errNoRoute
+	}
+	t.exemption = t.route.exemption(method, t.path)
+	return t, nil
+}
+
+// authorize applies the target's route policy to a signed-in person.
+func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) policy.Decision {
+	d := t.route.policy.Decide(id)
+	if !d.Allowed {
+		p.log.LogAttrs(ctx, slog.LevelInfo, "access denied",
+			slog.String("route", t.route.name), slog.String("rule", d.Rule), slog.String("reason", d.Reason()),
+			slog.String("sub", id.Subject), slog.String("method", t.method), slog.String("path", t.path))
+	} else if p.log.Enabled(ctx, slog.LevelDebug) {
+		p.log.LogAttrs(ctx, slog.LevelDebug, "access allowed",
+			slog.String("route", t.route.name), slog.String("rule", d.Rule), slog.String("reason", d.Reason()),
+			slog.String("sub", id.Subject), slog.String("method", t.method), slog.String("path", t.path))
+	}
+	return d
+}
+
+// ServeHTTP serves the proxy's own pages under /oauth2/ and forwards every
+// other request that its route admits to the route's upstream.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw := requestPath(r)
+	t, err := p.resolve(r.Method, r.Host, raw)
+	if err != nil {
+		p.misrouted(w, r, err)
+		return
+	}
+	if t.route == nil {
+		p.serveReserved(w, r, t.path)
+		return
+	}
+	rt := t.route
+	if rt.proxy == nil {
+		p.fail(w, r, notFound("This address is only checked for an edge proxy (forward-auth); no application is served here."))
 		return
 	}
 	value, rest, own := splitCookies(r.Header["Cookie"], p.cookieName)
-	s, err := p.loadSession(r.Context(), value)
-	if err != nil {
-		s, err = p.loadShadowedSession(r.Context(), r.Header["Cookie"], value, err)
+	fw := &forward{route: rt, cookie: rest, stripCookies: own, trusted: p.trusted.contains(r.RemoteAddr)}
+	if t.exemption != "" {
+		if p.log.Enabled(r.Context(), slog.LevelDebug) {
+			p.log.DebugContext(r.Context(), "no sign-in needed", "route", rt.name, "rule", t.exemption, "method", r.Method, "path", t.path)
+		}
+	} else {
+		s, err := p.sessionFor(r, value)
+		if err != nil {
+			p.unauthenticated(w, r, &t, err)
+			return
+		}
+		if d := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
+			p.forbidden(w, r, &t, s, d, p.requestURL(r, &t))
+			return
+		}
+		if rt.forward.needsTokens() && p.store == nil {
+			if err := p.loadCookieTokens(r, s); err != nil {
+				p.unauthenticated(w, r, &t, err)
+				return
+			}
+		}
+		fw.session = s
 	}
-	if err != nil {
-		p.unauthenticated(w, r, err)
+	// The upstream gets the canonical path, so it reads the request the
+	// way routing and policy did.
+	if up := rt.upstreamPath(t.path); up != raw {
+		fw.path = up
+	}
+	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardKey{}, fw)))
+}
+
+// requestPath is the path of r's target as the client sent it, still
+// percent-encoded.
+func requestPath(r *http.Request) string {
+	if uri := r.RequestURI; strings.HasPrefix(uri, "/") {
+		path, _, _ := strings.Cut(uri, "?")
+		return path
+	}
+	// Absolute-form ("GET http://host/path") or a request built in
+	// process. The proxy routes it by its path like any other; the
+	// upstream is always the route's, never the URL's host.
+	if r.URL.Opaque != "" || r.URL.Path == "" && r.URL.RawPath == "" && r.URL.Host == "" {
+		return r.URL.Opaque
+	}
+	if p := r.URL.EscapedPath(); p != "" {
+		return p
+	}
+	return "/"
+}
+
+// misrouted answers a request that resolve could not place.
+func (p *Proxy) misrouted(w http.ResponseWriter, r *http.Request, err error) {
+	var ce *canonical.Error
+	if errors.As(err, &ce) {
+		p.fail(w, r, &pageError{
+			status:  http.StatusBadRequest,
+			title:   "This address cannot be used",
+			message: "The address is ambiguous: " + ce.Reason + ".",
+			hint:    "The proxy refuses such addresses rather than guess which page is meant. Check the link you followed.",
+			cause:   err,
+		})
 		return
 	}
-	fw := &forward{session: s, cookie: rest, stripCookies: own, path: forwardPath(r.URL.Path, clean)}
-	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardKey{}, fw)))
+	p.fail(w, r, notFound("No application is configured at this address."))
+}
+
+func notFound(message string) *pageError {
+	return &pageError{status: http.StatusNotFound, title: "Not found", message: message}
 }
 
 func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean string) {
@@ -123,44 +327,20 @@ func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean stri
 	switch clean {
 	case startPath:
 		err = p.start(w, r)
-	case callbackPath:
+	case CallbackPath:
 		err = p.callback(w, r)
 	case signOutPath:
 		err = p.signOut(w, r)
 	case userinfoPath:
 		err = p.userinfo(w, r)
+	case authPath:
+		err = p.forwardAuth(w, r)
 	default:
-		err = &pageError{
-			status:  http.StatusNotFound,
-			title:   "Not found",
-			message: "Paths under /oauth2/ belong to the sign-in proxy, and this one does not exist.",
-		}
+		err = notFound("Paths under /oauth2/ belong to the sign-in proxy, and this one does not exist.")
 	}
 	if err != nil {
 		p.fail(w, r, err)
 	}
-}
-
-// cleanPath is p as routes see it: rooted, without dot segments or
-// repeated slashes.
-func cleanPath(p string) string {
-	if p == "" || p[0] != '/' {
-		p = "/" + p
-	}
-	return path.Clean(p)
-}
-
-// forwardPath is the path to send upstream when the request's own path is
-// not clean: the upstream gets exactly the path that was routed (keeping a
-// trailing slash). It is empty when the request's path can be sent as is.
-func forwardPath(orig, clean string) string {
-	if orig == clean || len(orig) == len(clean)+1 && orig[len(clean)] == '/' && orig[:len(clean)] == clean {
-		return ""
-	}
-	if strings.HasSuffix(orig, "/") && clean != "/" {
-		return clean + "/"
-	}
-	return clean
 }
 
 // maxShadowingCookies bounds the further session cookies tried when the
@@ -181,6 +361,16 @@ type storeError struct{ err error }
 
 func (e *storeError) Error() string { return "session store: " + e.err.Error() }
 func (e *storeError) Unwrap() error { return e.err }
+
+// sessionFor loads the session of r, whose first session cookie has the
+// value given.
+func (p *Proxy) sessionFor(r *http.Request, value string) (*session, error) {
+	s, err := p.loadSession(r.Context(), value)
+	if err != nil {
+		s, err = p.loadShadowedSession(r.Context(), r.Header["Cookie"], value, err)
+	}
+	return s, err
+}
 
 // loadSession reads the session named by the session cookie's value. With
 // the cookie store this is a local decryption only: no lock, no I/O.
@@ -307,7 +497,7 @@ func (p *Proxy) saveSession(w http.ResponseWriter, r *http.Request, s *session) 
 
 // unauthenticated answers a request without a usable session: a browser
 // navigating to a page is sent to sign in, anything else gets 401.
-func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, why error) {
+func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, t *target, why error) {
 	var se *storeError
 	if errors.As(why, &se) {
 		p.fail(w, r, &pageError{
@@ -319,28 +509,58 @@ func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, why erro
 		})
 		return
 	}
-	p.log.DebugContext(r.Context(), "no usable session", "path", r.URL.Path, "reason", why.Error())
-	if !browserNavigation(r) {
+	p.log.DebugContext(r.Context(), "no usable session", "path", t.path, "reason", why.Error())
+	if !browserNavigation(r.Method, r.Header) {
 		p.unauthorized(w, r, why.Error())
 		return
 	}
-	if err := p.signIn(w, r, p.returnTarget(r, r.URL.RequestURI())); err != nil {
+	if err := p.signIn(w, r, p.returnTarget(r, p.requestURL(r, t))); err != nil {
 		p.fail(w, r, err)
 	}
 }
 
-// browserNavigation reports whether r looks like a person opening a page,
-// who can follow a redirect to sign in, rather than a script or API client.
-// Scripts often ask for HTML too (htmx, Turbo, jQuery's load), but a
-// redirect to the provider only fails in them, and each would start a sign-in
-// flow that crowds out the person's own; browsers mark such requests with
-// Sec-Fetch-Mode, and XMLHttpRequest libraries with X-Requested-With.
-func browserNavigation(r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+// requestURL is where to return to after signing in for a request: its path
+// and query on the proxy's own host, or its whole URL on another.
+func (p *Proxy) requestURL(r *http.Request, t *target) string {
+	uri := t.path
+	if r.URL.RawQuery != "" {
+		uri += "?" + r.URL.RawQuery
+	}
+	if t.host == "" || t.host == p.cfg.PublicURL.Hostname() {
+		return uri
+	}
+	return p.cfg.PublicURL.Scheme + "://" + r.Host + uri
+}
+
+// forbidden answers a signed-in person whom the route's policy refuses,
+// offering to sign in as someone else and return to back.
+func (p *Proxy) forbidden(w http.ResponseWriter, r *http.Request, t *target, s *session, d policy.Decision, back string) {
+	who := cmp.Or(s.PreferredUsername, s.Email, s.Subject)
+	p.fail(w, r, &pageError{
+		status:   http.StatusForbidden,
+		title:    "You don't have access to this page",
+		message:  fmt.Sprintf("You are signed in as %s, but %s is not open to you: %s.", who, t.route.name, d.Reason()),
+		hint:     fmt.Sprintf("To ask for access, tell the site's operator who you are (%s) and this rule: route %s, %s.", who, t.route.name, d.Rule),
+		link:     signOutPath + "?rd=" + url.QueryEscape(back),
+		linkText: "Sign in as someone else",
+		code:     "access_denied",
+		cause:    fmt.Errorf("route %s rule %s: %s", t.route.name, d.Rule, d.Reason()),
+	})
+}
+
+// browserNavigation reports whether a request with this method and these
+// headers looks like a person opening a page, who can follow a redirect to
+// sign in, rather than a script or API client. Scripts often ask for HTML
+// too (htmx, Turbo, jQuery's load), but a redirect to the provider only fails
+// in them, and each would start a sign-in flow that crowds out the person's
+// own; browsers mark such requests with Sec-Fetch-Mode, and XMLHttpRequest
+// libraries with X-Requested-With.
+func browserNavigation(method string, h http.Header) bool {
+	if method != http.MethodGet && method != http.MethodHead {
 		return false
 	}
-	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" || r.Header.Get("X-Requested-With") != "" {
+	if mode := h.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" || h.Get("X-Requested-With") != "" {
 		return false
 	}
-	return strings.Contains(r.Header.Get("Accept"), "text/html")
+	return strings.Contains(h.Get("Accept"), "text/html")
 }

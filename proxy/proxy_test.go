@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
 func TestSessionCookieProblems(t *testing.T) {
@@ -74,7 +76,7 @@ func TestSecretRotation(t *testing.T) {
 func TestSpoofedIdentityHeadersAreStripped(t *testing.T) {
 	e := newEnv(t)
 	s := e.testSession()
-	s.email, s.preferredUsername, s.groups = "", "", nil
+	s.Email, s.PreferredUsername, s.Groups = "", "", nil
 	h := http.Header{"Cookie": {cookieHeader(e.mint(s))}}
 	// Raw keys, as a client can send them: the server keeps names with
 	// underscores as they are, and tests can bypass canonicalisation.
@@ -93,7 +95,7 @@ func TestSpoofedIdentityHeadersAreStripped(t *testing.T) {
 	up := e.up.last(t)
 	var identity []string
 	for k, v := range up.Header {
-		if isIdentityHeader(k) {
+		if e.proxy.headers.kind(k) == kindIdentity {
 			identity = append(identity, k+": "+strings.Join(v, ","))
 		}
 	}
@@ -160,9 +162,9 @@ func TestRoutes(t *testing.T) {
 	}
 	e := newEnv(t, func(c *Config) {
 		c.Routes = []Route{
-			{PathPrefix: "/app", Upstream: apps["app"].url(t)},
-			{PathPrefix: "/", Upstream: apps["root"].url(t)},
-			{PathPrefix: "/app/admin/", Upstream: apps["appAdmin"].url(t)},
+			{Path: "/app", Upstream: apps["app"].srv.URL},
+			{Path: "/", Upstream: apps["root"].srv.URL},
+			{Path: "/app/admin/", Upstream: apps["appAdmin"].srv.URL},
 		}
 	})
 	cookie := cookieHeader(e.mint(e.testSession()))
@@ -195,7 +197,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestNotFoundPages(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Routes = []Route{{PathPrefix: "/app", Upstream: c.Routes[0].Upstream}} })
+	e := newEnv(t, func(c *Config) { c.Routes = []Route{{Path: "/app", Upstream: c.Routes[0].Upstream}} })
 	for _, p := range []string{"/elsewhere", "/oauth2/unknown", "/oauth2", "/x/../oauth2/nope"} {
 		r := serve(e.proxy, http.MethodGet, p, http.Header{"Accept": {acceptHTML}})
 		if r.Code != http.StatusNotFound {
@@ -323,14 +325,14 @@ func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	upstream, _ := url.Parse("http://127.0.0.1:9")
+	const upstream = "http://127.0.0.1:9"
 	valid := func() Config {
 		pub, _ := url.Parse("http://localhost:8000")
 		return Config{
 			PublicURL: pub,
 			Provider:  ProviderConfig{IssuerURL: "http://localhost:9000", ClientID: "c"},
 			Cookie:    CookieConfig{Secrets: [][]byte{testSecret}},
-			Routes:    []Route{{PathPrefix: "/", Upstream: upstream}},
+			Routes:    []Route{{Path: "/", Upstream: upstream}},
 		}
 	}
 	if _, err := New(valid()); err != nil {
@@ -349,11 +351,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"short secret", func(c *Config) { c.Cookie.Secrets = [][]byte{[]byte("short")} }, "at least 32"},
 		{"bad cookie name", func(c *Config) { c.Cookie.Name = "a b" }, "Cookie.Name"},
 		{"negative TTL", func(c *Config) { c.Cookie.SessionTTL = -time.Second }, "SessionTTL"},
-		{"no routes", func(c *Config) { c.Routes = nil }, "at least one route"},
-		{"relative prefix", func(c *Config) { c.Routes[0].PathPrefix = "app" }, "must start with /"},
-		{"reserved prefix", func(c *Config) { c.Routes[0].PathPrefix = "/oauth2/x" }, "reserved"},
-		{"duplicate prefix", func(c *Config) { c.Routes = append(c.Routes, Route{PathPrefix: "/", Upstream: upstream}) }, "twice"},
-		{"no upstream", func(c *Config) { c.Routes[0].Upstream = nil }, "Upstream"},
+		{"relative prefix", func(c *Config) { c.Routes[0].Path = "app" }, "routes[0].path: \"app\" must start with /"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,16 +367,20 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 func TestSessionCodecRoundTrip(t *testing.T) {
 	in := &session{
-		id: "id", expiry: time.Unix(1900000000, 0), subject: "s", email: "e", preferredUsername: "p", name: "n",
-		groups: []string{"g1", "", "g3"},
+		id: "id", expiry: time.Unix(1900000000, 0),
+		Identity: policy.Identity{
+			Subject: "s", Email: "e", PreferredUsername: "p", Name: "n", Groups: []string{"g1", "", "g3"},
+			Claims: map[string][]string{"department": {"sales", "ops"}, "level": nil},
+		},
 		tokens: tokens{access: "a", refresh: "r", id: "i", accessExpiry: time.Unix(1800000000, 0)},
 	}
 	out, err := decodeRecord(encodeRecord(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.id != in.id || !out.expiry.Equal(in.expiry) || out.subject != in.subject || out.email != in.email ||
-		out.preferredUsername != in.preferredUsername || out.name != in.name || !slices.Equal(out.groups, in.groups) ||
+	if out.id != in.id || !out.expiry.Equal(in.expiry) || out.Subject != in.Subject || out.Email != in.Email ||
+		out.PreferredUsername != in.PreferredUsername || out.Name != in.Name || !slices.Equal(out.Groups, in.Groups) ||
+		!maps.EqualFunc(out.Claims, in.Claims, slices.Equal) ||
 		out.tokens.access != "a" || out.tokens.refresh != "r" || out.tokens.id != "i" || !out.tokens.accessExpiry.Equal(in.tokens.accessExpiry) {
 		t.Fatalf("round trip: got %+v, want %+v", out, in)
 	}
@@ -446,7 +448,7 @@ func TestSpoofedForwardingHeadersAreStripped(t *testing.T) {
 			got := map[string]string{}
 			for k, v := range e.up.last(t).Header {
 				n := strings.ReplaceAll(strings.ToLower(k), "_", "-")
-				if (strings.HasPrefix(n, "x-forwarded-") || n == "forwarded") && !isIdentityHeader(k) {
+				if (strings.HasPrefix(n, "x-forwarded-") || n == "forwarded") && e.proxy.headers.kind(k) != kindIdentity {
 					got[k] = strings.Join(v, ",")
 				}
 			}
@@ -467,8 +469,7 @@ func TestUpstreamCannotSetOwnCookies(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(up.Close)
-	upURL, _ := url.Parse(up.URL)
-	e := newEnv(t, func(c *Config) { c.Routes = []Route{{PathPrefix: "/", Upstream: upURL}} })
+	e := newEnv(t, func(c *Config) { c.Routes = []Route{{Path: "/", Upstream: up.URL}} })
 	cookie := cookieHeader(e.mint(e.testSession()))
 	tests := []struct {
 		name string

@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/proxy/canonical"
 )
 
 // maxReturnLen bounds return targets, which travel in cookies and URLs.
@@ -69,9 +72,107 @@ func (p *Proxy) returnTarget(r *http.Request, rd string) string {
 	if rd == "" {
 		return "/"
 	}
-	if !safeReturn(rd) {
+	if !p.redirects.safe(rd) {
 		p.log.InfoContext(r.Context(), "ignoring unsafe return target", "rd", rd)
 		return "/"
 	}
 	return rd
+}
+
+// redirectPolicy says which absolute URLs are return targets: those on the
+// proxy's own origin, and those on the allowed redirect domains.
+type redirectPolicy struct {
+	scheme   string // PublicURL's; http targets only when it is http
+	origin   string // PublicURL's scheme://host[:port], lower case
+	exact    map[string]bool
+	suffixes []string // ".example.com"
+}
+
+func compileRedirects(pub *url.URL, domains []string, ps *problems) redirectPolicy {
+	rp := redirectPolicy{exact: map[string]bool{}}
+	if pub != nil {
+		rp.scheme = pub.Scheme
+		rp.origin = strings.ToLower(pub.Scheme + "://" + pub.Host)
+	}
+	for i, d := range domains {
+		field := fmt.Sprintf("allowed_redirect_domains[%d]", i)
+		name, sub := strings.CutPrefix(d, ".")
+		canon, err := canonical.Host(name)
+		switch {
+		case strings.HasPrefix(d, "*."):
+			ps.add(field, "write %q as %q: a leading dot means every host below it", d, d[1:])
+		case err != nil || canon != name || strings.ContainsAny(name, ":[") || !strings.Contains(name, ".") && sub:
+			ps.add(field, "%q is not a lower-case host name such as app.example.com, or .example.com for every host below it (no scheme, no port)", d)
+		case sub:
+			rp.suffixes = append(rp.suffixes, "."+canon)
+		default:
+			rp.exact[canon] = true
+		}
+	}
+	return rp
+}
+
+// allowsHost reports whether host, canonical, is an allowed redirect domain.
+func (rp *redirectPolicy) allowsHost(host string) bool {
+	if rp.exact[host] {
+		return true
+	}
+	for _, s := range rp.suffixes {
+		if len(host) > len(s) && strings.HasSuffix(host, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// safe reports whether a browser may be sent to target after sign-in or
+// sign-out: a path on this site (see safeReturn), or an absolute URL on the
+// proxy's origin or an allowed redirect domain. Absolute URLs are held to
+// a strict form, so that no browser or server can read another host into
+// them: a lower-case http(s) scheme followed by "//", a plain host name
+// without user info, and a path that safeReturn accepts.
+func (rp *redirectPolicy) safe(target string) bool {
+	if strings.HasPrefix(target, "/") {
+		return safeReturn(target)
+	}
+	if len(target) > maxReturnLen {
+		return false
+	}
+	rest, ok := strings.CutPrefix(target, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(target, "http://"); !ok || rp.scheme != "http" {
+			return false
+		}
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if strings.ContainsAny(authority, "@%\\[]") {
+		return false
+	}
+	host, err := canonical.Host(authority)
+	hostPart := authority
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 {
+		hostPart = authority[:i]
+	}
+	// The host as written must be the canonical one: no trailing dot.
+	if err != nil || strings.ToLower(hostPart) != host {
+		return false
+	}
+	if strings.HasPrefix(tail, "?") || strings.HasPrefix(tail, "#") {
+		tail = "/" + tail
+	}
+	if tail != "" && !safeReturn(tail) {
+		return false
+	}
+	scheme := target[:len(target)-len(rest)-len("://")]
+	sameOrigin := strings.ToLower(scheme+"://"+authority) == rp.origin
+	if !sameOrigin && !rp.allowsHost(host) {
+		return false
+	}
+	// Whatever Go's parser makes of it must agree.
+	u, err := url.Parse(target)
+	return err == nil && u.User == nil && u.Opaque == "" && strings.ToLower(u.Hostname()) == host
 }

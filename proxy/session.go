@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"time"
+
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
 // SessionStore keeps sessions on the server, so the session cookie carries
@@ -33,11 +36,7 @@ type session struct {
 	id     string
 	expiry time.Time
 
-	subject           string
-	email             string
-	preferredUsername string
-	name              string
-	groups            []string
+	policy.Identity
 
 	// tokens are filled only where the proxy reads the whole session: they
 	// are not needed to forward a request.
@@ -55,10 +54,12 @@ type tokens struct {
 // The binary layout is versioned so a later release can change it and still
 // recognise (and reject) values minted by this one. Fields are written as
 // length-prefixed strings: smaller than JSON or gob, which matters for
-// cookies, and cheap to parse on every request.
+// cookies, and cheap to parse on every request. Format 2 added the extra
+// claims; format 1 values (without them) are still read.
 const (
-	identityFormat byte = 1
-	tokensFormat   byte = 1
+	identityFormatV1 byte = 1
+	identityFormat   byte = 2
+	tokensFormat     byte = 1
 )
 
 // appendIdentity appends the parts of s needed to forward a request.
@@ -66,13 +67,29 @@ func appendIdentity(b []byte, s *session) []byte {
 	b = append(b, identityFormat)
 	b = appendString(b, s.id)
 	b = binary.AppendUvarint(b, uint64(s.expiry.Unix()))
-	b = appendString(b, s.subject)
-	b = appendString(b, s.email)
-	b = appendString(b, s.preferredUsername)
-	b = appendString(b, s.name)
-	b = binary.AppendUvarint(b, uint64(len(s.groups)))
-	for _, g := range s.groups {
-		b = appendString(b, g)
+	b = appendString(b, s.Subject)
+	b = appendString(b, s.Email)
+	b = appendString(b, s.PreferredUsername)
+	b = appendString(b, s.Name)
+	b = appendStrings(b, s.Groups)
+	b = binary.AppendUvarint(b, uint64(len(s.Claims)))
+	// Sorted, so equal sessions encode equally.
+	names := make([]string, 0, len(s.Claims))
+	for n := range s.Claims {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		b = appendString(b, n)
+		b = appendStrings(b, s.Claims[n])
+	}
+	return b
+}
+
+func appendStrings(b []byte, list []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(list)))
+	for _, v := range list {
+		b = appendString(b, v)
 	}
 	return b
 }
@@ -161,32 +178,63 @@ func (d *decoder) time() time.Time {
 	return time.Unix(int64(u), 0)
 }
 
+// strings reads a list written by appendStrings; nil when empty.
+func (d *decoder) strings() []string {
+	n := d.uvarint()
+	// Each item takes at least one byte, which bounds the allocation by
+	// the input's length.
+	if d.bad || n > uint64(len(d.s)) {
+		d.bad = true
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	list := make([]string, n)
+	for i := range list {
+		list[i] = d.string()
+	}
+	return list
+}
+
 // identity reads what appendIdentity wrote into s.
 func (d *decoder) identity(s *session) {
-	if d.byte() != identityFormat {
+	format := d.byte()
+	if format != identityFormat && format != identityFormatV1 {
 		d.bad = true
 		return
 	}
 	s.id = d.string()
 	s.expiry = d.time()
-	s.subject = d.string()
-	s.email = d.string()
-	s.preferredUsername = d.string()
-	s.name = d.string()
-	n := d.uvarint()
-	// Each group takes at least one byte, which bounds the allocation by
-	// the input's length.
-	if d.bad || n > uint64(len(d.s)) {
-		d.bad = true
-		return
-	}
-	if n > 0 {
-		s.groups = make([]string, n)
-		for i := range s.groups {
-			s.groups[i] = d.string()
+	s.Subject = d.string()
+	s.Email = d.string()
+	s.PreferredUsername = d.string()
+	s.Name = d.string()
+	s.Groups = d.strings()
+	if format == identityFormat {
+		n := d.uvarint()
+		if d.bad || n > uint64(len(d.s)) {
+			d.bad = true
+			return
+		}
+		for range n {
+			name := d.string()
+			values := d.strings()
+			if d.bad || name == "" {
+				d.bad = true
+				return
+			}
+			if s.Claims == nil {
+				s.Claims = make(map[string][]string, n)
+			}
+			if _, dup := s.Claims[name]; dup {
+				d.bad = true
+				return
+			}
+			s.Claims[name] = values
 		}
 	}
-	if s.id == "" || s.subject == "" || s.expiry.IsZero() {
+	if s.id == "" || s.Subject == "" || s.expiry.IsZero() {
 		d.bad = true
 	}
 }

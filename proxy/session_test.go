@@ -7,17 +7,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
 // fuzzProxy is a proxy that is never contacted over the network.
 func fuzzProxy(t testing.TB) *Proxy {
 	pub, _ := url.Parse("http://localhost:8000")
-	up, _ := url.Parse("http://127.0.0.1:9")
 	p, err := New(Config{
 		PublicURL: pub,
 		Provider:  ProviderConfig{IssuerURL: "http://127.0.0.1:9", ClientID: "c"},
 		Cookie:    CookieConfig{Secrets: [][]byte{testSecret}},
-		Routes:    []Route{{PathPrefix: "/", Upstream: up}},
+		Routes:    []Route{{Path: "/", Upstream: "http://127.0.0.1:9"}},
 		Now:       func() time.Time { return time.Unix(1800000000, 0) },
 	})
 	if err != nil {
@@ -32,7 +33,7 @@ func fuzzProxy(t testing.TB) *Proxy {
 // value the proxy itself minted.
 func FuzzSessionCookie(f *testing.F) {
 	p := fuzzProxy(f)
-	s := &session{id: "i", expiry: time.Unix(1900000000, 0), subject: "sub", groups: []string{"g"}}
+	s := &session{id: "i", expiry: time.Unix(1900000000, 0), Identity: policy.Identity{Subject: "sub", Groups: []string{"g"}}}
 	valid, err := encode(p.codecs.identity, p.cookieName, appendIdentity(nil, s))
 	if err != nil {
 		f.Fatal(err)
@@ -59,7 +60,7 @@ func FuzzSessionCookie(f *testing.F) {
 		got, err := p.loadSession(context.Background(), value)
 		// Fuzzing workers each mint their own seed value, so compare what
 		// came out rather than the input.
-		if err == nil && (got.id != s.id || got.subject != s.subject) {
+		if err == nil && (got.id != s.id || got.Subject != s.Subject) {
 			t.Fatalf("session %+v came out of %q, which the proxy did not mint", got, value)
 		}
 	})
@@ -71,7 +72,7 @@ func FuzzSessionCookie(f *testing.F) {
 // has one reading.
 func FuzzSessionDecoders(f *testing.F) {
 	s := &session{
-		id: "id", expiry: time.Unix(1900000000, 0), subject: "s", email: "e@x", name: "n", groups: []string{"a", "b"},
+		id: "id", expiry: time.Unix(1900000000, 0), Identity: policy.Identity{Subject: "s", Email: "e@x", Name: "n", Groups: []string{"a", "b"}},
 		tokens: tokens{access: "a", refresh: "r", id: "i", accessExpiry: time.Unix(1900000000, 0)},
 	}
 	f.Add(appendIdentity(nil, s))

@@ -2,219 +2,220 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"path"
-	"slices"
+	"os"
 	"strings"
 	"sync"
 	"time"
 )
 
-// The identity headers the proxy sets. Upstreams may trust them only because
-// the proxy removes every incoming copy first.
-const (
-	headerUser              = "X-Forwarded-User"
-	headerEmail             = "X-Forwarded-Email"
-	headerPreferredUsername = "X-Forwarded-Preferred-Username"
-	headerGroups            = "X-Forwarded-Groups"
-)
-
-// route is one configured path prefix and the proxy to its upstream.
-type route struct {
-	prefix string // cleaned; "/" matches everything
-	under  string // prefix + "/", precomputed for matching
-	proxy  *httputil.ReverseProxy
-}
-
-// forward carries what ServeHTTP worked out for a request to the Rewrite
-// hook, through the request's context.
-type forward struct {
-	session      *session
-	cookie       string // the Cookie header for the upstream
-	stripCookies bool   // whether cookie replaces the incoming header
-	path         string // the cleaned path to send, or "" to send the original
-	values       [5]string
-}
-
-type forwardKey struct{}
-
-// newRoutes builds one ReverseProxy per route, all sharing one transport
-// and one buffer pool.
-func (p *Proxy) newRoutes(cfg []Route) ([]*route, error) {
-	if len(cfg) == 0 {
-		return nil, errors.New("Routes: add at least one route, e.g. {PathPrefix: \"/\", Upstream: http://127.0.0.1:8081}")
+// compileUpstream reads where a route sends requests and builds its
+// ReverseProxy. Routes with the same connection settings share a transport,
+// and so its pool of connections.
+func (p *Proxy) compileUpstream(rt *route, rc Route, pool *upstreamPool, ps *problems) {
+	f := &rt.forward
+	for _, name := range sortedKeys(rc.SetHeaders) {
+		field := rt.field + ".set_headers." + name
+		if msg := checkHeaderName(name); msg != "" {
+			ps.add(field, "%s", msg)
+			continue
+		}
+		if p.headers.kind(name) == kindIdentity {
+			ps.add(field, "is an identity header, which the proxy removes from every request; set it with identity.headers")
+			continue
+		}
+		if !headerSafe(rc.SetHeaders[name]) {
+			ps.add(field, "the value has control characters or surrounding spaces")
+			continue
+		}
+		if f.set == nil {
+			f.set = http.Header{}
+		}
+		f.set[http.CanonicalHeaderKey(name)] = []string{rc.SetHeaders[name]}
 	}
-	transport := newTransport()
-	buffers := &bufferPool{}
-	errorLog := slog.NewLogLogger(p.log.Handler(), slog.LevelWarn)
-	routes := make([]*route, 0, len(cfg))
-	for i, rc := range cfg {
-		prefix := rc.PathPrefix
-		if prefix == "" || prefix[0] != '/' {
-			return nil, fmt.Errorf("Routes[%d]: PathPrefix %q must start with /", i, prefix)
-		}
-		prefix = path.Clean(prefix)
-		if prefix == "/oauth2" || strings.HasPrefix(prefix, reservedPrefix) {
-			return nil, fmt.Errorf("Routes[%d]: PathPrefix %q is reserved: %s belongs to the proxy", i, rc.PathPrefix, reservedPrefix)
-		}
-		u := rc.Upstream
-		if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("Routes[%d]: Upstream must be an absolute http or https URL, e.g. http://127.0.0.1:8081", i)
-		}
-		if slices.ContainsFunc(routes, func(r *route) bool { return r.prefix == prefix }) {
-			return nil, fmt.Errorf("Routes[%d]: PathPrefix %q is configured twice", i, rc.PathPrefix)
-		}
-		target := *u
-		routes = append(routes, &route{
-			prefix: prefix,
-			under:  strings.TrimSuffix(prefix, "/") + "/",
-			proxy: &httputil.ReverseProxy{
-				Rewrite:        func(pr *httputil.ProxyRequest) { rewrite(pr, &target) },
-				ModifyResponse: p.dropOwnSetCookies,
-				Transport:      transport,
-				BufferPool:     buffers,
-				ErrorHandler:   p.upstreamError,
-				ErrorLog:       errorLog,
-			},
-		})
+	if f.authorization != "" && f.set.Get("Authorization") != "" {
+		ps.add(rt.field+".set_headers.Authorization", "conflicts with identity.authorization; keep one")
 	}
-	slices.SortStableFunc(routes, func(a, b *route) int { return len(b.prefix) - len(a.prefix) })
-	return routes, nil
+	if rc.PreserveHost && rc.HostHeader != "" {
+		ps.add(rt.field+".host_header", "set either preserve_host or host_header, not both")
+	}
+	f.preserveHost, f.hostHeader = rc.PreserveHost, rc.HostHeader
+	f.stripPrefix = rc.StripPrefix
+	if f.stripPrefix {
+		f.prefix = []string{rt.prefix}
+	}
+	if rc.Upstream == "" {
+		if rc.TLS != (UpstreamTLS{}) || rc.Timeouts != (Timeouts{}) || rc.PreserveHost || rc.HostHeader != "" || rc.StripPrefix || len(rc.SetHeaders) > 0 {
+			ps.add(rt.field+".upstream", "is required for the forwarding settings of this route; without an upstream a route only answers forward-auth")
+		}
+		return
+	}
+	target, tr, err := pool.transport(rc)
+	if err != nil {
+		ps.add(rt.field+err.field, "%s", err.msg)
+		return
+	}
+	f.target = target
+	rt.upstream = rc.Upstream
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		ModifyResponse: p.dropOwnSetCookies,
+		Transport:      tr,
+		BufferPool:     pool.buffers,
+		ErrorHandler:   p.upstreamError,
+		ErrorLog:       pool.errorLog,
+	}
 }
 
-// match returns the route with the longest prefix matching the cleaned path,
-// on path-segment boundaries: /app matches /app and /app/x, not /apple.
-func (p *Proxy) match(clean string) *route {
-	for _, rt := range p.routes {
-		if rt.prefix == "/" || clean == rt.prefix || strings.HasPrefix(clean, rt.under) {
-			return rt
-		}
-	}
-	return nil
+// upstreamPool holds what routes share: transports by connection settings,
+// the copy buffers and the error log.
+type upstreamPool struct {
+	transports map[transportKey]*http.Transport
+	buffers    *bufferPool
+	errorLog   *log.Logger
 }
 
-// newTransport is the upstream connection pool. Go's default keeps only two
-// idle connections per host, which under load means a new connection for
-// most requests; a proxy talks to few hosts, so it keeps many.
-func newTransport() *http.Transport {
-	return &http.Transport{
+func newUpstreamPool(logger *slog.Logger) *upstreamPool {
+	return &upstreamPool{
+		transports: map[transportKey]*http.Transport{},
+		buffers:    &bufferPool{},
+		errorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+type transportKey struct {
+	socket   string
+	tls      UpstreamTLS
+	timeouts Timeouts
+}
+
+// fieldError is a problem with one field of a Route.
+type fieldError struct{ field, msg string }
+
+// transport parses rc.Upstream and returns the URL to send requests to and
+// the transport that reaches it.
+func (pool *upstreamPool) transport(rc Route) (*url.URL, *http.Transport, *fieldError) {
+	raw := rc.Upstream
+	key := transportKey{tls: rc.TLS, timeouts: rc.Timeouts}
+	var target *url.URL
+	switch {
+	case strings.HasPrefix(raw, "unix:"):
+		key.socket = strings.TrimPrefix(strings.TrimPrefix(raw, "unix:"), "//")
+		if !strings.HasPrefix(key.socket, "/") || strings.ContainsAny(key.socket, "?#") {
+			return nil, nil, &fieldError{".upstream", fmt.Sprintf("%q: write a unix socket as unix:/absolute/path.sock", raw)}
+		}
+		if rc.TLS != (UpstreamTLS{}) {
+			return nil, nil, &fieldError{".tls", "applies to https upstreams only"}
+		}
+		// The host is what the upstream sees in Host, unless configured.
+		target = &url.URL{Scheme: "http", Host: "localhost"}
+	default:
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, nil, &fieldError{".upstream", fmt.Sprintf("%q is not an upstream: use http://host:port[/path], https://... or unix:/path.sock", raw)}
+		}
+		if u.Scheme == "http" && rc.TLS != (UpstreamTLS{}) {
+			return nil, nil, &fieldError{".tls", "applies to https upstreams only; use https:// in upstream"}
+		}
+		target = u
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"connect", rc.Timeouts.Connect}, {"tls_handshake", rc.Timeouts.TLSHandshake}, {"response_header", rc.Timeouts.ResponseHeader}} {
+		if d.v < 0 {
+			return nil, nil, &fieldError{".timeouts." + d.field, "must not be negative"}
+		}
+	}
+	if tr, ok := pool.transports[key]; ok {
+		return target, tr, nil
+	}
+	tr, ferr := newTransport(key)
+	if ferr != nil {
+		return nil, nil, ferr
+	}
+	pool.transports[key] = tr
+	return target, tr, nil
+}
+
+// newTransport is a pool of upstream connections. Go's default keeps only
+// two idle connections per host, which under load means a new connection
+// for most requests; a proxy talks to few hosts, so it keeps many.
+func newTransport(k transportKey) (*http.Transport, *fieldError) {
+	dialer := &net.Dialer{
+		Timeout:   orDefault(k.timeouts.Connect, DefaultConnectTimeout),
+		KeepAlive: 30 * time.Second,
+	}
+	tr := &http.Transport{
 		// Upstreams are reached directly: requests carrying identity
 		// headers must not detour through an HTTP_PROXY from the
 		// environment.
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   512,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
+		TLSHandshakeTimeout:   orDefault(k.timeouts.TLSHandshake, DefaultTLSHandshakeTimeout),
+		ResponseHeaderTimeout: orDefault(k.timeouts.ResponseHeader, DefaultResponseHeaderTimeout),
 		ExpectContinueTimeout: time.Second,
 	}
+	if k.socket != "" {
+		socket := k.socket
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "unix", socket)
+		}
+	}
+	if k.tls != (UpstreamTLS{}) {
+		cfg, ferr := upstreamTLSConfig(k.tls)
+		if ferr != nil {
+			return nil, ferr
+		}
+		tr.TLSClientConfig = cfg
+	}
+	return tr, nil
 }
 
-// rewrite shapes the outgoing request. Order matters: incoming identity and
-// forwarding headers are removed before the proxy's are set.
-func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
-	fw := pr.In.Context().Value(forwardKey{}).(*forward)
-	if fw.path != "" {
-		pr.Out.URL.Path, pr.Out.URL.RawPath = fw.path, ""
-	}
-	h := pr.Out.Header
-	for k := range h {
-		if isIdentityHeader(k) || isForwardingHeader(k) {
-			delete(h, k)
+func upstreamTLSConfig(t UpstreamTLS) (*tls.Config, *fieldError) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, &fieldError{".tls.ca_file", fmt.Sprintf("cannot read %s: %v", t.CAFile, errors.Unwrap(err))}
 		}
-	}
-	pr.SetURL(target)
-	pr.SetXForwarded()
-
-	s := fw.session
-	// The values share fw's array, so setting the headers allocates nothing.
-	v := &fw.values
-	v[0] = s.subject
-	h[headerUser] = v[0:1:1]
-	if s.email != "" {
-		v[1] = s.email
-		h[headerEmail] = v[1:2:2]
-	}
-	if s.preferredUsername != "" {
-		v[2] = s.preferredUsername
-		h[headerPreferredUsername] = v[2:3:3]
-	}
-	if len(s.groups) > 0 {
-		v[3] = strings.Join(s.groups, ",")
-		h[headerGroups] = v[3:4:4]
-	}
-	if fw.stripCookies {
-		if fw.cookie == "" {
-			delete(h, "Cookie")
-		} else {
-			v[4] = fw.cookie
-			h["Cookie"] = v[4:5:5]
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &fieldError{".tls.ca_file", fmt.Sprintf("%s holds no PEM certificate", t.CAFile)}
 		}
+		cfg.RootCAs = pool
 	}
+	switch {
+	case t.CertFile != "" && t.KeyFile != "":
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, &fieldError{".tls.cert_file", fmt.Sprintf("cannot load the client certificate: %v", err)}
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case t.CertFile != "" || t.KeyFile != "":
+		return nil, &fieldError{".tls.key_file", "set both cert_file and key_file for a client certificate"}
+	}
+	return cfg, nil
 }
 
-// isIdentityHeader reports whether k names an identity header in any
-// spelling: any case, and with underscores for dashes, since CGI-style
-// servers (and the frameworks on them) read X_Forwarded_User as
-// X-Forwarded-User.
-func isIdentityHeader(k string) bool {
-	switch len(k) {
-	case len(headerUser):
-		return sameHeaderName(k, headerUser)
-	case len(headerEmail):
-		return sameHeaderName(k, headerEmail)
-	case len(headerGroups):
-		return sameHeaderName(k, headerGroups)
-	case len(headerPreferredUsername):
-		return sameHeaderName(k, headerPreferredUsername)
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
 	}
-	return false
-}
-
-// isForwardingHeader reports whether k is a spelling of a header that
-// SetXForwarded sets. ReverseProxy removes only the canonical spellings, and
-// a server that reads X_Forwarded_Proto as X-Forwarded-Proto would let a
-// client choose the scheme, host or address the upstream sees.
-func isForwardingHeader(k string) bool {
-	switch len(k) {
-	case len("X-Forwarded-For"):
-		return sameHeaderName(k, "X-Forwarded-For")
-	case len("X-Forwarded-Host"):
-		return sameHeaderName(k, "X-Forwarded-Host")
-	case len("X-Forwarded-Proto"):
-		return sameHeaderName(k, "X-Forwarded-Proto")
-	}
-	return false
-}
-
-func sameHeaderName(k, canonical string) bool {
-	for i := 0; i < len(k); i++ {
-		c, want := k[i], canonical[i]
-		if c == '_' {
-			c = '-'
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= want && want <= 'Z' {
-			want += 'a' - 'A'
-		}
-		if c != want {
-			return false
-		}
-	}
-	return true
+	return d
 }
 
 // dropOwnSetCookies removes the upstream's Set-Cookie headers for cookies

@@ -12,23 +12,20 @@ func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request) error {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
 	value, _, _ := splitCookies(r.Header["Cookie"], p.cookieName)
-	s, err := p.loadSession(r.Context(), value)
-	if err != nil {
-		s, err = p.loadShadowedSession(r.Context(), r.Header["Cookie"], value, err)
-	}
+	s, err := p.sessionFor(r, value)
 	if err != nil {
 		p.unauthorized(w, r, err.Error())
 		return nil
 	}
-	groups := s.groups
+	groups := s.Groups
 	if groups == nil {
 		groups = []string{}
 	}
 	p.writeJSON(w, r, http.StatusOK, map[string]any{
-		"sub":                s.subject,
-		"email":              s.email,
-		"preferred_username": s.preferredUsername,
-		"name":               s.name,
+		"sub":                s.Subject,
+		"email":              s.Email,
+		"preferred_username": s.PreferredUsername,
+		"name":               s.Name,
 		"groups":             groups,
 		"expires_at":         s.expiry.UTC().Format(time.RFC3339),
 	})

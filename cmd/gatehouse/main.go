@@ -24,6 +24,8 @@ const usage = `gatehouse — an OAuth 2.0 / OpenID Connect gateway
 Usage:
   gatehouse serve --config FILE   run the servers the file configures
   gatehouse check --config FILE   validate FILE and exit
+  gatehouse explain --config FILE --user ID [--email E] [--groups a,b] [--claim k=v] METHOD URL
+                                  show the route and rule that decide a request
   gatehouse hash-password         read a password on stdin, print its bcrypt hash
   gatehouse version               print the version
 `
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		return check(path, stdout)
+	case "explain":
+		return explain(ctx, args[1:], stdout, stderr)
 	case "hash-password":
 		return hashPassword(stdin, stdout, stderr)
 	case "version", "--version", "-version":

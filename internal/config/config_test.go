@@ -156,14 +156,14 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 			want: []string{":4: authserver.storage.postgres.dsn: is required when storage.type is postgres"},
 		},
 		{
-			name: "proxy without openid, routes or secrets",
+			name: "proxy without openid or secrets",
 			yaml: "proxy:\n  public_url: http://localhost:8000\n  provider: {issuer: http://localhost:9000, client_id: p, scopes: [profile]}\n",
-			want: []string{"proxy.provider.scopes: must include openid", "proxy.cookie.secrets: add at least one secret", "proxy.routes: add at least one route"},
+			want: []string{"proxy.provider.scopes: must include openid", "proxy.cookie.secrets: add at least one secret"},
 		},
 		{
 			name: "reserved route",
 			yaml: "proxy:\n  public_url: http://localhost:8000\n  provider: {issuer: http://localhost:9000, client_id: p}\n  cookie: {secrets: [\"0123456789abcdef0123456789abcdef\"]}\n  routes:\n    - {path: /oauth2/x, upstream: http://127.0.0.1:1}\n",
-			want: []string{":6: proxy.routes[0].path: /oauth2/ is reserved"},
+			want: []string{":6: proxy.routes[0].path: \"/oauth2/x\" is reserved: paths under /oauth2/ belong to the proxy"},
 		},
 		{
 			name: "http issuer off this machine",

@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage"
 	"github.com/gatehouse/gatehouse/proxy"
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
 // Logger returns the logger the file asks for, writing to w.
@@ -88,18 +89,47 @@ func clients(in []Client) []directory.Client {
 // session store, nil for the cookie store. It panics if the file has no
 // proxy section.
 func (c *Config) Proxy(sessions proxy.SessionStore, logger *slog.Logger) (proxy.Config, error) {
-	p := c.File.Proxy
+	cfg, err := proxyConfig(c.File.Proxy)
+	cfg.Sessions, cfg.Logger = sessions, logger
+	return cfg, err
+}
+
+// proxyConfig converts the proxy section. The proxy package validates
+// routes, policies and the rest itself (see validateProxy), so what it
+// refuses is refused in one place.
+func proxyConfig(p *Proxy) (proxy.Config, error) {
 	public, err := url.Parse(p.PublicURL)
 	if err != nil {
 		return proxy.Config{}, err
 	}
 	routes := make([]proxy.Route, len(p.Routes))
 	for i, r := range p.Routes {
-		u, err := url.Parse(r.Upstream)
-		if err != nil {
-			return proxy.Config{}, err
+		routes[i] = proxy.Route{
+			Name:         r.Name,
+			Host:         r.Host,
+			Path:         r.Path,
+			Upstream:     r.Upstream,
+			TLS:          proxy.UpstreamTLS(r.TLS),
+			PreserveHost: r.PreserveHost,
+			HostHeader:   r.HostHeader,
+			StripPrefix:  r.StripPrefix,
+			SetHeaders:   r.SetHeaders,
+			Timeouts:     proxy.Timeouts(r.Timeouts),
+			Public:       r.Public,
+			Allow:        (*policy.Rules)(r.Allow),
+			Deny:         (*policy.Rules)(r.Deny),
+			Identity: proxy.Identity{
+				Preset:             r.Identity.Preset,
+				Headers:            r.Identity.Headers,
+				Authorization:      r.Identity.Authorization,
+				BasicAuthUserClaim: r.Identity.BasicAuth.UserClaim,
+				BasicAuthPassword:  r.Identity.BasicAuth.Password,
+				AccessTokenHeader:  r.Identity.AccessTokenHeader,
+			},
 		}
-		routes[i] = proxy.Route{PathPrefix: r.Path, Upstream: u}
+		for _, s := range r.SkipAuth {
+			routes[i].SkipAuth = append(routes[i].SkipAuth, proxy.SkipRule(s))
+		}
 	}
 	return proxy.Config{
 		PublicURL: public,
@@ -112,13 +142,13 @@ func (c *Config) Proxy(sessions proxy.SessionStore, logger *slog.Logger) (proxy.
 		Cookie: proxy.CookieConfig{
 			Name:       p.Cookie.Name,
 			Domain:     p.Cookie.Domain,
-			Secure:     *p.Cookie.Secure,
+			Secure:     p.Cookie.Secure != nil && *p.Cookie.Secure,
 			Secrets:    bytesList(p.Cookie.Secrets),
 			SessionTTL: p.Cookie.SessionTTL,
 		},
-		Sessions: sessions,
-		Routes:   routes,
-		Logger:   logger,
+		Routes:                 routes,
+		TrustedProxies:         p.TrustedProxies,
+		AllowedRedirectDomains: p.AllowedRedirectDomains,
 	}, nil
 }
 

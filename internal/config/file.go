@@ -89,13 +89,15 @@ type Client struct {
 
 // Proxy is the `proxy:` section.
 type Proxy struct {
-	Listen            string       `yaml:"listen"`
-	PublicURL         string       `yaml:"public_url"`
-	InsecureAllowHTTP bool         `yaml:"insecure_allow_http"`
-	Provider          Provider     `yaml:"provider"`
-	Cookie            Cookie       `yaml:"cookie"`
-	SessionStore      SessionStore `yaml:"session_store"`
-	Routes            []Route      `yaml:"routes"`
+	Listen                 string       `yaml:"listen"`
+	PublicURL              string       `yaml:"public_url"`
+	InsecureAllowHTTP      bool         `yaml:"insecure_allow_http"`
+	Provider               Provider     `yaml:"provider"`
+	Cookie                 Cookie       `yaml:"cookie"`
+	SessionStore           SessionStore `yaml:"session_store"`
+	TrustedProxies         []string     `yaml:"trusted_proxies"`
+	AllowedRedirectDomains []string     `yaml:"allowed_redirect_domains"`
+	Routes                 []Route      `yaml:"routes"`
 }
 
 // Provider names the OpenID Provider the proxy uses.
@@ -131,10 +133,69 @@ type Redis struct {
 	TTL       time.Duration `yaml:"ttl"`
 }
 
-// Route maps a path prefix to an upstream.
+// Route is one entry of `proxy.routes`; proxy.Route documents each field.
 type Route struct {
-	Path     string `yaml:"path"`
-	Upstream string `yaml:"upstream"`
+	Name         string            `yaml:"name"`
+	Host         string            `yaml:"host"`
+	Path         string            `yaml:"path"`
+	Upstream     string            `yaml:"upstream"`
+	TLS          UpstreamTLS       `yaml:"tls"`
+	PreserveHost bool              `yaml:"preserve_host"`
+	HostHeader   string            `yaml:"host_header"`
+	StripPrefix  bool              `yaml:"strip_prefix"`
+	SetHeaders   map[string]string `yaml:"set_headers"`
+	Timeouts     Timeouts          `yaml:"timeouts"`
+	Public       bool              `yaml:"public"`
+	SkipAuth     []SkipRule        `yaml:"skip_auth"`
+	Allow        *Rules            `yaml:"allow"`
+	Deny         *Rules            `yaml:"deny"`
+	Identity     Identity          `yaml:"identity"`
+}
+
+// UpstreamTLS configures an https upstream.
+type UpstreamTLS struct {
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// Timeouts bound reaching an upstream.
+type Timeouts struct {
+	Connect        time.Duration `yaml:"connect"`
+	TLSHandshake   time.Duration `yaml:"tls_handshake"`
+	ResponseHeader time.Duration `yaml:"response_header"`
+}
+
+// SkipRule exempts requests from signing in.
+type SkipRule struct {
+	Methods []string `yaml:"methods"`
+	Path    string   `yaml:"path"`
+}
+
+// Rules list who a route's allow or deny matches.
+type Rules struct {
+	Users        []string            `yaml:"users"`
+	Emails       []string            `yaml:"emails"`
+	EmailDomains []string            `yaml:"email_domains"`
+	Groups       []string            `yaml:"groups"`
+	Claims       map[string][]string `yaml:"claims"`
+}
+
+// Identity says what a route's upstream learns about the person.
+type Identity struct {
+	Preset            string            `yaml:"preset"`
+	Headers           map[string]string `yaml:"headers"`
+	Authorization     string            `yaml:"authorization"`
+	BasicAuth         BasicAuth         `yaml:"basic_auth"`
+	AccessTokenHeader bool              `yaml:"access_token_header"`
+}
+
+// BasicAuth is the Authorization: Basic a route sends upstream.
+type BasicAuth struct {
+	UserClaim    string `yaml:"user_claim"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
 }
 
 // DemoUpstream is the built-in app that shows the identity it received.

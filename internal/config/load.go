@@ -159,6 +159,15 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, field string) {
 			l.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", field, i))
 		}
 	case yaml.MappingNode:
+		if t.Kind() == reflect.Map {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key, val := n.Content[i], n.Content[i+1]
+				child := field + "." + key.Value
+				l.lines[child] = key.Line
+				l.walk(val, t.Elem(), child)
+			}
+			return
+		}
 		if t.Kind() != reflect.Struct {
 			l.addf(field, "got a mapping, want %s", kindName(t))
 			return
@@ -250,6 +259,8 @@ func explainTypeError(msg string) string {
 		want = "a list, e.g. [a, b] or one \"- item\" per line"
 	case strings.HasPrefix(goType, "config."):
 		want = "a mapping: the section's fields, indented on the lines below"
+	case strings.HasPrefix(goType, "map["):
+		want = "a mapping of names to values, e.g. {X-Env: prod}"
 	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
 		want = "a whole number"
 	default:
@@ -293,7 +304,7 @@ func sortedKeys(m map[string]reflect.Type) []string {
 
 func kindName(t reflect.Type) string {
 	switch t.Kind() {
-	case reflect.Struct:
+	case reflect.Struct, reflect.Map:
 		return "a mapping"
 	case reflect.Slice:
 		return "a list"

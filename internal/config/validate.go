@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
+	"github.com/gatehouse/gatehouse/proxy"
 )
 
 // Defaults, named so config.example.yaml, the docs and the code agree.
@@ -22,7 +24,6 @@ const (
 	DefaultSigningAlgorithm  = "ES256"
 	DefaultKeyRotationPeriod = 30 * 24 * time.Hour
 	DefaultSQLitePath        = "gatehouse.db"
-	DefaultCookieName        = "_gatehouse"
 	DefaultRedisKeyPrefix    = "gatehouse:session:"
 	DefaultRedisTTL          = 12 * time.Hour
 )
@@ -38,7 +39,6 @@ var (
 	}
 	defaultClientScopes = []string{"openid", "profile", "email"}
 	defaultGrantTypes   = []string{"authorization_code", "refresh_token"}
-	defaultProxyScopes  = []string{"openid", "profile", "email"}
 )
 
 const (
@@ -95,6 +95,14 @@ func (l *loader) resolveFiles(f *File) {
 		if r := p.SessionStore.Redis; r != nil {
 			l.secretPair("proxy.session_store.redis.url", &r.URL, r.URLFile)
 		}
+		for i := range p.Routes {
+			r := &p.Routes[i]
+			field := fmt.Sprintf("proxy.routes[%d]", i)
+			l.secretPair(field+".identity.basic_auth.password", &r.Identity.BasicAuth.Password, r.Identity.BasicAuth.PasswordFile)
+			for _, f := range []*string{&r.TLS.CAFile, &r.TLS.CertFile, &r.TLS.KeyFile} {
+				*f = l.resolvePath(*f)
+			}
+		}
 	}
 }
 
@@ -134,9 +142,9 @@ func (l *loader) applyDefaults(f *File) {
 	if p := f.Proxy; p != nil {
 		setDefault(&p.Listen, DefaultProxyListen)
 		if p.Provider.Scopes == nil {
-			p.Provider.Scopes = defaultProxyScopes
+			p.Provider.Scopes = proxy.DefaultScopes()
 		}
-		setDefault(&p.Cookie.Name, DefaultCookieName)
+		setDefault(&p.Cookie.Name, proxy.DefaultCookieName)
 		if p.Cookie.Secure == nil {
 			secure := strings.HasPrefix(p.PublicURL, "https://")
 			p.Cookie.Secure = &secure
@@ -197,7 +205,7 @@ func (l *loader) matchProxyToClient(a *AuthServer, p *Proxy) {
 	}
 	c, field := a.Clients[i], fmt.Sprintf("authserver.clients[%d]", i)
 	if p.PublicURL != "" {
-		redirect := strings.TrimSuffix(p.PublicURL, "/") + "/oauth2/callback"
+		redirect := strings.TrimSuffix(p.PublicURL, "/") + proxy.CallbackPath
 		if !slices.Contains(c.RedirectURIs, redirect) {
 			l.addf("proxy.public_url", "the proxy's redirect URI %s is not in %s.redirect_uris (registered: %s); add it there or fix public_url", redirect, field, strings.Join(c.RedirectURIs, ", "))
 		}
@@ -365,22 +373,31 @@ func (l *loader) validateProxy(p *Proxy) {
 	default:
 		l.addf("proxy.session_store.type", "%q is not a session store; use cookie, memory or redis", p.SessionStore.Type)
 	}
-	if len(p.Routes) == 0 {
-		l.addf("proxy.routes", "add at least one route, e.g. {path: /, upstream: http://127.0.0.1:8081}")
-	}
-	seen := map[string]bool{}
+	l.validateRoutes(p)
+}
+
+// validateRoutes has the proxy package check routes, policies, trusted
+// proxies and redirect domains, the rules it owns, and places each problem
+// on its line. An allow or deny written with nothing after it is caught
+// here: YAML reads it as absent, which would admit everyone.
+func (l *loader) validateRoutes(p *Proxy) {
 	for i, r := range p.Routes {
-		field := fmt.Sprintf("proxy.routes[%d]", i)
-		switch {
-		case !strings.HasPrefix(r.Path, "/"):
-			l.addf(field+".path", "%q must start with /", r.Path)
-		case strings.HasPrefix(r.Path, "/oauth2/") || r.Path == "/oauth2":
-			l.addf(field+".path", "/oauth2/ is reserved for the proxy's own endpoints")
-		case seen[r.Path]:
-			l.addf(field+".path", "%q is routed twice", r.Path)
+		for name, rules := range map[string]*Rules{"allow": r.Allow, "deny": r.Deny} {
+			field := fmt.Sprintf("proxy.routes[%d].%s", i, name)
+			if _, written := l.lines[field]; written && rules == nil {
+				l.addf(field, "is empty; list users, emails, email_domains, groups or claims, or remove %s", name)
+			}
 		}
-		seen[r.Path] = true
-		l.absURL(field+".upstream", r.Upstream)
+	}
+	cfg, err := proxyConfig(p)
+	if err != nil {
+		return // public_url is reported above
+	}
+	var errs proxy.ConfigErrors
+	if errors.As(proxy.Check(cfg), &errs) {
+		for _, e := range errs {
+			l.addf("proxy."+e.Field, "%s", e.Msg)
+		}
 	}
 }
 

@@ -1,0 +1,287 @@
+package proxy
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/proxy/canonical"
+	"github.com/gatehouse/gatehouse/proxy/policy"
+)
+
+// route is a compiled Route.
+type route struct {
+	name  string
+	field string // "routes[i]", for messages about the configuration
+
+	host     string // canonical; "" for any host
+	wildcard bool   // host is ".example.com", from "*.example.com"
+	prefix   string // canonical, without a trailing slash except for "/"
+	segs     []string
+
+	public bool
+	skip   []skipRule
+	policy *policy.Compiled
+
+	// upstream is as configured, for messages; proxy is nil for a
+	// forward-auth-only route.
+	upstream string
+	proxy    *httputil.ReverseProxy
+	forward  forwarding
+}
+
+// skipRule is a compiled SkipRule.
+type skipRule struct {
+	methods []string
+	path    *regexp.Regexp
+}
+
+// routeTable finds the route for a request.
+type routeTable struct {
+	routes   []*route // most specific first
+	inOrder  []*route // as configured
+	anyHosts bool     // whether some route names a host
+}
+
+// specificity orders routes: an exact host before a wildcard before none,
+// then more path segments before fewer.
+func (rt *route) specificity() int {
+	hostClass := 0
+	switch {
+	case rt.wildcard:
+		hostClass = 1
+	case rt.host != "":
+		hostClass = 2
+	}
+	return hostClass<<16 | len(rt.segs)
+}
+
+// match returns the most specific route for the canonical host and path,
+// or nil.
+func (t *routeTable) match(host, path string) *route {
+	for _, rt := range t.routes {
+		if rt.matchesHost(host) && matchSegments(path, rt.segs, strings.EqualFold) {
+			return rt
+		}
+	}
+	return nil
+}
+
+func (rt *route) matchesHost(host string) bool {
+	switch {
+	case rt.host == "":
+		return true
+	case rt.wildcard:
+		// One label below: "a.example.com", not "example.com" or "a.b.example.com".
+		label, ok := strings.CutSuffix(host, rt.host)
+		return ok && label != "" && !strings.Contains(label, ".")
+	}
+	return host == rt.host
+}
+
+// matchSegments reports whether path starts with the segments segs, as
+// compared by eq.
+func matchSegments(path string, segs []string, eq func(a, b string) bool) bool {
+	_, ok := cutSegments(path, segs, eq)
+	return ok
+}
+
+// cutSegments removes the segments segs from the start of path, returning
+// the rest (which starts with "/" or is empty).
+func cutSegments(path string, segs []string, eq func(a, b string) bool) (string, bool) {
+	rest := path
+	for _, s := range segs {
+		if len(rest) < 2 || rest[0] != '/' {
+			return "", false
+		}
+		end := strings.IndexByte(rest[1:], '/') + 1
+		if end == 0 {
+			end = len(rest)
+		}
+		if !eq(rest[1:end], s) {
+			return "", false
+		}
+		rest = rest[end:]
+	}
+	return rest, true
+}
+
+func exactly(a, b string) bool { return a == b }
+
+// exemption says why a request needs no sign-in, or "" when it does.
+// Exemptions match the path exactly as written in the configuration,
+// case included: a case-insensitive upstream may treat /Static as /static,
+// but a case-sensitive one may serve something else there.
+func (rt *route) exemption(method, path string) string {
+	if rt.public && matchSegments(path, rt.segs, exactly) {
+		return "public route"
+	}
+	for i, s := range rt.skip {
+		if slices.Contains(s.methods, method) && s.path.MatchString(path) {
+			return fmt.Sprintf("skip_auth[%d]", i)
+		}
+	}
+	return ""
+}
+
+// upstreamPath is the path to send upstream for the canonical path.
+func (rt *route) upstreamPath(path string) string {
+	if !rt.forward.stripPrefix {
+		return path
+	}
+	rest, _ := cutSegments(path, rt.segs, strings.EqualFold)
+	if rest == "" {
+		return "/"
+	}
+	return rest
+}
+
+// describe is the route in words, for explain.
+func (rt *route) describe() string {
+	host := cmp.Or(rt.host, "any host")
+	if rt.wildcard {
+		host = "*" + rt.host
+	}
+	to := "forward-auth only"
+	if rt.proxy != nil {
+		to = "→ " + rt.upstream
+	}
+	return fmt.Sprintf("%s %q (%s, path %s) %s", rt.field, rt.name, host, rt.prefix, to)
+}
+
+// compileRoutes checks and prepares the routes. Problems are added to ps;
+// the upstream proxies are built by the caller.
+func compileRoutes(cfg []Route, ps *problems) *routeTable {
+	t := &routeTable{}
+	for i, rc := range cfg {
+		field := fmt.Sprintf("routes[%d]", i)
+		rt := &route{field: field}
+		rt.compileMatch(rc, ps)
+		rt.compileAccess(rc, ps)
+		rt.compileIdentity(rc, ps)
+		rt.name = cmp.Or(rc.Name, rc.Host+rt.prefix)
+		for _, other := range t.inOrder {
+			if other.host == rt.host && other.wildcard == rt.wildcard && slices.EqualFunc(other.segs, rt.segs, strings.EqualFold) {
+				ps.add(field+".path", "%s on %s is also %s; each host and path may be routed once (paths are compared ignoring case)", rc.Path, cmp.Or(rc.Host, "every host"), other.field)
+			}
+			if rc.Name != "" && other.name == rc.Name {
+				ps.add(field+".name", "%q is also the name of %s", rc.Name, other.field)
+			}
+		}
+		t.inOrder = append(t.inOrder, rt)
+		t.anyHosts = t.anyHosts || rt.host != ""
+	}
+	t.routes = slices.Clone(t.inOrder)
+	if len(cfg) == 0 {
+		// A pure forward-auth service: every signed-in person passes.
+		allowAll, _ := policy.Compile(policy.Policy{})
+		t.routes = []*route{{name: "default", field: "routes", prefix: "/", policy: allowAll}}
+	}
+	slices.SortStableFunc(t.routes, func(a, b *route) int { return b.specificity() - a.specificity() })
+	return t
+}
+
+// compileMatch reads the host and path a route matches.
+func (rt *route) compileMatch(rc Route, ps *problems) {
+	if h := rc.Host; h != "" {
+		name, isWildcard := strings.CutPrefix(h, "*.")
+		canon, err := canonical.Host(name)
+		switch {
+		case err != nil || strings.ContainsAny(name, ":*[") || canon != strings.ToLower(name):
+			ps.add(rt.field+".host", "%q is not a host name such as app.example.com or *.example.com (no port, no scheme)", h)
+		case isWildcard && !strings.Contains(canon, "."):
+			ps.add(rt.field+".host", "%q would match top-level names; use *.example.com or deeper", h)
+		case isWildcard:
+			rt.host, rt.wildcard = "."+canon, true
+		default:
+			rt.host = canon
+		}
+	}
+	switch p := rc.Path; {
+	case p == "":
+		rt.prefix = "/"
+	case p[0] != '/':
+		ps.add(rt.field+".path", "%q must start with /", p)
+	default:
+		canon, err := canonical.Path(p)
+		switch {
+		case err != nil:
+			ps.add(rt.field+".path", "%q: %v", p, err)
+		case isReserved(canon):
+			ps.add(rt.field+".path", "%q is reserved: paths under %s belong to the proxy", p, reservedPrefix)
+		case canon != p && canon != p+"/" && canon+"/" != p:
+			ps.add(rt.field+".path", "%q is not in canonical form; write %q", p, strings.TrimSuffix(canon, "/"))
+		default:
+			rt.prefix = canon
+		}
+	}
+	if rt.prefix != "/" {
+		rt.prefix = strings.TrimSuffix(rt.prefix, "/")
+	}
+	for _, s := range strings.Split(rt.prefix, "/") {
+		if s != "" {
+			rt.segs = append(rt.segs, s)
+		}
+	}
+}
+
+// compileAccess reads who may pass a route.
+func (rt *route) compileAccess(rc Route, ps *problems) {
+	if rc.Public && (rc.Allow != nil || rc.Deny != nil || len(rc.SkipAuth) > 0) {
+		ps.add(rt.field+".public", "a public route admits everyone; remove allow, deny and skip_auth, or public")
+	}
+	rt.public = rc.Public
+	compiled, errs := policy.Compile(policy.Policy{Allow: rc.Allow, Deny: rc.Deny})
+	for _, e := range errs {
+		ps.add(rt.field+"."+e.Field, "%s", e.Msg)
+	}
+	rt.policy = compiled
+	for j, s := range rc.SkipAuth {
+		field := fmt.Sprintf("%s.skip_auth[%d]", rt.field, j)
+		if len(s.Methods) == 0 {
+			ps.add(field+".methods", "list the methods this rule exempts, e.g. [GET, HEAD]; a rule never applies to unlisted methods")
+		}
+		for k, m := range s.Methods {
+			if m == "" || m != strings.ToUpper(m) || strings.ContainsFunc(m, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+				ps.add(fmt.Sprintf("%s.methods[%d]", field, k), "%q is not a method such as GET (methods are upper case)", m)
+			}
+		}
+		if !strings.HasPrefix(s.Path, "/") && !strings.HasPrefix(s.Path, "^/") {
+			ps.add(field+".path", "%q must start with / (it is matched against the whole path, as if between ^ and $)", s.Path)
+			continue
+		}
+		re, err := regexp.Compile(`^(?:` + strings.TrimSuffix(strings.TrimPrefix(s.Path, "^"), "$") + `)$`)
+		if err != nil {
+			ps.add(field+".path", "%v", err)
+			continue
+		}
+		rt.skip = append(rt.skip, skipRule{methods: s.Methods, path: re})
+	}
+}
+
+// isReserved reports whether the canonical path belongs to the proxy.
+func isReserved(path string) bool {
+	return path == "/oauth2" || strings.HasPrefix(path, reservedPrefix)
+}
+
+// checkHeaderName says what is wrong with a configured header name, or "".
+func checkHeaderName(name string) string {
+	if name == "" || strings.ContainsFunc(name, func(r rune) bool {
+		return !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+	}) {
+		return "is not a header name of letters, digits and dashes (underscores are refused: servers read X_A as X-A)"
+	}
+	switch http.CanonicalHeaderKey(name) {
+	case "Host", "Cookie", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer",
+		"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Set-Cookie":
+		return "is managed by the proxy and cannot be set"
+	}
+	if slices.Contains(forwardingHeaders, normalizeHeaderName(name)) {
+		return "describes the connection and is set by the proxy (see trusted_proxies)"
+	}
+	return ""
+}
