@@ -20,8 +20,8 @@ import (
 // tokens, so its cookies are split the way a real provider's would be.
 func benchSession(now time.Time) *session {
 	return &session{
-		id:                randomToken(),
-		expiry:            now.Add(time.Hour),
+		id:     randomToken(),
+		expiry: now.Add(time.Hour),
 		Identity: policy.Identity{
 			Subject:           "248289761001",
 			Email:             "ada.lovelace@example.com",

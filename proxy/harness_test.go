@@ -261,8 +261,8 @@ func (e *env) mint(s *session) []*http.Cookie {
 // testSession is a valid session for the test provider's user.
 func (e *env) testSession() *session {
 	return &session{
-		id:                randomToken(),
-		expiry:            e.clock.Now().Add(time.Hour),
+		id:     randomToken(),
+		expiry: e.clock.Now().Add(time.Hour),
 		Identity: policy.Identity{
 			Subject:           "user-42",
 			Email:             "ada@example.com",
@@ -270,7 +270,7 @@ func (e *env) testSession() *session {
 			Name:              "Ada Lovelace",
 			Groups:            []string{"eng", "ops"},
 		},
-		tokens:            tokens{access: "at", refresh: "rt", id: "it", accessExpiry: e.clock.Now().Add(time.Hour)},
+		tokens: tokens{access: "at", refresh: "rt", id: "it", accessExpiry: e.clock.Now().Add(time.Hour)},
 	}
 }
 
