@@ -123,7 +123,11 @@ func (p *Proxy) compile() error {
 	p.headers = newHeaderFilter(headerNames)
 	pool := newUpstreamPool(p.log)
 	for i, rt := range p.routes.inOrder {
-		p.compileUpstream(rt, cfg.Routes[i], pool, &ps)
+		var rc Route
+		if i < len(cfg.Routes) {
+			rc = cfg.Routes[i]
+		}
+		p.compileUpstream(rt, rc, pool, &ps)
 		if rt.policy != nil {
 			p.claimNames = appendNew(p.claimNames, rt.policy.ClaimNames()...)
 		}
@@ -143,11 +147,14 @@ func (p *Proxy) checkCookieReach(ps *problems) {
 	}
 	public := p.cfg.PublicURL.Hostname()
 	domain := strings.ToLower(strings.TrimPrefix(p.cfg.Cookie.Domain, "."))
-	for i, rt := range p.routes.inOrder {
+	for _, rt := range p.routes.inOrder {
 		if rt.host == "" || rt.host == public {
 			continue
 		}
-		host := p.cfg.Routes[i].Host
+		host := strings.TrimPrefix(rt.host, ".")
+		if rt.wildcard {
+			host = "*" + rt.host
+		}
 		// A wildcard route is checked with a host it matches.
 		sample := rt.host
 		if rt.wildcard {
@@ -284,22 +291,28 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // requestPath is the path of r's target as the client sent it, still
-// percent-encoded.
+// percent-encoded. An absolute-form target ("GET http://host/path") is
+// routed by its path like any other: the upstream is always the route's,
+// never the URL's host, so the proxy is no open proxy. Any other form
+// ("*", CONNECT's host:port) is returned as is, for routing to refuse.
 func requestPath(r *http.Request) string {
-	if uri := r.RequestURI; strings.HasPrefix(uri, "/") {
+	uri := r.RequestURI
+	if uri == "" { // a request built in process
+		return r.URL.EscapedPath()
+	}
+	if i := strings.Index(uri, "://"); i > 0 && !strings.ContainsAny(uri[:i], "/?") {
+		rest := uri[i+len("://"):]
+		j := strings.IndexAny(rest, "/?#")
+		if j < 0 || rest[j] != '/' {
+			return "/"
+		}
+		uri = rest[j:]
+	}
+	if strings.HasPrefix(uri, "/") {
 		path, _, _ := strings.Cut(uri, "?")
 		return path
 	}
-	// Absolute-form ("GET http://host/path") or a request built in
-	// process. The proxy routes it by its path like any other; the
-	// upstream is always the route's, never the URL's host.
-	if r.URL.Opaque != "" || r.URL.Path == "" && r.URL.RawPath == "" && r.URL.Host == "" {
-		return r.URL.Opaque
-	}
-	if p := r.URL.EscapedPath(); p != "" {
-		return p
-	}
-	return "/"
+	return uri
 }
 
 // misrouted answers a request that resolve could not place.

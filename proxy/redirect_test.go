@@ -101,3 +101,117 @@ func FuzzSafeReturn(f *testing.F) {
 		}
 	})
 }
+
+// testRedirects allows .example.com and ok.example.org besides the proxy's
+// origin https://app.example.net.
+func testRedirects(t testing.TB) redirectPolicy {
+	pub, _ := url.Parse("https://app.example.net")
+	var ps problems
+	rp := compileRedirects(pub, []string{".example.com", "ok.example.org"}, &ps)
+	if ps.err() != nil {
+		t.Fatal(ps.err())
+	}
+	return rp
+}
+
+func TestReturnTargetsOnOtherHosts(t *testing.T) {
+	rp := testRedirects(t)
+	for _, target := range []string{
+		"https://app.example.net/",
+		"https://app.example.net/x?y=1#z",
+		"https://APP.example.net/x",
+		"https://wiki.example.com/page",
+		"https://a.b.example.com",
+		"https://wiki.example.com:8443/x",
+		"https://ok.example.org/x",
+		"https://ok.example.org?x=1",
+	} {
+		if !rp.safe(target) {
+			t.Errorf("safe(%q) = false, want true", target)
+		}
+	}
+	// Each is a way a browser, or a server decoding the target, has been
+	// led to another host (oauth2-proxy CVE-2020-5233, CVE-2020-11053,
+	// CVE-2020-4037 and CVE-2021-21291; Authelia and vouch-proxy open
+	// redirects of the same shapes).
+	for _, target := range []string{
+		"https://example.com/",                      // the parent itself is not ".example.com"
+		"https://evil.com/",                         // not listed
+		"https://evilexample.com/",                  // a suffix without the dot (CVE-2021-21291)
+		"https://wiki.example.com.evil/",            // the allowed name as a label of another
+		"https://ok.example.org.evil/x",             // likewise for an exact entry
+		"https://sub.ok.example.org/",               // exact entries have no subdomains
+		"https://ok.example@evil.com/",              // user info
+		"https://wiki.example.com@evil.com/",        // user info naming an allowed host
+		"https://evil.com/wiki.example.com",         // the allowed name in the path
+		"https://evil.com?wiki.example.com",         // or the query
+		"https://evil.com#.example.com",             // or the fragment
+		"https:evil.com",                            // no "//": a path to browsers
+		"https:/evil.com",                           // one slash
+		"https:\\\\evil.com",                        // backslashes
+		"https://evil.com\\@wiki.example.com",       // backslash before the at sign
+		"https://wiki.example.com\\.evil.com/",      // backslash in the host
+		"//wiki.example.com/",                       // scheme-relative
+		"///evil.com",                               // more slashes
+		"http://wiki.example.com/",                  // http when the proxy is https
+		"HTTPS://evil.com/",                         // upper-case scheme
+		"javascript://wiki.example.com/%0aalert(1)", // another scheme
+		"data:text/html,x",                          // another scheme
+		"https://wiki.example.com./",                // trailing dot
+		"https://xn--wiki-example-com.evil/",        // punycode elsewhere
+		"https://wіki.example.com/",                 // Cyrillic і: refused as non-ASCII
+		"https://wiki.exаmple.com/",                 // Cyrillic а in the allowed part
+		"https://wiki.example.com%2F@evil.com/",     // encoded slash in the authority
+		"https://wiki.example.com/%2F%2Fevil.com",
+		"https://wiki.example.com//evil.com",
+		"https://wiki.example.com/\\evil.com",
+		"https://wiki.example.com/\t/evil.com",
+		"https://wiki.example.com/ x",
+		"https://wiki.example.com\n.evil.com/",
+		" https://wiki.example.com/",
+		"https://[::1]/",
+		"https://wiki.example.com:99999999/",
+		"https://wiki.example.com:/",
+	} {
+		if rp.safe(target) {
+			t.Errorf("safe(%q) = true, want false", target)
+		}
+	}
+}
+
+func TestAllowedRedirectDomainsAreChecked(t *testing.T) {
+	for _, d := range []string{"*.example.com", "https://example.com", "example.com:443", "Example.com", "", ".", ".com", "exa mple.com"} {
+		var ps problems
+		compileRedirects(nil, []string{d}, &ps)
+		if ps.err() == nil {
+			t.Errorf("allowed_redirect_domains entry %q accepted", d)
+		}
+	}
+}
+
+// FuzzReturnTarget checks that any target the proxy accepts, read the way a
+// browser reads it, leads to the proxy's origin or an allowed host.
+func FuzzReturnTarget(f *testing.F) {
+	for _, s := range hostileReturns(f) {
+		f.Add(s)
+	}
+	for _, s := range []string{"https://wiki.example.com/x", "https://ok.example.org", "https://evil.com@wiki.example.com/", "https://app.example.net/a"} {
+		f.Add(s)
+	}
+	rp := testRedirects(f)
+	base, _ := url.Parse("https://app.example.net/oauth2/start")
+	f.Fuzz(func(t *testing.T, target string) {
+		if !rp.safe(target) {
+			return
+		}
+		browser := strings.NewReplacer("\\", "/", "\t", "", "\n", "", "\r", "").Replace(target)
+		u, err := base.Parse(browser)
+		if err != nil {
+			t.Fatalf("safe accepted %q, which does not parse: %v", target, err)
+		}
+		host := strings.ToLower(u.Hostname())
+		if u.Scheme != "https" || u.User != nil || host != "app.example.net" && !rp.allowsHost(host) {
+			t.Fatalf("safe accepted %q, which leads to %s://%s", target, u.Scheme, u.Host)
+		}
+	})
+}

@@ -157,6 +157,10 @@ func (rt *route) describe() string {
 // the upstream proxies are built by the caller.
 func compileRoutes(cfg []Route, ps *problems) *routeTable {
 	t := &routeTable{}
+	if len(cfg) == 0 {
+		// A pure forward-auth service: every signed-in person passes.
+		cfg = []Route{{Name: "default"}}
+	}
 	for i, rc := range cfg {
 		field := fmt.Sprintf("routes[%d]", i)
 		rt := &route{field: field}
@@ -176,11 +180,6 @@ func compileRoutes(cfg []Route, ps *problems) *routeTable {
 		t.anyHosts = t.anyHosts || rt.host != ""
 	}
 	t.routes = slices.Clone(t.inOrder)
-	if len(cfg) == 0 {
-		// A pure forward-auth service: every signed-in person passes.
-		allowAll, _ := policy.Compile(policy.Policy{})
-		t.routes = []*route{{name: "default", field: "routes", prefix: "/", policy: allowAll}}
-	}
 	slices.SortStableFunc(t.routes, func(a, b *route) int { return b.specificity() - a.specificity() })
 	return t
 }

@@ -84,11 +84,10 @@ func Path(raw string) (string, error) {
 // unescape decodes every %XX in raw, refusing the escapes whose decoded form
 // would be read differently from the encoded one.
 func unescape(raw string) (string, error) {
-	n := strings.Count(raw, "%")
-	if n == 0 {
+	if !strings.Contains(raw, "%") {
 		return raw, nil
 	}
-	b := make([]byte, 0, len(raw)-2*n)
+	b := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c != '%' {
@@ -163,7 +162,9 @@ func resolve(p string) (string, error) {
 func Host(h string) (string, error) {
 	if strings.HasPrefix(h, "[") {
 		end := strings.IndexByte(h, ']')
-		if end < 0 || !validPort(h[end+1:]) {
+		if end < 2 || !validPort(h[end+1:]) || strings.ContainsFunc(h[1:end], func(r rune) bool {
+			return !(r == ':' || r == '.' || '0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F')
+		}) {
 			return "", errBadHost
 		}
 		return strings.ToLower(h[:end+1]), nil
@@ -188,7 +189,7 @@ func Host(h string) (string, error) {
 			return "", errBadHost
 		}
 	}
-	if strings.Contains(h, "..") {
+	if strings.Contains(h, "..") || h[0] == '.' || h[len(h)-1] == '.' {
 		return "", errBadHost
 	}
 	if !lower {

@@ -43,37 +43,6 @@ func IsStandard(claim string) bool {
 	return false
 }
 
-// Values calls yield with each value of claim until yield returns false.
-func (id *Identity) Values(claim string, yield func(string) bool) {
-	one := func(v string) {
-		if v != "" {
-			yield(v)
-		}
-	}
-	switch claim {
-	case ClaimSubject:
-		one(id.Subject)
-	case ClaimEmail:
-		one(id.Email)
-	case ClaimPreferredUsername:
-		one(id.PreferredUsername)
-	case ClaimName:
-		one(id.Name)
-	case ClaimGroups:
-		for _, g := range id.Groups {
-			if !yield(g) {
-				return
-			}
-		}
-	default:
-		for _, v := range id.Claims[claim] {
-			if !yield(v) {
-				return
-			}
-		}
-	}
-}
-
 // Rules lists who matches. A person matches when any list matches them:
 // the lists combine with OR.
 type Rules struct {
@@ -114,6 +83,8 @@ type matcher struct {
 	domains set // lower case
 	groups  set
 	claims  map[string]set
+	// rule names each list for Decision, built once: "allow.groups".
+	rule map[string]string
 	// order lists the claim names, sorted, so decisions are stable;
 	// claimRules and claimKinds name each for Decision, built once.
 	order      []string
@@ -213,6 +184,10 @@ func compileRules(name string, r *Rules, errs *[]FieldError) *matcher {
 		m.order = append(m.order, claim)
 	}
 	slices.Sort(m.order)
+	m.rule = map[string]string{}
+	for _, list := range []string{"users", "emails", "email_domains", "groups"} {
+		m.rule[list] = name + "." + list
+	}
 	for _, claim := range m.order {
 		m.claimRules = append(m.claimRules, name+".claims."+claim)
 		m.claimKinds = append(m.claimKinds, "claim "+claim+" =")
@@ -285,7 +260,7 @@ func (c *Compiled) Decide(id *Identity) Decision {
 // match finds the first list of m that matches id.
 func (m *matcher) match(id *Identity) (Decision, bool) {
 	if m.users.has(id.Subject) {
-		return Decision{Rule: m.name + ".users", Value: id.Subject, kind: "user"}, true
+		return Decision{Rule: m.rule["users"], Value: id.Subject, kind: "user"}, true
 	}
 	if id.Email != "" {
 		email := id.Email
@@ -293,32 +268,50 @@ func (m *matcher) match(id *Identity) (Decision, bool) {
 			email = strings.ToLower(email)
 		}
 		if m.emails.has(email) {
-			return Decision{Rule: m.name + ".emails", Value: email, kind: "email"}, true
+			return Decision{Rule: m.rule["emails"], Value: email, kind: "email"}, true
 		}
 		if at := strings.LastIndexByte(email, '@'); at >= 0 && m.domains.has(email[at+1:]) {
-			return Decision{Rule: m.name + ".email_domains", Value: email[at+1:], kind: "email domain"}, true
+			return Decision{Rule: m.rule["email_domains"], Value: email[at+1:], kind: "email domain"}, true
 		}
 	}
 	for _, g := range id.Groups {
 		if m.groups.has(g) {
-			return Decision{Rule: m.name + ".groups", Value: g, kind: "group"}, true
+			return Decision{Rule: m.rule["groups"], Value: g, kind: "group"}, true
 		}
 	}
 	for i, claim := range m.order {
-		want := m.claims[claim]
-		found := ""
-		id.Values(claim, func(v string) bool {
-			if want.has(v) {
-				found = v
-				return false
-			}
-			return true
-		})
-		if found != "" {
-			return Decision{Rule: m.claimRules[i], Value: found, kind: m.claimKinds[i]}, true
+		if v, ok := id.valueIn(claim, m.claims[claim]); ok {
+			return Decision{Rule: m.claimRules[i], Value: v, kind: m.claimKinds[i]}, true
 		}
 	}
 	return Decision{}, false
+}
+
+// valueIn returns the first value of claim that is in want.
+func (id *Identity) valueIn(claim string, want set) (string, bool) {
+	var one string
+	switch claim {
+	case ClaimSubject:
+		one = id.Subject
+	case ClaimEmail:
+		one = id.Email
+	case ClaimPreferredUsername:
+		one = id.PreferredUsername
+	case ClaimName:
+		one = id.Name
+	default:
+		list := id.Claims[claim]
+		if claim == ClaimGroups {
+			list = id.Groups
+		}
+		for _, v := range list {
+			if want.has(v) {
+				return v, true
+			}
+		}
+		return "", false
+	}
+	return one, one != "" && want.has(one)
 }
 
 func hasUpper(s string) bool {
