@@ -15,6 +15,7 @@ import (
 // person, and why.
 type Explanation struct {
 	Method    string
+	Request   string // as given
 	URL       string // canonical, without the query
 	Route     string // the route in words; "" when none matches
 	Exemption string // why no sign-in is needed, or ""
@@ -48,10 +49,13 @@ func (p *Proxy) Explain(ctx context.Context, method, rawURL string, id *policy.I
 	if rawPath == "" {
 		rawPath = "/"
 	}
-	e := Explanation{Method: method, URL: rawURL}
+	e := Explanation{Method: method, Request: rawURL}
 	t, err := p.resolve(method, host, rawPath)
 	if t.path != "" {
 		canonHost, _ := canonical.Host(host)
+		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+			canonHost += host[i:]
+		}
 		e.URL = scheme + "://" + canonHost + t.path
 	}
 	var ce *canonical.Error
@@ -98,10 +102,15 @@ func (e Explanation) String() string {
 			fmt.Fprintf(&b, "%-13s %s\n", k+":", v)
 		}
 	}
-	line("request", e.Method+" "+e.URL)
+	line("request", e.Method+" "+e.Request)
+	line("canonical", e.URL)
 	line("route", e.Route)
 	line("decision", e.Why)
-	line("proxy", fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status)))
+	proxy := fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
+	if e.Status == http.StatusOK && e.Route != "" {
+		proxy = "forwards it to the route's upstream"
+	}
+	line("proxy", proxy)
 	line("forward-auth", fmt.Sprintf("%d %s", e.ForwardAuth, http.StatusText(e.ForwardAuth)))
 	return b.String()
 }

@@ -361,3 +361,129 @@ func TestOpenSessions(t *testing.T) {
 		}
 	}
 }
+
+// routesBase is a proxy section whose routes follow from line 6.
+const routesBase = `proxy:
+  public_url: https://app.example.com
+  provider: {issuer: https://idp.example.com, client_id: p}
+  cookie: {secrets: ["0123456789abcdef0123456789abcdef"]}
+  routes:
+`
+
+// TestRouteProblems checks that what the proxy refuses in routes, policies,
+// trusted proxies and redirect domains is reported on its line.
+func TestRouteProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name, routes string
+		want         string
+	}{
+		{"empty allow", "    - path: /\n      upstream: http://127.0.0.1:1\n      allow:\n", ":8: proxy.routes[0].allow: is empty"},
+		{"allow with nothing in it", "    - {path: /, upstream: http://127.0.0.1:1, allow: {}}\n", ":6: proxy.routes[0].allow: is empty; an empty allow admits nobody"},
+		{"allow with empty lists", "    - path: /\n      upstream: http://127.0.0.1:1\n      allow: {groups: []}\n", ":8: proxy.routes[0].allow: is empty"},
+		{"empty deny", "    - path: /\n      upstream: http://127.0.0.1:1\n      deny: {}\n", ":8: proxy.routes[0].deny: is empty"},
+		{"bad email", "    - path: /\n      allow:\n        emails: [ada]\n", ":8: proxy.routes[0].allow.emails[0]: \"ada\" is not an email address"},
+		{"claim without values", "    - path: /\n      allow:\n        claims:\n          department: []\n", ":9: proxy.routes[0].allow.claims.department: lists no values"},
+		{"public with a policy", "    - path: /\n      public: true\n      allow: {groups: [a]}\n", ":7: proxy.routes[0].public: a public route admits everyone"},
+		{"skip_auth without methods", "    - path: /\n      skip_auth:\n        - path: /health\n", ":8: proxy.routes[0].skip_auth[0].methods: list the methods"},
+		{"skip_auth bad regexp", "    - path: /\n      skip_auth:\n        - {methods: [GET], path: \"/a(\"}\n", ":8: proxy.routes[0].skip_auth[0].path: error parsing regexp"},
+		{"skip_auth lower-case method", "    - path: /\n      skip_auth:\n        - methods: [get]\n          path: /x\n", ":8: proxy.routes[0].skip_auth[0].methods[0]: \"get\" is not a method"},
+		{"reserved path", "    - {path: /oauth2/x, upstream: http://127.0.0.1:1}\n", ":6: proxy.routes[0].path: \"/oauth2/x\" is reserved"},
+		{"path not canonical", "    - {path: /a//b, upstream: http://127.0.0.1:1}\n", ":6: proxy.routes[0].path: \"/a//b\" is not in canonical form; write \"/a/b\""},
+		{"path routed twice, in two cases", "    - {path: /app, upstream: http://127.0.0.1:1}\n    - {path: /APP/, upstream: http://127.0.0.1:2}\n", ":7: proxy.routes[1].path: /APP/ on every host is also routes[0]"},
+		{"bad upstream", "    - {path: /, upstream: \"ftp://x\"}\n", ":6: proxy.routes[0].upstream: \"ftp://x\" is not an upstream"},
+		{"unix socket not absolute", "    - {path: /, upstream: \"unix:app.sock\"}\n", ":6: proxy.routes[0].upstream: \"unix:app.sock\": write a unix socket as unix:/absolute/path.sock"},
+		{"missing CA file", "    - path: /\n      upstream: https://10.0.0.1\n      tls: {ca_file: nope.pem}\n", ":8: proxy.routes[0].tls.ca_file: cannot read"},
+		{"tls on http", "    - path: /\n      upstream: http://10.0.0.1\n      tls: {server_name: x}\n", ":8: proxy.routes[0].tls: applies to https upstreams only"},
+		{"forwarding settings without upstream", "    - {path: /, strip_prefix: true}\n", ":6: proxy.routes[0].upstream: is required for the forwarding settings"},
+		{"identity header set statically", "    - path: /\n      upstream: http://127.0.0.1:1\n      set_headers: {X-Forwarded-User: admin}\n", ":8: proxy.routes[0].set_headers.X-Forwarded-User: is an identity header"},
+		{"forwarding header set statically", "    - path: /\n      upstream: http://127.0.0.1:1\n      set_headers:\n        X-Forwarded-For: 1.2.3.4\n", ":9: proxy.routes[0].set_headers.X-Forwarded-For: describes the connection"},
+		{"underscore in a header name", "    - path: /\n      identity:\n        headers: {X_User: sub}\n", ":8: proxy.routes[0].identity.headers.X_User: is not a header name"},
+		{"unknown preset", "    - path: /\n      identity: {preset: jenkins}\n", ":7: proxy.routes[0].identity.preset: \"jenkins\" is not a preset; use one of forwarded, gitea, grafana, none, remote-user"},
+		{"basic auth without password", "    - path: /\n      identity: {authorization: basic}\n", ":7: proxy.routes[0].identity.basic_auth.password: is required"},
+		{"bad authorization", "    - path: /\n      identity: {authorization: cookie}\n", ":7: proxy.routes[0].identity.authorization: \"cookie\" is not allowed"},
+		{"host without cookie domain", "    - {host: grafana.example.com, path: /, upstream: http://127.0.0.1:1}\n", ":6: proxy.routes[0].host: grafana.example.com does not receive the session cookie, which is set for app.example.com only; set cookie.domain"},
+		{"bad host", "    - {host: \"https://x.example.com\", path: /}\n", ":6: proxy.routes[0].host: \"https://x.example.com\" is not a host name"},
+		{"wildcard too wide", "    - {host: \"*.com\", path: /}\n", ":6: proxy.routes[0].host: \"*.com\" would match top-level names"},
+		{"set_headers as a list", "    - path: /\n      upstream: http://127.0.0.1:1\n      set_headers: [a]\n", ":8: proxy.routes[0].set_headers: got a list, want a mapping"},
+		{"unknown route field", "    - path: /\n      upstreams: http://x\n", ":7: proxy.routes[0].upstreams: unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkProblem(t, routesBase+tc.routes, tc.want)
+		})
+	}
+	others := []struct{ name, yaml, want string }{
+		{"trusted proxy", "  trusted_proxies: [10.0.0.0/8, everyone]\n", ":5: proxy.trusted_proxies[1]: \"everyone\" is not an address or CIDR"},
+		{"trusting every address", "  trusted_proxies: [0.0.0.0/0]\n", ":5: proxy.trusted_proxies[0]: 0.0.0.0/0 trusts every address"},
+		{"redirect domain with a star", "  allowed_redirect_domains:\n    - \"*.example.com\"\n", ":6: proxy.allowed_redirect_domains[0]: write \"*.example.com\" as \".example.com\""},
+		{"redirect domain with a scheme", "  allowed_redirect_domains: [\"https://example.com\"]\n", ":5: proxy.allowed_redirect_domains[0]: \"https://example.com\" is not a lower-case host name"},
+	}
+	for _, tc := range others {
+		t.Run(tc.name, func(t *testing.T) {
+			checkProblem(t, strings.TrimSuffix(routesBase, "  routes:\n")+tc.yaml, tc.want)
+		})
+	}
+}
+
+func checkProblem(t *testing.T, yaml, want string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path+want) {
+		t.Fatalf("got %v\nwant an error containing %q", err, path+want)
+	}
+}
+
+func TestRoutesConvert(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "upstream-pw"), []byte("from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := routesBase + `    - name: grafana
+      host: "*.example.com"
+      path: /grafana
+      upstream: http://127.0.0.1:3000
+      strip_prefix: true
+      timeouts: {response_header: 2m}
+      set_headers: {X-Env: prod}
+      allow:
+        groups: [admins]
+        claims: {department: [ops]}
+      deny: {users: [mallory]}
+      skip_auth:
+        - {methods: [GET], path: /grafana/public/.*}
+      identity:
+        preset: grafana
+        headers: {X-Department: department}
+        authorization: basic
+        basic_auth: {user_claim: email, password_file: upstream-pw}
+  cookie: {domain: example.com, secrets: ["0123456789abcdef0123456789abcdef"]}
+  trusted_proxies: [10.0.0.0/8]
+  allowed_redirect_domains: [.example.com]
+`
+	yaml = strings.Replace(yaml, "  cookie: {secrets: [\"0123456789abcdef0123456789abcdef\"]}\n", "", 1)
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := c.Proxy(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pc.Routes[0]
+	if r.Name != "grafana" || r.Host != "*.example.com" || !r.StripPrefix || r.Timeouts.ResponseHeader != 2*time.Minute ||
+		r.SetHeaders["X-Env"] != "prod" || r.Allow.Groups[0] != "admins" || r.Allow.Claims["department"][0] != "ops" ||
+		r.Deny.Users[0] != "mallory" || r.SkipAuth[0].Path != "/grafana/public/.*" || r.Identity.Preset != "grafana" ||
+		r.Identity.Headers["X-Department"] != "department" || r.Identity.BasicAuthPassword != "from-a-file" || r.Identity.BasicAuthUserClaim != "email" {
+		t.Fatalf("route converted as %+v", r)
+	}
+	if pc.TrustedProxies[0] != "10.0.0.0/8" || pc.AllowedRedirectDomains[0] != ".example.com" {
+		t.Fatalf("got trusted %v, redirect domains %v", pc.TrustedProxies, pc.AllowedRedirectDomains)
+	}
+}
