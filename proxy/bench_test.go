@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,7 +42,7 @@ func benchSession(now time.Time) *session {
 // benchTargets serves a 1 KiB upstream, a bare httputil.ReverseProxy to it
 // (Rewrite with SetURL and SetXForwarded, transport tuned like
 // ../shared/bench/bareproxy) and this proxy with a signed-in session.
-func benchTargets(b *testing.B) (bare, gatehouse, cookie string) {
+func benchTargets(b *testing.B, routes func(upstream string) []Route) (bare, gatehouse, cookie string) {
 	body := bytes.Repeat([]byte("0123456789abcdef"), 64)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Type"] = []string{"text/plain; charset=utf-8"}
@@ -65,8 +66,11 @@ func benchTargets(b *testing.B) (bare, gatehouse, cookie string) {
 	p, err := New(Config{
 		PublicURL: pub,
 		Provider:  ProviderConfig{IssuerURL: "http://127.0.0.1:9", ClientID: "c"},
-		Cookie:    CookieConfig{Secrets: [][]byte{testSecret}},
-		Routes:    []Route{{Path: "/", Upstream: up.URL}},
+		Cookie:    CookieConfig{Secrets: [][]byte{testSecret}, Domain: "example.com"},
+		Routes:    routes(up.URL),
+		// As an edge proxy in front would be.
+		TrustedProxies:         []string{"127.0.0.1"},
+		AllowedRedirectDomains: []string{".example.com"},
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -85,7 +89,8 @@ func benchTargets(b *testing.B) (bare, gatehouse, cookie string) {
 // through this proxy, one after the other, so their throughput can be
 // compared: run with -count to interleave them.
 func BenchmarkProxy(b *testing.B) {
-	bare, gatehouse, cookie := benchTargets(b)
+	bare, gatehouse, cookie := benchTargets(b, func(up string) []Route { return []Route{{Path: "/", Upstream: up}} })
+	_, policies, policiesCookie := benchTargets(b, benchPolicyRoutes)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
 	run := func(b *testing.B, u, cookie string) {
 		b.ReportAllocs()
@@ -112,6 +117,37 @@ func BenchmarkProxy(b *testing.B) {
 	}
 	b.Run("bare", func(b *testing.B) { run(b, bare, "") })
 	b.Run("gatehouse", func(b *testing.B) { run(b, gatehouse, cookie) })
+	b.Run("policies", func(b *testing.B) { run(b, policies, policiesCookie) })
+}
+
+// benchPolicyRoutes is a configuration of realistic weight: a dozen routes
+// by host and path, and on the route the benchmark requests a policy of a
+// few dozen entries that the person passes only by the last list it tries,
+// with a header preset and further headers.
+func benchPolicyRoutes(up string) []Route {
+	many := func(prefix string, n int) []string {
+		list := make([]string, n)
+		for i := range list {
+			list[i] = fmt.Sprintf("%s-%d", prefix, i)
+		}
+		return list
+	}
+	routes := []Route{{
+		Path: "/bench", Upstream: up,
+		Allow: &policy.Rules{
+			Users: many("user", 10), Emails: many("someone@example.org", 10), EmailDomains: many("corp", 5),
+			Groups: append(many("team", 10), "admins"),
+		},
+		Deny:     &policy.Rules{Groups: many("contractors", 5), Users: many("former", 5)},
+		SkipAuth: []SkipRule{{Methods: []string{"GET"}, Path: "/bench/static/.*"}},
+		Identity: Identity{Preset: "grafana", Headers: map[string]string{"X-User-Id": "sub", "X-Role": "preferred_username"}},
+	}}
+	for i := range 10 {
+		routes = append(routes,
+			Route{Host: fmt.Sprintf("app%d.example.com", i), Path: "/", Upstream: up, Allow: &policy.Rules{Groups: many("g", 3)}},
+			Route{Path: fmt.Sprintf("/app%d", i), Upstream: up, Identity: Identity{Preset: "remote-user"}})
+	}
+	return routes
 }
 
 // BenchmarkSessionFromCookies is the proxy's own work on the hot path

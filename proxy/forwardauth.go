@@ -93,7 +93,8 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	setPageHeaders(h)
-	setIdentity(h, f, s)
+	vals := make(headerValues, 0, len(f.headers)+2)
+	setIdentity(h, f, s, &vals)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

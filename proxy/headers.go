@@ -264,16 +264,31 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	for k, v := range f.set {
 		h[k] = v
 	}
+	// The values set below share one allocation.
+	vals := make(headerValues, 0, len(f.headers)+3)
 	if s := fw.session; s != nil {
-		setIdentity(h, f, s)
+		setIdentity(h, f, s, &vals)
 	}
 	if fw.stripCookies {
 		if fw.cookie == "" {
 			delete(h, "Cookie")
 		} else {
-			h["Cookie"] = []string{fw.cookie}
+			vals.set(h, "Cookie", fw.cookie)
 		}
 	}
+}
+
+// headerValues hands out one-element value slices from one backing array.
+type headerValues []string
+
+func (vals *headerValues) set(h http.Header, k, v string) {
+	n := len(*vals)
+	if n == cap(*vals) {
+		h[k] = []string{v}
+		return
+	}
+	*vals = append(*vals, v)
+	h[k] = (*vals)[n : n+1 : n+1]
 }
 
 // keepTrusted copies what a trusted proxy said about the original request
@@ -296,15 +311,8 @@ func keepTrusted(in, out http.Header) {
 }
 
 // setIdentity sets the route's identity headers from the session.
-func setIdentity(h http.Header, f *forwarding, s *session) {
-	// The values share one allocation.
-	vals := make([]string, len(f.headers)+2)
-	n := 0
-	put := func(k, v string) {
-		vals[n] = v
-		h[k] = vals[n : n+1 : n+1]
-		n++
-	}
+func setIdentity(h http.Header, f *forwarding, s *session, vals *headerValues) {
+	put := func(k, v string) { vals.set(h, k, v) }
 	for _, hc := range f.headers {
 		if v := claimValue(&s.Identity, hc.claim); v != "" {
 			put(hc.name, v)

@@ -1,7 +1,14 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +17,7 @@ import (
 )
 
 func TestShippedConfigsLoad(t *testing.T) {
-	for _, path := range []string{"../../config.example.yaml", "../../examples/seed.yaml"} {
+	for _, path := range []string{"../../config.example.yaml", "../../examples/seed.yaml", "../../examples/policies.yaml"} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			c, err := load(path, func(string) (string, bool) { return "", false })
 			if err != nil {
@@ -486,4 +493,59 @@ func TestRoutesConvert(t *testing.T) {
 	if pc.TrustedProxies[0] != "10.0.0.0/8" || pc.AllowedRedirectDomains[0] != ".example.com" {
 		t.Fatalf("got trusted %v, redirect domains %v", pc.TrustedProxies, pc.AllowedRedirectDomains)
 	}
+}
+
+// TestExampleRouteOptionsAreValid uncomments the route in
+// config.example.yaml that shows every option, with the settings it
+// mentions, and loads the result: the documentation cannot drift from what
+// the proxy accepts.
+func TestExampleRouteOptionsAreValid(t *testing.T) {
+	raw, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	start := strings.Index(s, "    # Every option of a route")
+	end := strings.Index(s[start:], "\n\n") + start
+	var route []string
+	for _, line := range strings.Split(s[start:end], "\n")[1:] {
+		route = append(route, "    "+strings.TrimPrefix(line, "    # "))
+	}
+	s = s[:start] + strings.Join(route, "\n") + s[end:]
+	s = strings.NewReplacer("  # trusted_proxies", "  trusted_proxies", "  # allowed_redirect_domains", "  allowed_redirect_domains",
+		"    # domain: example.com", "    domain: example.com").Replace(s)
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSignedPEM(t)
+	for name, content := range map[string][]byte{
+		"full.yaml": []byte(s), "grafana-ca.pem": certPEM, "client.pem": certPEM, "client.key": keyPEM, "upstream-password": []byte("pw\n"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Load(filepath.Join(dir, "full.yaml"))
+	if err != nil {
+		t.Fatalf("the example route, uncommented: %v", err)
+	}
+	if n := len(c.File.Proxy.Routes); n != 2 || c.File.Proxy.Routes[1].Name != "grafana" {
+		t.Fatalf("got %d routes, want the quickstart's and the example's", n)
+	}
+}
+
+func selfSignedPEM(t *testing.T) (cert, key []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }
