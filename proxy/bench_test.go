@@ -71,7 +71,7 @@ func benchTargets(b *testing.B, routes func(upstream string) []Route) (bare, gat
 		// As an edge proxy in front would be.
 		TrustedProxies:         []string{"127.0.0.1"},
 		AllowedRedirectDomains: []string{".example.com"},
-		Logger:    slog.New(slog.DiscardHandler),
+		Logger:                 slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
