@@ -37,7 +37,7 @@ type testUpstream struct {
 	reqs []*http.Request
 }
 
-func newTestUpstream(t *testing.T) *testUpstream {
+func newTestUpstream(t testing.TB) *testUpstream {
 	u := &testUpstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
@@ -70,7 +70,7 @@ func (u *testUpstream) count() int {
 // env is a proxy between a test provider and a test upstream, all served
 // over real HTTP on loopback.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *fakeclock.Clock
 	op    *testProvider
 	up    *testUpstream
@@ -81,7 +81,7 @@ type env struct {
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
 
-func newEnv(t *testing.T, options ...func(*Config)) *env {
+func newEnv(t testing.TB, options ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: newTestClock(), up: newTestUpstream(t), logs: &syncbuf.Buffer{}}
 	t.Cleanup(func() {

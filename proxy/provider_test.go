@@ -26,7 +26,7 @@ import (
 // single-use codes) and signs ES256 ID tokens with go-jose. It signs in one
 // fixed user without a login page; knobs make it misbehave on purpose.
 type testProvider struct {
-	t            *testing.T
+	t            testing.TB
 	srv          *httptest.Server
 	key          *ecdsa.PrivateKey
 	clientID     string
@@ -62,7 +62,7 @@ type grant struct {
 	redirectURI, challenge, nonce string
 }
 
-func newTestProvider(t *testing.T, now func() time.Time) *testProvider {
+func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -26,7 +26,7 @@ type policyEnv struct {
 	ups map[string]*testUpstream
 }
 
-func newPolicyEnv(t *testing.T, options ...func(*Config)) *policyEnv {
+func newPolicyEnv(t testing.TB, options ...func(*Config)) *policyEnv {
 	ups := map[string]*testUpstream{}
 	for _, n := range []string{"root", "admin", "public", "api", "hostAdmin", "apps"} {
 		ups[n] = newTestUpstream(t)
@@ -211,4 +211,52 @@ func TestRoutingAndPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRouteMatch checks routing against a plain reading of its rules for
+// any host and path: the chosen route's host and prefix cover the request,
+// no more specific route does, exemptions apply only to the exact case,
+// and the upstream path is the canonical one (minus a stripped prefix).
+func FuzzRouteMatch(f *testing.F) {
+	e := newPolicyEnv(f)
+	routes := e.proxy.routes.inOrder
+	for _, s := range []string{"/admin/x", "/ADMIN", "/public/../admin", "/api/health", "/x/%2e%2e/admin", "/a%2Fb", "/publicity", "/Public/x"} {
+		f.Add("GET", "admin.example.com", s)
+		f.Add("POST", "x.apps.example.com.", s)
+	}
+	f.Fuzz(func(t *testing.T, method, host, raw string) {
+		tgt, err := e.proxy.resolve(method, host, raw)
+		if err != nil || tgt.route == nil {
+			return
+		}
+		covers := func(rt *route) bool {
+			if !rt.matchesHost(tgt.host) {
+				return false
+			}
+			segs := strings.Split(strings.Trim(tgt.path, "/"), "/")
+			if len(rt.segs) > len(segs) {
+				return false
+			}
+			for i, s := range rt.segs {
+				if !strings.EqualFold(s, segs[i]) {
+					return false
+				}
+			}
+			return true
+		}
+		if !covers(tgt.route) {
+			t.Fatalf("%s %s%s: routed to %s, which does not cover it", method, host, raw, tgt.route.field)
+		}
+		for _, rt := range routes {
+			if rt != tgt.route && covers(rt) && rt.specificity() > tgt.route.specificity() {
+				t.Fatalf("%s %s%s: routed to %s, but the more specific %s covers it", method, host, raw, tgt.route.field, rt.field)
+			}
+		}
+		if tgt.exemption == "public route" && !strings.HasPrefix(tgt.path+"/", tgt.route.prefix+"/") {
+			t.Fatalf("%s %s: public by a prefix %s in another case", method, raw, tgt.route.prefix)
+		}
+		if strings.HasPrefix(tgt.exemption, "skip_auth") && method != "GET" && method != "HEAD" {
+			t.Fatalf("%s %s: exempt for an unlisted method", method, raw)
+		}
+	})
 }
