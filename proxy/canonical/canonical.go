@@ -49,16 +49,12 @@ func Path(raw string) (string, error) {
 	}
 	plain := true
 	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '%':
-			plain = false
-		case c == '\\':
-			return "", errBackslash
-		case c == ';':
-			return "", errParameter
-		case c < ' ' || c == 0x7f:
-			return "", errControl
-		case c >= 0x80:
+		c := raw[i]
+		if err := refused(c); err != nil {
+			return "", err
+		}
+		switch {
+		case c == '%', c >= 0x80:
 			plain = false
 		case c == '/' && i+1 < len(raw) && (raw[i+1] == '/' || raw[i+1] == '.'):
 			plain = false
@@ -99,21 +95,31 @@ func unescape(raw string) (string, error) {
 		}
 		c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
 		i += 2
+		if err := refused(c); err != nil {
+			return "", err
+		}
 		switch {
 		case c == '/':
 			return "", errEncodedSlash
-		case c == '\\':
-			return "", errBackslash
-		case c == ';':
-			return "", errParameter
-		case c < ' ' || c == 0x7f:
-			return "", errControl
 		case c == '%' && i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2]):
 			return "", errDoubleEncoded
 		}
 		b = append(b, c)
 	}
 	return string(b), nil
+}
+
+// refused is why a path cannot have the byte c, raw or decoded, or nil.
+func refused(c byte) error {
+	switch {
+	case c == '\\':
+		return errBackslash
+	case c == ';':
+		return errParameter
+	case c < ' ' || c == 0x7f:
+		return errControl
+	}
+	return nil
 }
 
 // resolve removes empty and dot segments from the decoded path p
