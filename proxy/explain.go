@@ -67,7 +67,7 @@ func (p *Proxy) Explain(ctx context.Context, method, rawURL string, id *policy.I
 		e.Status, e.ForwardAuth, e.Why = http.StatusNotFound, http.StatusForbidden, "no route matches"
 		return e
 	case t.route == nil:
-		e.Status, e.ForwardAuth, e.Why = http.StatusOK, http.StatusOK, "the path belongs to the proxy itself"
+		e.Status, e.ForwardAuth, e.Why = http.StatusOK, http.StatusBadRequest, "the path belongs to the proxy itself; an edge proxy must send it to the proxy unchecked"
 		return e
 	}
 	e.Route = t.route.describe()

@@ -56,8 +56,16 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 			code:    "access_denied",
 			cause:   fmt.Errorf("forward-auth: no route for %s%s", t.host, t.path),
 		}
-	case t.route == nil || t.exemption != "":
-		// The proxy's own paths and exempt requests need no sign-in.
+	case t.route == nil:
+		// The edge sends the proxy's own paths to the app instead of to
+		// the proxy; saying yes would let anyone reach the app there.
+		return &pageError{
+			status:  http.StatusBadRequest,
+			title:   "Forward-auth request not understood",
+			message: "The edge proxy asks about " + t.path + ", a path of the sign-in proxy itself: it must send " + reservedPrefix + " to the sign-in proxy, not to the application.",
+			cause:   fmt.Errorf("forward-auth for the reserved path %s", t.path),
+		}
+	case t.exemption != "":
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
@@ -159,6 +167,9 @@ func (p *Proxy) originalRequest(r *http.Request) (originalRequest, error) {
 				end = len(rest)
 			}
 			o.host, target = rest[:end], rest[end:]
+			if o.host == "" {
+				return originalRequest{}, bad(fmt.Sprintf("The original URL %.200q has no host.", target))
+			}
 		}
 	} else {
 		target, o.method = single(r.Header, "X-Forwarded-Uri"), single(r.Header, "X-Forwarded-Method")

@@ -73,6 +73,15 @@ func TestForwardAuth(t *testing.T) {
 		{name: "bad host", h: traefik("GET", "app.example.com@evil", "/"), want: 400},
 		{name: "bad method", h: traefik("GE T", "app.example.com", "/"), want: 400},
 		{name: "nothing named", h: http.Header{}, signedIn: true, want: 400},
+		{name: "absolute URL without a host", h: func() http.Header {
+			h := nginx("GET", "http:///admin")
+			h["X-Forwarded-Host"] = []string{"elsewhere.example.com"}
+			return h
+		}(), want: 400},
+		// The edge must route the proxy's own paths to it: were they
+		// allowed here, the app would get them unchecked.
+		{name: "the proxy's own path", h: traefik("GET", "app.example.com", "/oauth2/start"), want: 400},
+		{name: "the proxy's own prefix", h: traefik("GET", "app.example.com", "//oauth2"), want: 400},
 		// A client behind Traefik adds X-Original-URL to choose the path.
 		{name: "both families", h: func() http.Header {
 			h := traefik("GET", "app.example.com", "/admin")
