@@ -137,16 +137,19 @@ type UpstreamTLS struct {
 
 // Timeouts bound the stages of reaching an upstream. Zero means the default.
 type Timeouts struct {
-	Connect        time.Duration // default 10s
-	TLSHandshake   time.Duration // default 10s
-	ResponseHeader time.Duration // default 60s: how long the upstream may think before answering
+	Connect      time.Duration // default 10s
+	TLSHandshake time.Duration // default 10s
+	// ResponseHeader is how long the upstream may think before it starts
+	// answering; a slower answer is a 504. By default it may take as long
+	// as the client waits: long polls need that, and a timer per request
+	// would cost every request a few per cent of the proxy's time.
+	ResponseHeader time.Duration
 }
 
 // Default timeouts.
 const (
-	DefaultConnectTimeout        = 10 * time.Second
-	DefaultTLSHandshakeTimeout   = 10 * time.Second
-	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultConnectTimeout      = 10 * time.Second
+	DefaultTLSHandshakeTimeout = 10 * time.Second
 )
 
 // SkipRule exempts requests from signing in: those whose method is one of

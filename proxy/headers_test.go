@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // upstreamHeaders returns the headers the upstream received, lower-cased
@@ -283,5 +284,19 @@ func writePEM(t *testing.T, path, kind string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestResponseHeaderTimeout(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	e := newEnv(t, func(c *Config) {
+		c.Routes = []Route{{Path: "/", Upstream: slow.URL, Timeouts: Timeouts{ResponseHeader: 50 * time.Millisecond}}}
+	})
+	r := serve(e.proxy, http.MethodGet, "/", http.Header{"Cookie": {cookieHeader(e.mint(e.testSession()))}, "Accept": {acceptHTML}})
+	if r.Code != http.StatusGatewayTimeout || !strings.Contains(r.Body.String(), "took too long") {
+		t.Fatalf("an upstream slower than response_header: got %d, want the 504 page:\n%s", r.Code, r.Body)
 	}
 }

@@ -166,7 +166,7 @@ func newTransport(k transportKey) (*http.Transport, *fieldError) {
 		MaxIdleConnsPerHost:   512,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   orDefault(k.timeouts.TLSHandshake, DefaultTLSHandshakeTimeout),
-		ResponseHeaderTimeout: orDefault(k.timeouts.ResponseHeader, DefaultResponseHeaderTimeout),
+		ResponseHeaderTimeout: k.timeouts.ResponseHeader,
 		ExpectContinueTimeout: time.Second,
 	}
 	if k.socket != "" {
