@@ -26,6 +26,7 @@ func benchSession(now time.Time) *session {
 		Identity: policy.Identity{
 			Subject:           "248289761001",
 			Email:             "ada.lovelace@example.com",
+			EmailVerified:     true,
 			PreferredUsername: "ada",
 			Name:              "Ada Lovelace",
 			Groups:            []string{"engineering", "ops", "admins"},

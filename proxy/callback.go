@@ -180,6 +180,7 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 		Identity: policy.Identity{
 			Subject:           c.Subject,
 			Email:             c.Email,
+			EmailVerified:     c.EmailVerified != nil && bool(*c.EmailVerified) || p.cfg.Provider.InsecureAssumeEmailVerified,
 			PreferredUsername: c.PreferredUsername,
 			Name:              c.Name,
 			Groups:            p.forwardable(r, "groups", c.Groups),
@@ -237,29 +238,25 @@ func (p *Proxy) readExtraClaims(r *http.Request, decode func(any) error, c *clai
 	if len(p.claimNames) == 0 {
 		return nil
 	}
-	var all map[string]any
+	var all map[string]json.RawMessage
 	if err := decode(&all); err != nil {
 		return err
 	}
 	for _, name := range p.claimNames {
-		if _, have := c.extra[name]; have {
+		raw, ok := all[name]
+		if _, have := c.extra[name]; have || !ok {
 			continue
 		}
-		v, ok := all[name]
-		if !ok {
-			continue
+		items := []json.RawMessage{raw}
+		if len(raw) > 0 && raw[0] == '[' {
+			if err := json.Unmarshal(raw, &items); err != nil {
+				return err
+			}
 		}
 		var values []string
-		items, isList := v.([]any)
-		if !isList {
-			items = []any{v}
-		}
 		for _, it := range items {
-			switch x := it.(type) {
-			case string:
-				values = append(values, x)
-			case float64, bool:
-				values = append(values, fmt.Sprint(x))
+			if v, ok := claimText(it); ok {
+				values = append(values, v)
 			}
 		}
 		if c.extra == nil {
@@ -294,6 +291,25 @@ func (c *claims) check() error {
 	return nil
 }
 
+// claimText is a claim value as policies and headers compare it: a string
+// as it is, a number or boolean as written in the JSON (so 12345678 stays
+// 12345678, and large integers keep every digit); objects and null have
+// none.
+func claimText(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 {
+		return "", false
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		var v string
+		err := json.Unmarshal(raw, &v)
+		return v, err == nil
+	case c == 't' || c == 'f' || c == '-' || '0' <= c && c <= '9':
+		return string(raw), true
+	}
+	return "", false
+}
+
 // forwardable drops the values of a list claim (groups, say) that would be
 // misread in a comma-separated header: a group named "a,admin" must not
 // become membership of "admin". Policies see only what headers can carry,
@@ -308,17 +324,6 @@ func (p *Proxy) forwardable(r *http.Request, claim string, values []string) []st
 		out = append(out, v)
 	}
 	return out
-}
-
-// headerSafe reports whether s arrives at the upstream exactly as sent in a
-// header value: no control characters, no surrounding spaces.
-func headerSafe(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' || c == 0x7f {
-			return false
-		}
-	}
-	return strings.TrimSpace(s) == s
 }
 
 // boolOrString reads a boolean claim that some providers send as the

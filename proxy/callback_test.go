@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
 func TestCallbackErrors(t *testing.T) {
@@ -281,6 +283,63 @@ func TestUnverifiedEmailIsNotForwarded(t *testing.T) {
 				t.Fatalf("upstream %s: got %q, want %q", headerEmail, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEmailRulesTrustOnlyVerifiedAddresses checks that an allow rule on an
+// email domain admits only an address the provider says it verified, unless
+// the operator says the provider's addresses can be trusted without.
+func TestEmailRulesTrustOnlyVerifiedAddresses(t *testing.T) {
+	tests := []struct {
+		name     string
+		verified any // nil: claim absent
+		assume   bool
+		want     int
+	}{
+		{"verified", true, false, http.StatusOK},
+		{"not said", nil, false, http.StatusForbidden},
+		{"not said, assumed", nil, true, http.StatusOK},
+		{"unverified, assumed", false, true, http.StatusForbidden}, // the address is dropped
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) {
+				c.Routes[0].Allow = &policy.Rules{EmailDomains: []string{"example.com"}}
+				c.Provider.InsecureAssumeEmailVerified = tt.assume
+			})
+			e.op.set(func(tp *testProvider) {
+				delete(tp.claims, "email_verified")
+				if tt.verified != nil {
+					tp.claims["email_verified"] = tt.verified
+				}
+			})
+			if r := newBrowser(t).follow(e.srv.URL + "/"); r.StatusCode != tt.want {
+				t.Fatalf("got %d, want %d:\n%s", r.StatusCode, tt.want, r.body)
+			}
+		})
+	}
+}
+
+// TestClaimsForPoliciesAndHeaders checks that the claims a policy or header
+// names are read at sign-in, numbers and booleans as written, and decide.
+func TestClaimsForPoliciesAndHeaders(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Routes[0].Allow = &policy.Rules{Claims: map[string][]string{"employee_id": {"12345678"}}}
+		c.Routes[0].Identity = Identity{Headers: map[string]string{"X-Employee": "employee_id", "X-Roles": "roles", "X-Admin": "is_admin"}}
+	})
+	e.op.set(func(tp *testProvider) {
+		tp.claims["employee_id"] = 12345678
+		tp.claims["roles"] = []any{"viewer", 7, true, map[string]any{"nested": 1}, "a,b"}
+		tp.claims["is_admin"] = false
+	})
+	e.signIn(newBrowser(t), "/")
+	h := e.up.last(t).Header
+	if h.Get("X-Employee") != "12345678" || h.Get("X-Roles") != "viewer,7,true" || h.Get("X-Admin") != "false" {
+		t.Fatalf("claims upstream: X-Employee %q, X-Roles %q, X-Admin %q", h.Get("X-Employee"), h.Get("X-Roles"), h.Get("X-Admin"))
+	}
+	e.op.set(func(tp *testProvider) { tp.claims["employee_id"] = 87654321 })
+	if r := newBrowser(t).follow(e.srv.URL + "/"); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("another employee id: got %d, want 403", r.StatusCode)
 	}
 }
 

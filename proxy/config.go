@@ -63,6 +63,11 @@ type ProviderConfig struct {
 	ClientID     string
 	ClientSecret string
 	Scopes       []string // DefaultScopes when empty
+	// InsecureAssumeEmailVerified lets the emails and email_domains of
+	// allow rules trust addresses that the provider does not say it
+	// verified (no email_verified claim, as from Entra ID). Anyone who can
+	// set their own address there can then claim any address.
+	InsecureAssumeEmailVerified bool
 	// HTTPClient talks to the provider (discovery, JWKS, token endpoint);
 	// a client with a 10s timeout when nil.
 	HTTPClient *http.Client

@@ -36,13 +36,8 @@ type Explanation struct {
 func (p *Proxy) Explain(ctx context.Context, method, rawURL string, id *policy.Identity) Explanation {
 	host, rawPath := p.cfg.PublicURL.Host, rawURL
 	scheme := p.cfg.PublicURL.Scheme
-	if rest, ok := cutScheme(rawURL); ok {
-		scheme = rawURL[:len(rawURL)-len(rest)-len("://")]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		host, rawPath = rest[:end], rest[end:]
+	if s, authority, rest, ok := splitHTTPURL(rawURL); ok {
+		scheme, host, rawPath = s, authority, rest
 	}
 	rawPath, _, _ = strings.Cut(rawPath, "#")
 	rawPath, _, _ = strings.Cut(rawPath, "?")
@@ -71,6 +66,9 @@ func (p *Proxy) Explain(ctx context.Context, method, rawURL string, id *policy.I
 		return e
 	}
 	e.Route = t.route.describe()
+	if t.exact != nil {
+		e.Route += "; written in this case, the path is also " + t.exact.describe() + ", whose policy applies too"
+	}
 	e.Status, e.ForwardAuth = http.StatusOK, http.StatusOK
 	if t.route.proxy == nil {
 		e.Status = http.StatusNotFound
@@ -80,14 +78,21 @@ func (p *Proxy) Explain(ctx context.Context, method, rawURL string, id *policy.I
 		e.Why = "no sign-in needed (" + t.exemption + ")"
 		return e
 	}
-	d := p.authorize(ctx, &t, id)
+	d, by := p.authorize(ctx, &t, id)
 	e.Decision = &d
+	rule := d.Rule
+	if by != t.route {
+		rule = by.field + " " + rule
+	}
 	if !d.Allowed {
-		e.Status, e.ForwardAuth = http.StatusForbidden, http.StatusForbidden
-		e.Why = "refused by rule " + d.Rule + ": " + d.Reason()
+		e.ForwardAuth = http.StatusForbidden
+		if t.route.proxy != nil {
+			e.Status = http.StatusForbidden
+		}
+		e.Why = "refused by rule " + rule + ": " + d.Reason()
 		return e
 	}
-	e.Why = "allowed by rule " + d.Rule + ": " + d.Reason()
+	e.Why = "allowed by rule " + rule + ": " + d.Reason()
 	if t.route.proxy == nil {
 		e.Why += "; the route has no upstream, so only /oauth2/auth answers for it"
 	}

@@ -18,9 +18,10 @@ import (
 func TestExplainAgreesWithTheProxy(t *testing.T) {
 	e := newPolicyEnv(t, func(c *Config) { c.TrustedProxies = []string{"192.0.2.0/24"} })
 	people := []policy.Identity{
-		{Subject: "user-42", Email: "ada@example.com", Groups: []string{"eng"}},
+		{Subject: "user-42", Email: "ada@example.com", EmailVerified: true, Groups: []string{"eng"}},
+		{Subject: "mallory", Email: "mallory@example.com", Groups: []string{"eng"}}, // unverified
 		{Subject: "root", Groups: []string{"admins"}},
-		{Subject: "bob", Email: "bob@contractor.example", Groups: []string{"contractors", "admins"}},
+		{Subject: "bob", Email: "bob@contractor.example", EmailVerified: true, Groups: []string{"contractors", "admins"}},
 		{Subject: "eve"},
 	}
 	hosts := []string{"app.example.com", "admin.example.com", "wiki.apps.example.com", "ADMIN.example.com."}

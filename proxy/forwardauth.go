@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,15 +39,10 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := p.resolve(o.method, o.host, o.rawPath)
-	var ce *canonical.Error
+	if pe := ambiguous(err); pe != nil {
+		return pe
+	}
 	switch {
-	case errors.As(err, &ce):
-		return &pageError{
-			status:  http.StatusBadRequest,
-			title:   "This address cannot be used",
-			message: "The address is ambiguous: " + ce.Reason + ".",
-			cause:   err,
-		}
 	case errors.Is(err, errNoRoute):
 		return &pageError{
 			status:  http.StatusForbidden,
@@ -66,6 +62,9 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 			cause:   fmt.Errorf("forward-auth for the reserved path %s", t.path),
 		}
 	case t.exemption != "":
+		if p.log.Enabled(r.Context(), slog.LevelDebug) {
+			p.log.DebugContext(r.Context(), "forward-auth: no sign-in needed", "route", t.route.name, "rule", t.exemption, "method", o.method, "path", t.path)
+		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
@@ -87,8 +86,8 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		p.unauthorized(w, r, err.Error())
 		return nil
 	}
-	if d := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
-		p.forbidden(w, r, &t, s, d, o.url())
+	if d, by := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
+		p.forbidden(w, r, by, s, d, o.url())
 		return nil
 	}
 	f := &t.route.forward
@@ -160,13 +159,8 @@ func (p *Proxy) originalRequest(r *http.Request) (originalRequest, error) {
 	var target string
 	if orig {
 		target, o.method = single(r.Header, "X-Original-Url"), single(r.Header, "X-Original-Method")
-		if rest, ok := cutScheme(target); ok {
-			o.scheme = target[:len(target)-len(rest)-len("://")]
-			end := strings.IndexAny(rest, "/?#")
-			if end < 0 {
-				end = len(rest)
-			}
-			o.host, target = rest[:end], rest[end:]
+		if scheme, authority, rest, ok := splitHTTPURL(target); ok {
+			o.scheme, o.host, target = scheme, authority, rest
 			if o.host == "" {
 				return originalRequest{}, bad(fmt.Sprintf("The original URL %.200q has no host.", target))
 			}
@@ -198,14 +192,6 @@ func (p *Proxy) originalRequest(r *http.Request) (originalRequest, error) {
 		return originalRequest{}, bad(fmt.Sprintf("The original method %.50q is not an HTTP method.", o.method))
 	}
 	return o, nil
-}
-
-// cutScheme removes a leading "http://" or "https://".
-func cutScheme(s string) (string, bool) {
-	if rest, ok := strings.CutPrefix(s, "https://"); ok {
-		return rest, true
-	}
-	return strings.CutPrefix(s, "http://")
 }
 
 func anyHeader(h http.Header, names []string) bool {

@@ -266,6 +266,7 @@ func (e *env) testSession() *session {
 		Identity: policy.Identity{
 			Subject:           "user-42",
 			Email:             "ada@example.com",
+			EmailVerified:     true,
 			PreferredUsername: "ada",
 			Name:              "Ada Lovelace",
 			Groups:            []string{"eng", "ops"},

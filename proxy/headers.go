@@ -5,13 +5,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/http/httputil"
-	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/proxy/canonical"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
@@ -45,6 +41,11 @@ var forwardingHeaders = []string{
 	"x-forwarded-ssl", "x-forwarded-scheme", "x-real-ip", "x-client-ip", "x-original-url",
 	"x-original-uri", "x-original-method", "x-original-host", "x-rewrite-url", "front-end-https",
 }
+
+// forwardingHeaderPrefixes are families of forwarding headers: Envoy's
+// X-Forwarded-Client-Cert and Traefik's X-Forwarded-Tls-Client-Cert carry
+// a client certificate's identity, and others may appear.
+var forwardingHeaderPrefixes = []string{"x-forwarded-", "x-original-"}
 
 // maxFilteredName bounds the header names the filter normalises; longer
 // names are checked against the prefixes only.
@@ -89,7 +90,7 @@ func (f *headerFilter) kind(k string) uint8 {
 		}
 		buf[i] = c
 	}
-	if len(k) <= len(buf) {
+	if len(k) <= len(buf) && f.kinds != nil {
 		if kind, ok := f.kinds[string(buf[:n])]; ok {
 			return kind
 		}
@@ -99,6 +100,11 @@ func (f *headerFilter) kind(k string) uint8 {
 			return kindIdentity
 		}
 	}
+	for _, p := range forwardingHeaderPrefixes {
+		if n > len(p) && string(buf[:len(p)]) == p {
+			return kindForwarding
+		}
+	}
 	return 0
 }
 
@@ -106,33 +112,6 @@ func (f *headerFilter) kind(k string) uint8 {
 type headerClaim struct {
 	name  string // canonical header key
 	claim string
-}
-
-// forwarding is how a route shapes the requests it sends upstream.
-type forwarding struct {
-	target       *url.URL
-	preserveHost bool
-	hostHeader   string
-	stripPrefix  bool
-	prefix       []string // X-Forwarded-Prefix, with stripPrefix
-	set          http.Header
-	headers      []headerClaim
-
-	authorization string // "", "id_token", "access_token" or "basic"
-	basicClaim    string
-	basicPassword string
-	tokenHeader   bool // X-Forwarded-Access-Token
-}
-
-// needsTokens reports whether requests need the session's tokens.
-func (f *forwarding) needsTokens() bool {
-	return f.tokenHeader || f.authorization == "id_token" || f.authorization == "access_token"
-}
-
-// setsAuthorization reports whether the route replaces the client's
-// Authorization header.
-func (f *forwarding) setsAuthorization() bool {
-	return f.authorization != "" || f.set.Get("Authorization") != ""
 }
 
 // compileIdentity reads what a route tells its upstream.
@@ -149,7 +128,7 @@ func (rt *route) compileIdentity(rc Route, ps *problems) {
 	}
 	for _, name := range sortedKeys(id.Headers) {
 		field := rt.field + ".identity.headers." + name
-		if msg := checkHeaderName(name); msg != "" {
+		if msg := checkHeaderName(name, true); msg != "" {
 			ps.add(field, "%s", msg)
 			continue
 		}
@@ -212,72 +191,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// forward carries what ServeHTTP worked out for a request to the Rewrite
-// hook, through the request's context.
-type forward struct {
-	route        *route
-	session      *session // nil for a request exempt from signing in
-	cookie       string   // the Cookie header for the upstream
-	stripCookies bool     // whether cookie replaces the incoming header
-	path         string   // the canonical path to send, or "" to send the original
-	trusted      bool     // the client is a trusted proxy
-}
-
-type forwardKey struct{}
-
-// rewrite shapes the outgoing request. Order matters: incoming identity and
-// forwarding headers are removed before the proxy's are set.
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	fw := pr.In.Context().Value(forwardKey{}).(*forward)
-	f := &fw.route.forward
-	if fw.path != "" {
-		pr.Out.URL.Path, pr.Out.URL.RawPath = fw.path, ""
-	}
-	h := pr.Out.Header
-	for k := range h {
-		if p.headers.kind(k) != 0 {
-			delete(h, k)
-		}
-	}
-	if f.setsAuthorization() {
-		delete(h, "Authorization")
-	}
-	pr.SetURL(f.target)
-	if fw.trusted {
-		if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
-			h["X-Forwarded-For"] = slices.Clone(xff)
-		}
-	}
-	pr.SetXForwarded()
-	if fw.trusted {
-		keepTrusted(pr.In.Header, h)
-	}
-	switch {
-	case f.preserveHost:
-		pr.Out.Host = pr.In.Host
-	case f.hostHeader != "":
-		pr.Out.Host = f.hostHeader
-	}
-	if f.stripPrefix {
-		h["X-Forwarded-Prefix"] = f.prefix
-	}
-	for k, v := range f.set {
-		h[k] = v
-	}
-	// The values set below share one allocation.
-	vals := make(headerValues, 0, len(f.headers)+3)
-	if s := fw.session; s != nil {
-		setIdentity(h, f, s, &vals)
-	}
-	if fw.stripCookies {
-		if fw.cookie == "" {
-			delete(h, "Cookie")
-		} else {
-			vals.set(h, "Cookie", fw.cookie)
-		}
-	}
-}
-
 // headerValues hands out one-element value slices from one backing array.
 type headerValues []string
 
@@ -289,25 +202,6 @@ func (vals *headerValues) set(h http.Header, k, v string) {
 	}
 	*vals = append(*vals, v)
 	h[k] = (*vals)[n : n+1 : n+1]
-}
-
-// keepTrusted copies what a trusted proxy said about the original request
-// over what SetXForwarded derived from the connection, when it is well
-// formed.
-func keepTrusted(in, out http.Header) {
-	if v := in.Get("X-Forwarded-Proto"); v == "http" || v == "https" {
-		out["X-Forwarded-Proto"] = []string{v}
-	}
-	if v := in.Get("X-Forwarded-Host"); v != "" {
-		if _, err := canonical.Host(v); err == nil {
-			out["X-Forwarded-Host"] = []string{v}
-		}
-	}
-	for _, k := range []string{"X-Forwarded-Port", "X-Real-Ip"} {
-		if v := in[k]; len(v) == 1 && headerSafe(v[0]) {
-			out[k] = v
-		}
-	}
 }
 
 // setIdentity sets the route's identity headers from the session.
@@ -351,45 +245,53 @@ func claimValue(id *policy.Identity, claim string) string {
 	return strings.Join(id.Claims[claim], ",")
 }
 
-// trustedProxies are the networks whose forwarding headers are believed.
-type trustedProxies []netip.Prefix
-
-func compileTrustedProxies(list []string, ps *problems) trustedProxies {
-	var t trustedProxies
-	for i, s := range list {
-		pfx, err := netip.ParsePrefix(s)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				ps.add(fmt.Sprintf("trusted_proxies[%d]", i), "%q is not an address or CIDR such as 10.0.0.0/8 or 127.0.0.1", s)
-				continue
-			}
-			pfx = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		if pfx.Bits() == 0 {
-			ps.add(fmt.Sprintf("trusted_proxies[%d]", i), "%s trusts every address, so any client could claim to be anyone's proxy; list your edge proxies' networks", s)
-			continue
-		}
-		t = append(t, pfx.Masked())
+// checkHeaderName says what is wrong with a configured header name, or "".
+// Identity headers are removed from every request on every route, so an
+// identity header cannot be one that clients send for other reasons.
+func checkHeaderName(name string, identity bool) string {
+	if name == "" || len(name) > maxFilteredName || strings.ContainsFunc(name, func(r rune) bool {
+		return !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+	}) {
+		return fmt.Sprintf("is not a header name of at most %d letters, digits and dashes (underscores are refused: servers read X_A as X-A)", maxFilteredName)
 	}
-	return t
+	canon := http.CanonicalHeaderKey(name)
+	switch canon {
+	case "Host", "Cookie", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer",
+		"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Set-Cookie":
+		return "is managed by the proxy and cannot be set"
+	}
+	if slices.Contains(forwardingHeaders, normalizeHeaderName(name)) {
+		return "describes the connection and is set by the proxy (see trusted_proxies)"
+	}
+	if identity && (canon == "Authorization" || isStandardRequestHeader(canon)) {
+		return "is a request header that clients send for their own reasons, and identity headers are removed from every request; choose another name (for Authorization, use identity.authorization)"
+	}
+	return ""
 }
 
-// contains reports whether remoteAddr (host:port, as in
-// http.Request.RemoteAddr) is a trusted proxy.
-func (t trustedProxies) contains(remoteAddr string) bool {
-	if len(t) == 0 {
-		return false
+// isStandardRequestHeader reports whether the canonical name k is a header
+// that browsers and HTTP clients send by themselves.
+func isStandardRequestHeader(k string) bool {
+	switch k {
+	case "Accept", "Cache-Control", "Date", "Expect", "From", "Origin", "Pragma", "Range", "Referer",
+		"User-Agent", "Via", "Dnt", "Priority", "Upgrade-Insecure-Requests":
+		return true
 	}
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	addr := ap.Addr().Unmap()
-	for _, p := range t {
-		if p.Contains(addr) {
+	for _, family := range []string{"Accept-", "Content-", "If-", "Sec-", "Access-Control-"} {
+		if strings.HasPrefix(k, family) {
 			return true
 		}
 	}
 	return false
+}
+
+// headerSafe reports whether s arrives at the upstream exactly as sent in a
+// header value: no control characters, no surrounding spaces.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return strings.TrimSpace(s) == s
 }

@@ -301,3 +301,28 @@ func flipChar(s string, i int) string {
 	}
 	return string(b)
 }
+
+// TestReturnToEncodedPaths checks that the page first asked for is returned
+// to with its escapes intact: a decoded %3F would turn the rest of the
+// path into a query.
+func TestReturnToEncodedPaths(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/a%3Fb", "/a%23b", "/caf%C3%A9", "/100%25"} {
+		r := newBrowser(t).get(e.srv.URL + path)
+		loc, err := url.Parse(r.Header.Get("Location"))
+		if r.StatusCode != http.StatusFound || err != nil {
+			t.Fatalf("%s: got %d, want a redirect to sign in", path, r.StatusCode)
+		}
+		var flow *flow
+		for _, c := range r.Cookies() {
+			if strings.Contains(c.Name, flowInfix) {
+				if flow, err = e.proxy.readFlowCookie(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if flow == nil || flow.returnTo != path {
+			t.Fatalf("%s: the sign-in returns to %+v (authorize URL %s), want %s", path, flow, loc, path)
+		}
+	}
+}

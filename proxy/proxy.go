@@ -127,6 +127,7 @@ func (p *Proxy) compile() error {
 		if i < len(cfg.Routes) {
 			rc = cfg.Routes[i]
 		}
+		p.compileForwarding(rt, rc, &ps)
 		p.compileUpstream(rt, rc, pool, &ps)
 		if rt.policy != nil {
 			p.claimNames = appendNew(p.claimNames, rt.policy.ClaimNames()...)
@@ -189,10 +190,14 @@ func appendNew(list []string, items ...string) []string {
 // target is what routing made of a request: its canonical host and path,
 // the route that serves it, and why it needs no sign-in, if it does not.
 type target struct {
-	method    string
-	host      string // canonical; "" when no route names a host
-	path      string // canonical
-	route     *route
+	method string
+	host   string // canonical; "" when no route names a host
+	path   string // canonical
+	route  *route
+	// exact is the route an exact-case match of the path picks, when that
+	// is another: a case-sensitive upstream reads the request as exact's,
+	// so exact's policy must admit the person too.
+	exact     *route
 	exemption string
 }
 
@@ -210,7 +215,8 @@ func (p *Proxy) resolve(method, host, rawPath string) (target, error) {
 	if t.path, err = canonical.Path(rawPath); err != nil {
 		return t, err
 	}
-	if p.routes.anyHosts {
+	// A request without Host (HTTP/1.0) can only match routes without one.
+	if p.routes.anyHosts && host != "" {
 		if t.host, err = canonical.Host(host); err != nil {
 			return t, err
 		}
@@ -221,23 +227,36 @@ func (p *Proxy) resolve(method, host, rawPath string) (target, error) {
 	if t.route = p.routes.match(t.host, t.path); t.route == nil {
 		return t, errNoRoute
 	}
+	if !matchSegments(t.path, t.route.segs, exactly) {
+		if exact := p.routes.matchExact(t.host, t.path); exact != t.route {
+			t.exact = exact
+		}
+	}
 	t.exemption = t.route.exemption(method, t.path)
 	return t, nil
 }
 
-// authorize applies the target's route policy to a signed-in person.
-func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) policy.Decision {
-	d := t.route.policy.Decide(id)
-	if !d.Allowed {
-		p.log.LogAttrs(ctx, slog.LevelInfo, "access denied",
-			slog.String("route", t.route.name), slog.String("rule", d.Rule), slog.String("reason", d.Reason()),
-			slog.String("sub", id.Subject), slog.String("method", t.method), slog.String("path", t.path))
-	} else if p.log.Enabled(ctx, slog.LevelDebug) {
-		p.log.LogAttrs(ctx, slog.LevelDebug, "access allowed",
-			slog.String("route", t.route.name), slog.String("rule", d.Rule), slog.String("reason", d.Reason()),
+// authorize applies the target's route policies to a signed-in person and
+// returns the decision and the route whose policy made it.
+func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) (policy.Decision, *route) {
+	rt := t.route
+	d := rt.policy.Decide(id)
+	if d.Allowed && t.exact != nil {
+		if de := t.exact.policy.Decide(id); !de.Allowed {
+			d, rt = de, t.exact
+		}
+	}
+	level := slog.LevelInfo
+	msg := "access denied"
+	if d.Allowed {
+		level, msg = slog.LevelDebug, "access allowed"
+	}
+	if p.log.Enabled(ctx, level) {
+		p.log.LogAttrs(ctx, level, msg,
+			slog.String("route", rt.name), slog.String("rule", d.Rule), slog.String("reason", d.Reason()),
 			slog.String("sub", id.Subject), slog.String("method", t.method), slog.String("path", t.path))
 	}
-	return d
+	return d, rt
 }
 
 // ServeHTTP serves the proxy's own pages under /oauth2/ and forwards every
@@ -270,8 +289,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.unauthenticated(w, r, &t, err)
 			return
 		}
-		if d := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
-			p.forbidden(w, r, &t, s, d, p.requestURL(r, &t))
+		if d, by := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
+			p.forbidden(w, r, by, s, d, p.requestURL(r, &t))
 			return
 		}
 		if rt.forward.needsTokens() && p.store == nil {
@@ -317,18 +336,27 @@ func requestPath(r *http.Request) string {
 
 // misrouted answers a request that resolve could not place.
 func (p *Proxy) misrouted(w http.ResponseWriter, r *http.Request, err error) {
-	var ce *canonical.Error
-	if errors.As(err, &ce) {
-		p.fail(w, r, &pageError{
-			status:  http.StatusBadRequest,
-			title:   "This address cannot be used",
-			message: "The address is ambiguous: " + ce.Reason + ".",
-			hint:    "The proxy refuses such addresses rather than guess which page is meant. Check the link you followed.",
-			cause:   err,
-		})
+	if pe := ambiguous(err); pe != nil {
+		p.fail(w, r, pe)
 		return
 	}
 	p.fail(w, r, notFound("No application is configured at this address."))
+}
+
+// ambiguous is the 400 for a path or host without a canonical form, or nil
+// when err is another error.
+func ambiguous(err error) *pageError {
+	var ce *canonical.Error
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	return &pageError{
+		status:  http.StatusBadRequest,
+		title:   "This address cannot be used",
+		message: "The address is ambiguous: " + ce.Reason + ".",
+		hint:    "The proxy refuses such addresses rather than guess which page is meant. Check the link you followed.",
+		cause:   err,
+	}
 }
 
 func notFound(message string) *pageError {
@@ -535,7 +563,9 @@ func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, t *targe
 // requestURL is where to return to after signing in for a request: its path
 // and query on the proxy's own host, or its whole URL on another.
 func (p *Proxy) requestURL(r *http.Request, t *target) string {
-	uri := t.path
+	// The canonical path, escaped again: "/a%3Fb" must not come back as
+	// "/a?b".
+	uri := (&url.URL{Path: t.path}).EscapedPath()
 	if r.URL.RawQuery != "" {
 		uri += "?" + r.URL.RawQuery
 	}
@@ -545,19 +575,19 @@ func (p *Proxy) requestURL(r *http.Request, t *target) string {
 	return p.cfg.PublicURL.Scheme + "://" + r.Host + uri
 }
 
-// forbidden answers a signed-in person whom the route's policy refuses,
+// forbidden answers a signed-in person whom the policy of rt refuses,
 // offering to sign in as someone else and return to back.
-func (p *Proxy) forbidden(w http.ResponseWriter, r *http.Request, t *target, s *session, d policy.Decision, back string) {
+func (p *Proxy) forbidden(w http.ResponseWriter, r *http.Request, rt *route, s *session, d policy.Decision, back string) {
 	who := cmp.Or(s.PreferredUsername, s.Email, s.Subject)
 	p.fail(w, r, &pageError{
 		status:   http.StatusForbidden,
 		title:    "You don't have access to this page",
-		message:  fmt.Sprintf("You are signed in as %s, but %s is not open to you: %s.", who, t.route.name, d.Reason()),
-		hint:     fmt.Sprintf("To ask for access, tell the site's operator who you are (%s) and this rule: route %s, %s.", who, t.route.name, d.Rule),
+		message:  fmt.Sprintf("You are signed in as %s, but %s is not open to you: %s.", who, rt.name, d.Reason()),
+		hint:     fmt.Sprintf("To ask for access, tell the site's operator who you are (%s) and this rule: route %s, %s.", who, rt.name, d.Rule),
 		link:     signOutPath + "?rd=" + url.QueryEscape(back),
 		linkText: "Sign in as someone else",
 		code:     "access_denied",
-		cause:    fmt.Errorf("route %s rule %s: %s", t.route.name, d.Rule, d.Reason()),
+		cause:    fmt.Errorf("route %s rule %s: %s", rt.name, d.Rule, d.Reason()),
 	})
 }
 

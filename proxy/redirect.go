@@ -30,16 +30,18 @@ func safeReturn(target string) bool {
 		}
 	}
 	// Decode repeatedly, so double (and deeper) encodings are judged by
-	// what they finally turn into.
-	for s := target; ; {
+	// what they finally turn into. The target itself must be well formed;
+	// a decoding that leaves a malformed escape ("/100%25" is "/100%")
+	// decodes no further, in browsers or apps.
+	for s, first := target, true; ; first = false {
 		if !plainPath(s) {
 			return false
 		}
 		d, err := url.PathUnescape(s)
-		if err != nil {
+		if err != nil && first {
 			return false
 		}
-		if d == s {
+		if err != nil || d == s {
 			break
 		}
 		s = d
@@ -77,6 +79,26 @@ func (p *Proxy) returnTarget(r *http.Request, rd string) string {
 		return "/"
 	}
 	return rd
+}
+
+// splitHTTPURL splits an absolute http or https URL, written in lower case
+// as "scheme://authority" and the rest (path, query, fragment, possibly
+// empty). It reports false for anything else.
+func splitHTTPURL(s string) (scheme, authority, rest string, ok bool) {
+	switch {
+	case strings.HasPrefix(s, "https://"):
+		scheme = "https"
+	case strings.HasPrefix(s, "http://"):
+		scheme = "http"
+	default:
+		return "", "", "", false
+	}
+	s = s[len(scheme)+len("://"):]
+	end := strings.IndexAny(s, "/?#")
+	if end < 0 {
+		end = len(s)
+	}
+	return scheme, s[:end], s[end:], true
 }
 
 // redirectPolicy says which absolute URLs are return targets: those on the
@@ -138,17 +160,10 @@ func (rp *redirectPolicy) safe(target string) bool {
 	if len(target) > maxReturnLen {
 		return false
 	}
-	rest, ok := strings.CutPrefix(target, "https://")
-	if !ok {
-		if rest, ok = strings.CutPrefix(target, "http://"); !ok || rp.scheme != "http" {
-			return false
-		}
+	scheme, authority, tail, ok := splitHTTPURL(target)
+	if !ok || scheme == "http" && rp.scheme != "http" {
+		return false
 	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
 	if strings.ContainsAny(authority, "@%\\[]") {
 		return false
 	}
@@ -167,7 +182,6 @@ func (rp *redirectPolicy) safe(target string) bool {
 	if tail != "" && !safeReturn(tail) {
 		return false
 	}
-	scheme := target[:len(target)-len(rest)-len("://")]
 	sameOrigin := strings.ToLower(scheme+"://"+authority) == rp.origin
 	if !sameOrigin && !rp.allowsHost(host) {
 		return false

@@ -3,11 +3,12 @@ package proxy
 import (
 	"cmp"
 	"fmt"
-	"net/http"
 	"net/http/httputil"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/proxy/canonical"
 	"github.com/gatehouse/gatehouse/proxy/policy"
@@ -61,14 +62,42 @@ func (rt *route) specificity() int {
 }
 
 // match returns the most specific route for the canonical host and path,
-// or nil.
+// or nil. Prefixes are compared ignoring case, by sameFold.
 func (t *routeTable) match(host, path string) *route {
+	return t.find(host, path, sameFold)
+}
+
+// matchExact is match with prefixes compared as written.
+func (t *routeTable) matchExact(host, path string) *route {
+	return t.find(host, path, exactly)
+}
+
+func (t *routeTable) find(host, path string, eq func(a, b string) bool) *route {
 	for _, rt := range t.routes {
-		if rt.matchesHost(host) && matchSegments(path, rt.segs, strings.EqualFold) {
+		if rt.matchesHost(host) && matchSegments(path, rt.segs, eq) {
 			return rt
 		}
 	}
 	return nil
+}
+
+// sameFold reports whether a and b are the same ignoring case, the way any
+// upstream might ignore it: Unicode simple folding (so "ſ" is "s" and the
+// Kelvin sign is "k"), and also equal upper or lower case of each
+// character, as Java's equalsIgnoreCase compares (so "ı" and "İ" are "i").
+func sameFold(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb && unicode.ToUpper(ra) != unicode.ToUpper(rb) && unicode.ToLower(ra) != unicode.ToLower(rb) && !strings.EqualFold(a[:na], b[:nb]) {
+			return false
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return a == b
 }
 
 func (rt *route) matchesHost(host string) bool {
@@ -117,7 +146,10 @@ func exactly(a, b string) bool { return a == b }
 // case included: a case-insensitive upstream may treat /Static as /static,
 // but a case-sensitive one may serve something else there.
 func (rt *route) exemption(method, path string) string {
-	if rt.public && matchSegments(path, rt.segs, exactly) {
+	if !matchSegments(path, rt.segs, exactly) {
+		return ""
+	}
+	if rt.public {
 		return "public route"
 	}
 	for i, s := range rt.skip {
@@ -133,7 +165,7 @@ func (rt *route) upstreamPath(path string) string {
 	if !rt.forward.stripPrefix {
 		return path
 	}
-	rest, _ := cutSegments(path, rt.segs, strings.EqualFold)
+	rest, _ := cutSegments(path, rt.segs, sameFold)
 	if rest == "" {
 		return "/"
 	}
@@ -161,20 +193,26 @@ func compileRoutes(cfg []Route, ps *problems) *routeTable {
 		// A pure forward-auth service: every signed-in person passes.
 		cfg = []Route{{Name: "default"}}
 	}
+	var valid []*route // routes with a valid path, for the duplicate check
 	for i, rc := range cfg {
 		field := fmt.Sprintf("routes[%d]", i)
 		rt := &route{field: field}
-		rt.compileMatch(rc, ps)
+		pathOK := rt.compileMatch(rc, ps)
 		rt.compileAccess(rc, ps)
 		rt.compileIdentity(rc, ps)
 		rt.name = cmp.Or(rc.Name, rc.Host+rt.prefix)
-		for _, other := range t.inOrder {
-			if other.host == rt.host && other.wildcard == rt.wildcard && slices.EqualFunc(other.segs, rt.segs, strings.EqualFold) {
+		for _, other := range valid {
+			if pathOK && other.host == rt.host && other.wildcard == rt.wildcard && slices.EqualFunc(other.segs, rt.segs, sameFold) {
 				ps.add(field+".path", "%s on %s is also %s; each host and path may be routed once (paths are compared ignoring case)", rc.Path, cmp.Or(rc.Host, "every host"), other.field)
 			}
+		}
+		for _, other := range t.inOrder {
 			if rc.Name != "" && other.name == rc.Name {
 				ps.add(field+".name", "%q is also the name of %s", rc.Name, other.field)
 			}
+		}
+		if pathOK {
+			valid = append(valid, rt)
 		}
 		t.inOrder = append(t.inOrder, rt)
 		t.anyHosts = t.anyHosts || rt.host != ""
@@ -184,8 +222,10 @@ func compileRoutes(cfg []Route, ps *problems) *routeTable {
 	return t
 }
 
-// compileMatch reads the host and path a route matches.
-func (rt *route) compileMatch(rc Route, ps *problems) {
+// compileMatch reads the host and path a route matches, and reports
+// whether the path was valid.
+func (rt *route) compileMatch(rc Route, ps *problems) bool {
+	pathOK := false
 	if h := rc.Host; h != "" {
 		name, isWildcard := strings.CutPrefix(h, "*.")
 		canon, err := canonical.Host(name)
@@ -202,7 +242,7 @@ func (rt *route) compileMatch(rc Route, ps *problems) {
 	}
 	switch p := rc.Path; {
 	case p == "":
-		rt.prefix = "/"
+		rt.prefix, pathOK = "/", true
 	case p[0] != '/':
 		ps.add(rt.field+".path", "%q must start with /", p)
 	default:
@@ -215,7 +255,7 @@ func (rt *route) compileMatch(rc Route, ps *problems) {
 		case canon != p && canon != p+"/" && canon+"/" != p:
 			ps.add(rt.field+".path", "%q is not in canonical form; write %q", p, strings.TrimSuffix(canon, "/"))
 		default:
-			rt.prefix = canon
+			rt.prefix, pathOK = canon, true
 		}
 	}
 	if rt.prefix != "/" {
@@ -226,6 +266,7 @@ func (rt *route) compileMatch(rc Route, ps *problems) {
 			rt.segs = append(rt.segs, s)
 		}
 	}
+	return pathOK
 }
 
 // compileAccess reads who may pass a route.
@@ -265,22 +306,4 @@ func (rt *route) compileAccess(rc Route, ps *problems) {
 // isReserved reports whether the canonical path belongs to the proxy.
 func isReserved(path string) bool {
 	return path == "/oauth2" || strings.HasPrefix(path, reservedPrefix)
-}
-
-// checkHeaderName says what is wrong with a configured header name, or "".
-func checkHeaderName(name string) string {
-	if name == "" || strings.ContainsFunc(name, func(r rune) bool {
-		return !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
-	}) {
-		return "is not a header name of letters, digits and dashes (underscores are refused: servers read X_A as X-A)"
-	}
-	switch http.CanonicalHeaderKey(name) {
-	case "Host", "Cookie", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer",
-		"Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Set-Cookie":
-		return "is managed by the proxy and cannot be set"
-	}
-	if slices.Contains(forwardingHeaders, normalizeHeaderName(name)) {
-		return "describes the connection and is set by the proxy (see trusted_proxies)"
-	}
-	return ""
 }

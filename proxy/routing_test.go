@@ -17,6 +17,7 @@ import (
 //
 //	/            root    every signed-in person
 //	/admin       admin   group admins only
+//	/admin/assets assets  public
 //	/public      public  no sign-in
 //	/api         api     GET /api/health needs no sign-in; deny group contractors
 //	admin.example.com    hostAdmin  user root only
@@ -28,7 +29,7 @@ type policyEnv struct {
 
 func newPolicyEnv(t testing.TB, options ...func(*Config)) *policyEnv {
 	ups := map[string]*testUpstream{}
-	for _, n := range []string{"root", "admin", "public", "api", "hostAdmin", "apps"} {
+	for _, n := range []string{"root", "admin", "assets", "public", "api", "hostAdmin", "apps"} {
 		ups[n] = newTestUpstream(t)
 	}
 	e := newEnv(t, append([]func(*Config){func(c *Config) {
@@ -37,6 +38,7 @@ func newPolicyEnv(t testing.TB, options ...func(*Config)) *policyEnv {
 		c.Routes = []Route{
 			{Path: "/", Upstream: ups["root"].srv.URL},
 			{Name: "admin", Path: "/admin", Upstream: ups["admin"].srv.URL, Allow: &policy.Rules{Groups: []string{"admins"}}},
+			{Path: "/admin/assets", Upstream: ups["assets"].srv.URL, Public: true},
 			{Path: "/public", Upstream: ups["public"].srv.URL, Public: true},
 			{
 				Path: "/api", Upstream: ups["api"].srv.URL,
@@ -98,6 +100,18 @@ func TestRoutingAndPolicies(t *testing.T) {
 		// /ADMIN; routing ignores case so the admin policy still applies.
 		{name: "admin in upper case", target: "/ADMIN/users", signedIn: true, want: 403},
 		{name: "admin in mixed case", target: "/aDmIn", signedIn: true, want: 403},
+		// Java's equalsIgnoreCase takes dotless ı and dotted İ for i; Go's
+		// EqualFold does not, so routing folds them itself.
+		{name: "admin with a dotless i", target: "/adm%C4%B1n/x", signedIn: true, want: 403},
+		{name: "admin with a dotted capital I", target: "/adm%C4%B0n/x", signedIn: true, want: 403},
+		{name: "non-ASCII path", target: "/%E2%84%AAeys", signedIn: true, want: 200, upstream: "root", path: "/\u212aeys"},
+		// A public route inside a restricted one, in another case: a
+		// case-sensitive upstream reads it as the restricted route's, so
+		// that route's policy applies as well.
+		{name: "public inside admin", target: "/admin/assets/logo.png", want: 200, upstream: "assets"},
+		{name: "public inside admin, other case, no session", target: "/admin/ASSETS/x", want: 401},
+		{name: "public inside admin, other case, signed in", target: "/admin/ASSETS/x", signedIn: true, want: 403},
+		{name: "public inside admin, long s", target: "/admin/a%C5%BFsets/x", signedIn: true, want: 403},
 		// Pomerium CVE-2023-33189 and the dot-segment family: the route
 		// is chosen on the path after dot segments are removed.
 		{name: "dot segments into admin", target: "/public/../admin/users", signedIn: true, want: 403},
@@ -170,6 +184,8 @@ func TestRoutingAndPolicies(t *testing.T) {
 		// upstream.
 		{name: "absolute-form elsewhere", target: "http://evil.example/steal", signedIn: true, want: 200, upstream: "root", path: "/steal"},
 		{name: "CONNECT", method: "CONNECT", target: "evil.example:443", signedIn: true, want: 400},
+		// HTTP/1.0 may omit Host: only routes without a host match.
+		{name: "no Host", host: "-", target: "/public/x", want: 200, upstream: "public"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +202,9 @@ func TestRoutingAndPolicies(t *testing.T) {
 				before[n] = u.count()
 			}
 			req := method + " " + tt.target + " HTTP/1.1\r\nHost: " + host + "\r\nAccept: application/json\r\n"
+			if host == "-" {
+				req = method + " " + tt.target + " HTTP/1.0\r\nAccept: application/json\r\n"
+			}
 			if tt.signedIn {
 				req += "Cookie: " + cookie + "\r\n"
 			}
@@ -229,7 +248,7 @@ func FuzzRouteMatch(f *testing.F) {
 		if err != nil || tgt.route == nil {
 			return
 		}
-		covers := func(rt *route) bool {
+		coversBy := func(rt *route, eq func(a, b string) bool) bool {
 			if !rt.matchesHost(tgt.host) {
 				return false
 			}
@@ -238,12 +257,13 @@ func FuzzRouteMatch(f *testing.F) {
 				return false
 			}
 			for i, s := range rt.segs {
-				if !strings.EqualFold(s, segs[i]) {
+				if !eq(s, segs[i]) {
 					return false
 				}
 			}
 			return true
 		}
+		covers := func(rt *route) bool { return coversBy(rt, sameFold) }
 		if !covers(tgt.route) {
 			t.Fatalf("%s %s%s: routed to %s, which does not cover it", method, host, raw, tgt.route.field)
 		}
@@ -252,11 +272,27 @@ func FuzzRouteMatch(f *testing.F) {
 				t.Fatalf("%s %s%s: routed to %s, but the more specific %s covers it", method, host, raw, tgt.route.field, rt.field)
 			}
 		}
-		if tgt.exemption == "public route" && !strings.HasPrefix(tgt.path+"/", tgt.route.prefix+"/") {
-			t.Fatalf("%s %s: public by a prefix %s in another case", method, raw, tgt.route.prefix)
+		if tgt.exemption != "" && !coversBy(tgt.route, exactly) {
+			t.Fatalf("%s %s: exempt (%s) by the prefix %s in another case", method, raw, tgt.exemption, tgt.route.prefix)
+		}
+		// Where the case differs, the route an exact match picks must be
+		// the chosen one or also decide.
+		if !coversBy(tgt.route, exactly) {
+			for _, rt := range routes {
+				if coversBy(rt, exactly) && rt != tgt.route && rt != tgt.exact && rt.specificity() > specificityOf(tgt.exact) {
+					t.Fatalf("%s %s: %s covers it as written, but neither decides", method, raw, rt.field)
+				}
+			}
 		}
 		if strings.HasPrefix(tgt.exemption, "skip_auth") && method != "GET" && method != "HEAD" {
 			t.Fatalf("%s %s: exempt for an unlisted method", method, raw)
 		}
 	})
+}
+
+func specificityOf(rt *route) int {
+	if rt == nil {
+		return -1
+	}
+	return rt.specificity()
 }

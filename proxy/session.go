@@ -69,6 +69,7 @@ func appendIdentity(b []byte, s *session) []byte {
 	b = binary.AppendUvarint(b, uint64(s.expiry.Unix()))
 	b = appendString(b, s.Subject)
 	b = appendString(b, s.Email)
+	b = appendBool(b, s.EmailVerified)
 	b = appendString(b, s.PreferredUsername)
 	b = appendString(b, s.Name)
 	b = appendStrings(b, s.Groups)
@@ -84,6 +85,13 @@ func appendIdentity(b []byte, s *session) []byte {
 		b = appendStrings(b, s.Claims[n])
 	}
 	return b
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 func appendStrings(b []byte, list []string) []byte {
@@ -208,6 +216,15 @@ func (d *decoder) identity(s *session) {
 	s.expiry = d.time()
 	s.Subject = d.string()
 	s.Email = d.string()
+	if format == identityFormat {
+		switch d.byte() {
+		case 0:
+		case 1:
+			s.EmailVerified = true
+		default:
+			d.bad = true
+		}
+	}
 	s.PreferredUsername = d.string()
 	s.Name = d.string()
 	s.Groups = d.strings()

@@ -23,36 +23,6 @@ import (
 // and so its pool of connections.
 func (p *Proxy) compileUpstream(rt *route, rc Route, pool *upstreamPool, ps *problems) {
 	f := &rt.forward
-	for _, name := range sortedKeys(rc.SetHeaders) {
-		field := rt.field + ".set_headers." + name
-		if msg := checkHeaderName(name); msg != "" {
-			ps.add(field, "%s", msg)
-			continue
-		}
-		if p.headers.kind(name) == kindIdentity {
-			ps.add(field, "is an identity header, which the proxy removes from every request; set it with identity.headers")
-			continue
-		}
-		if !headerSafe(rc.SetHeaders[name]) {
-			ps.add(field, "the value has control characters or surrounding spaces")
-			continue
-		}
-		if f.set == nil {
-			f.set = http.Header{}
-		}
-		f.set[http.CanonicalHeaderKey(name)] = []string{rc.SetHeaders[name]}
-	}
-	if f.authorization != "" && f.set.Get("Authorization") != "" {
-		ps.add(rt.field+".set_headers.Authorization", "conflicts with identity.authorization; keep one")
-	}
-	if rc.PreserveHost && rc.HostHeader != "" {
-		ps.add(rt.field+".host_header", "set either preserve_host or host_header, not both")
-	}
-	f.preserveHost, f.hostHeader = rc.PreserveHost, rc.HostHeader
-	f.stripPrefix = rc.StripPrefix
-	if f.stripPrefix {
-		f.prefix = []string{rt.prefix}
-	}
 	if rc.Upstream == "" {
 		if rc.TLS != (UpstreamTLS{}) || rc.Timeouts != (Timeouts{}) || rc.PreserveHost || rc.HostHeader != "" || rc.StripPrefix || len(rc.SetHeaders) > 0 {
 			ps.add(rt.field+".upstream", "is required for the forwarding settings of this route; without an upstream a route only answers forward-auth")

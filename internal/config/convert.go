@@ -138,6 +138,8 @@ func proxyConfig(p *Proxy) (proxy.Config, error) {
 			ClientID:     p.Provider.ClientID,
 			ClientSecret: p.Provider.ClientSecret,
 			Scopes:       p.Provider.Scopes,
+
+			InsecureAssumeEmailVerified: p.Provider.InsecureAssumeEmailVerified,
 		},
 		Cookie: proxy.CookieConfig{
 			Name:       p.Cookie.Name,

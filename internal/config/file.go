@@ -107,6 +107,8 @@ type Provider struct {
 	ClientSecret     string   `yaml:"client_secret"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	Scopes           []string `yaml:"scopes"`
+	// InsecureAssumeEmailVerified: see proxy.ProviderConfig.
+	InsecureAssumeEmailVerified bool `yaml:"insecure_assume_email_verified"`
 }
 
 // Cookie configures the proxy's cookies.

@@ -382,10 +382,13 @@ func (l *loader) validateProxy(p *Proxy) {
 // here: YAML reads it as absent, which would admit everyone.
 func (l *loader) validateRoutes(p *Proxy) {
 	for i, r := range p.Routes {
-		for name, rules := range map[string]*Rules{"allow": r.Allow, "deny": r.Deny} {
-			field := fmt.Sprintf("proxy.routes[%d].%s", i, name)
-			if _, written := l.lines[field]; written && rules == nil {
-				l.addf(field, "is empty; list users, emails, email_domains, groups or claims, or remove %s", name)
+		for _, rules := range []struct {
+			name string
+			list *Rules
+		}{{"allow", r.Allow}, {"deny", r.Deny}} {
+			field := fmt.Sprintf("proxy.routes[%d].%s", i, rules.name)
+			if _, written := l.lines[field]; written && rules.list == nil {
+				l.addf(field, "is empty; list users, emails, email_domains, groups or claims, or remove %s", rules.name)
 			}
 		}
 	}

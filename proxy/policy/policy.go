@@ -15,7 +15,11 @@ import (
 // mapping asked for.
 type Identity struct {
 	Subject           string
-	Email             string // empty unless the provider vouches for it
+	Email             string
+	// EmailVerified is whether the provider vouched for Email. Only a
+	// verified address matches the emails and email_domains of allow:
+	// anyone can type any address into an account at some providers.
+	EmailVerified     bool
 	PreferredUsername string
 	Name              string
 	Groups            []string
@@ -262,7 +266,9 @@ func (m *matcher) match(id *Identity) (Decision, bool) {
 	if m.users.has(id.Subject) {
 		return Decision{Rule: m.rule["users"], Value: id.Subject, kind: "user"}, true
 	}
-	if id.Email != "" {
+	// Allow trusts only a verified address; deny refuses any address the
+	// person presents, verified or not.
+	if id.Email != "" && (id.EmailVerified || m.name == "deny") {
 		email := id.Email
 		if hasUpper(email) {
 			email = strings.ToLower(email)
@@ -348,7 +354,7 @@ func (id *Identity) AddClaim(claim, value string) {
 	case ClaimSubject:
 		id.Subject = value
 	case ClaimEmail:
-		id.Email = value
+		id.Email, id.EmailVerified = value, true
 	case ClaimPreferredUsername:
 		id.PreferredUsername = value
 	case ClaimName:

@@ -7,10 +7,11 @@ import (
 
 func TestDecide(t *testing.T) {
 	ada := &Identity{
-		Subject: "ada", Email: "Ada@Example.COM", PreferredUsername: "ada", Groups: []string{"eng", "ops"},
+		Subject: "ada", Email: "Ada@Example.COM", EmailVerified: true, PreferredUsername: "ada", Groups: []string{"eng", "ops"},
 		Claims: map[string][]string{"department": {"research"}, "level": {"3"}},
 	}
-	contractor := &Identity{Subject: "bob", Email: "bob@contractor.example", Groups: []string{"eng", "contractors"}}
+	contractor := &Identity{Subject: "bob", Email: "bob@contractor.example", EmailVerified: true, Groups: []string{"eng", "contractors"}}
+	unverified := &Identity{Subject: "mallory", Email: "ada@example.com"}
 	noEmail := &Identity{Subject: "eve", Groups: []string{"guests"}}
 	tests := []struct {
 		name     string
@@ -27,8 +28,12 @@ func TestDecide(t *testing.T) {
 		{"email ignores case", Policy{Allow: &Rules{Emails: []string{"ada@example.com"}}}, ada, true, "allow.emails", "ada@example.com"},
 		{"email domain", Policy{Allow: &Rules{EmailDomains: []string{"example.com"}}}, ada, true, "allow.email_domains", "example.com"},
 		{"email domain ignores case", Policy{Allow: &Rules{EmailDomains: []string{"EXAMPLE.com"}}}, ada, true, "allow.email_domains", ""},
-		{"subdomains are not the domain", Policy{Allow: &Rules{EmailDomains: []string{"example.com"}}}, &Identity{Subject: "x", Email: "x@evil.example.com"}, false, "allow", ""},
-		{"domain is not a suffix match", Policy{Allow: &Rules{EmailDomains: []string{"example.com"}}}, &Identity{Subject: "x", Email: "x@notexample.com"}, false, "allow", ""},
+		{"subdomains are not the domain", Policy{Allow: &Rules{EmailDomains: []string{"example.com"}}}, &Identity{Subject: "x", Email: "x@evil.example.com", EmailVerified: true}, false, "allow", ""},
+		{"domain is not a suffix match", Policy{Allow: &Rules{EmailDomains: []string{"example.com"}}}, &Identity{Subject: "x", Email: "x@notexample.com", EmailVerified: true}, false, "allow", ""},
+		// "nOAuth": an address the provider never verified is anyone's.
+		{"unverified email", Policy{Allow: &Rules{Emails: []string{"ada@example.com"}}}, unverified, false, "allow", ""},
+		{"unverified email domain", Policy{Allow: &Rules{EmailDomains: []string{"example.com"}}}, unverified, false, "allow", ""},
+		{"unverified email is denied all the same", Policy{Deny: &Rules{Emails: []string{"ada@example.com"}}}, unverified, false, "deny.emails", ""},
 		{"no email, no domain match", Policy{Allow: &Rules{EmailDomains: []string{"example.com"}}}, noEmail, false, "allow", ""},
 		{"group listed", Policy{Allow: &Rules{Groups: []string{"ops"}}}, ada, true, "allow.groups", "group ops"},
 		{"groups are exact", Policy{Allow: &Rules{Groups: []string{"Ops"}}}, ada, false, "allow", "members of groups Ops"},
