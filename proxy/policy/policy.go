@@ -14,8 +14,8 @@ import (
 // claims it always keeps, and the other claims that a policy or header
 // mapping asked for.
 type Identity struct {
-	Subject           string
-	Email             string
+	Subject string
+	Email   string
 	// EmailVerified is whether the provider vouched for Email. Only a
 	// verified address matches the emails and email_domains of allow:
 	// anyone can type any address into an account at some providers.
