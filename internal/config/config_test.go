@@ -1,19 +1,14 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testcert"
 )
 
 func TestShippedConfigsLoad(t *testing.T) {
@@ -518,7 +513,7 @@ func TestExampleRouteOptionsAreValid(t *testing.T) {
 	s = strings.NewReplacer("  # trusted_proxies", "  trusted_proxies", "  # allowed_redirect_domains", "  allowed_redirect_domains",
 		"    # domain: example.com", "    domain: example.com").Replace(s)
 	dir := t.TempDir()
-	certPEM, keyPEM := selfSignedPEM(t)
+	certPEM, keyPEM := testcert.SelfSigned(t, "grafana.internal")
 	for name, content := range map[string][]byte{
 		"full.yaml": []byte(s), "grafana-ca.pem": certPEM, "client.pem": certPEM, "client.key": keyPEM, "upstream-password": []byte("pw\n"),
 	} {
@@ -533,22 +528,4 @@ func TestExampleRouteOptionsAreValid(t *testing.T) {
 	if n := len(c.File.Proxy.Routes); n != 2 || c.File.Proxy.Routes[1].Name != "grafana" {
 		t.Fatalf("got %d routes, want the quickstart's and the example's", n)
 	}
-}
-
-func selfSignedPEM(t *testing.T) (cert, key []byte) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }
