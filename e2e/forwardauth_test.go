@@ -431,11 +431,11 @@ func startEdgeGatehouse(t *testing.T, e *edge) edgeGatehouse {
 	authSrv := httptest.NewServer(as)
 	t.Cleanup(authSrv.Close)
 
-	sessions, closeSessions, err := c.OpenSessions()
+	sessions, err := c.OpenSessions()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { closeSessions() })
+	t.Cleanup(func() { sessions.Close() })
 	pcfg, err := c.Proxy(sessions, logger)
 	if err != nil {
 		t.Fatal(err)

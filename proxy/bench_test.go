@@ -21,8 +21,11 @@ import (
 // tokens, so its cookies are split the way a real provider's would be.
 func benchSession(now time.Time) *session {
 	return &session{
-		id:     randomToken(),
-		expiry: now.Add(time.Hour),
+		id:      randomToken(),
+		expiry:  now.Add(time.Hour),
+		touched: now,
+		renewAt: now.Add(time.Hour),
+		kept:    keepAll,
 		Identity: policy.Identity{
 			Subject:           "248289761001",
 			Email:             "ada.lovelace@example.com",

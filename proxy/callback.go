@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -142,61 +143,92 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 		}
 		return nil, errorFromProvider("The sign-in service did not complete the sign-in.", err)
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		return nil, errorFromProvider("The sign-in service sent no ID token.", errors.New("token response without id_token; is the openid scope granted?"))
-	}
-	idt, err := op.verifier.Verify(ctx, raw)
+	id, renewAt, raw, err := p.identify(r.WithContext(ctx), op, tok, f.nonce, nil)
 	if err != nil {
-		return nil, errorFromProvider("The sign-in service sent an ID token that failed verification.", err)
+		return nil, err
 	}
-	// The nonce ties the ID token to this browser's flow (OIDC Core 3.1.3.7).
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(f.nonce)) != 1 {
-		return nil, errorFromProvider("The sign-in service sent an ID token for a different sign-in.", errors.New("ID token nonce does not match the flow"))
-	}
-	if idt.AccessTokenHash != "" {
-		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-			return nil, errorFromProvider("The sign-in service sent tokens that do not belong together.", err)
-		}
-	}
+	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: raw, accessExpiry: tok.Expiry}
+	return p.newSession(id, t, renewAt, p.keep(op)), nil
+}
+
+// errAnotherPerson is a refresh whose tokens name someone else.
+var errAnotherPerson = errors.New("the provider's renewed tokens name another person")
+
+// identify verifies the ID token of tok and reads the person's identity
+// from it and from userinfo. It returns the identity, when it must be
+// renewed (the tokens' expiry), and the raw ID token. At sign-in (prev nil)
+// the ID token is required and must carry nonce. At a refresh the provider
+// may leave it out, and both ID token and userinfo must name prev's
+// subject; with neither, prev's identity stays as it is.
+func (p *Proxy) identify(r *http.Request, op *provider, tok *oauth2.Token, nonce string, prev *session) (policy.Identity, time.Time, string, error) {
 	var c claims
-	if err := idt.Claims(&c); err != nil {
-		return nil, errorFromProvider("The sign-in service sent an unreadable ID token.", err)
-	}
-	if err := p.readExtraClaims(r, idt.Claims, &c); err != nil {
-		return nil, errorFromProvider("The sign-in service sent an unreadable ID token.", err)
-	}
-	if op.oidc.UserInfoEndpoint() != "" && tok.AccessToken != "" {
-		if err := p.addUserinfo(r, op, tok, &c); err != nil {
-			return nil, err
+	renewAt := tok.Expiry
+	raw, _ := tok.Extra("id_token").(string)
+	switch {
+	case raw != "":
+		idt, err := op.verifier.Verify(r.Context(), raw)
+		if err != nil {
+			return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an ID token that failed verification.", err)
 		}
+		// The nonce ties the ID token to this browser's flow (OIDC Core
+		// 3.1.3.7); a refreshed ID token need not carry one (12.2).
+		if prev == nil && subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+			return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an ID token for a different sign-in.", errors.New("ID token nonce does not match the flow"))
+		}
+		if idt.AccessTokenHash != "" {
+			if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+				return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent tokens that do not belong together.", err)
+			}
+		}
+		if err := idt.Claims(&c); err != nil {
+			return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an unreadable ID token.", err)
+		}
+		if err := p.readExtraClaims(r, idt.Claims, &c); err != nil {
+			return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an unreadable ID token.", err)
+		}
+		if renewAt.IsZero() || idt.Expiry.Before(renewAt) {
+			renewAt = idt.Expiry
+		}
+	case prev == nil:
+		return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent no ID token.", errors.New("token response without id_token; is the openid scope granted?"))
+	default:
+		c.Subject = prev.Subject
+	}
+	if prev != nil && c.Subject != prev.Subject {
+		return policy.Identity{}, time.Time{}, "", fmt.Errorf("%w: sub %q, was %q", errAnotherPerson, c.Subject, prev.Subject)
+	}
+	if renewAt.IsZero() {
+		// Neither expires_in nor an ID token: check back soon.
+		renewAt = p.now().Add(unknownTokenLifetime)
+	}
+	switch {
+	case op.oidc.UserInfoEndpoint() != "" && tok.AccessToken != "":
+		if err := p.addUserinfo(r, op, tok, &c); err != nil {
+			return policy.Identity{}, time.Time{}, "", err
+		}
+	case raw == "":
+		return prev.Identity, renewAt, "", nil
 	}
 	if err := c.check(); err != nil {
-		return nil, errorFromProvider("The sign-in service sent an identity the proxy cannot pass on safely.", err)
+		return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an identity the proxy cannot pass on safely.", err)
 	}
-	s := &session{
-		id:     randomToken(),
-		expiry: idt.Expiry,
-		Identity: policy.Identity{
-			Subject:           c.Subject,
-			Email:             c.Email,
-			EmailVerified:     c.EmailVerified != nil && bool(*c.EmailVerified) || p.cfg.Provider.InsecureAssumeEmailVerified,
-			PreferredUsername: c.PreferredUsername,
-			Name:              c.Name,
-			Groups:            p.forwardable(r, "groups", c.Groups),
-			Claims:            c.extra,
-		},
-		tokens: tokens{
-			access:       tok.AccessToken,
-			refresh:      tok.RefreshToken,
-			id:           raw,
-			accessExpiry: tok.Expiry,
-		},
+	return p.identityOf(r, &c), renewAt, raw, nil
+}
+
+// unknownTokenLifetime is how long tokens that do not say are trusted.
+const unknownTokenLifetime = 5 * time.Minute
+
+// identityOf is the identity that policies and headers see in c.
+func (p *Proxy) identityOf(r *http.Request, c *claims) policy.Identity {
+	return policy.Identity{
+		Subject:           c.Subject,
+		Email:             c.Email,
+		EmailVerified:     c.EmailVerified != nil && bool(*c.EmailVerified) || p.cfg.Provider.InsecureAssumeEmailVerified,
+		PreferredUsername: c.PreferredUsername,
+		Name:              c.Name,
+		Groups:            p.forwardable(r, "groups", c.Groups),
+		Claims:            c.extra,
 	}
-	if ttl := p.cfg.Cookie.SessionTTL; ttl > 0 && p.now().Add(ttl).Before(s.expiry) {
-		s.expiry = p.now().Add(ttl)
-	}
-	return s, nil
 }
 
 // addUserinfo fills the claims the ID token left out from the userinfo
@@ -210,7 +242,7 @@ func (p *Proxy) addUserinfo(r *http.Request, op *provider, tok *oauth2.Token, c 
 	// OIDC Core 5.3.2: the userinfo response must be about the same person.
 	if ui.Subject != c.Subject {
 		return errorFromProvider("The sign-in service returned a profile of someone else.",
-			fmt.Errorf("userinfo sub %q differs from ID token sub %q", ui.Subject, c.Subject))
+			fmt.Errorf("%w: userinfo sub %q differs from %q", errAnotherPerson, ui.Subject, c.Subject))
 	}
 	var u claims
 	if err := ui.Claims(&u); err != nil {

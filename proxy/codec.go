@@ -11,10 +11,12 @@ import (
 // recognise (and reject) values minted by this one. Fields are written as
 // length-prefixed strings: smaller than JSON or gob, which matters for
 // cookies, and cheap to parse on every request. Format 2 added the extra
-// claims; format 1 values (without them) are still read.
+// claims, format 3 the session's timing (generation, use, renewal) and which
+// tokens it keeps; values of earlier formats are still read.
 const (
 	identityFormatV1 byte = 1
-	identityFormat   byte = 2
+	identityFormatV2 byte = 2
+	identityFormat   byte = 3
 	tokensFormat     byte = 1
 )
 
@@ -22,7 +24,11 @@ const (
 func appendIdentity(b []byte, s *session) []byte {
 	b = append(b, identityFormat)
 	b = appendString(b, s.id)
-	b = binary.AppendUvarint(b, uint64(s.expiry.Unix()))
+	b = binary.AppendUvarint(b, s.generation)
+	b = appendTime(b, s.expiry)
+	b = appendTime(b, s.touched)
+	b = appendTime(b, s.renewAt)
+	b = append(b, byte(s.kept))
 	b = appendString(b, s.Subject)
 	b = appendString(b, s.Email)
 	b = appendBool(b, s.EmailVerified)
@@ -41,6 +47,14 @@ func appendIdentity(b []byte, s *session) []byte {
 		b = appendStrings(b, s.Claims[n])
 	}
 	return b
+}
+
+// appendTime appends t in Unix seconds; 0 is the zero time.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	return binary.AppendUvarint(b, uint64(t.Unix()))
 }
 
 func appendBool(b []byte, v bool) []byte {
@@ -64,11 +78,7 @@ func appendTokens(b []byte, t *tokens) []byte {
 	b = appendString(b, t.access)
 	b = appendString(b, t.refresh)
 	b = appendString(b, t.id)
-	var exp uint64
-	if !t.accessExpiry.IsZero() {
-		exp = uint64(t.accessExpiry.Unix())
-	}
-	return binary.AppendUvarint(b, exp)
+	return appendTime(b, t.accessExpiry)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -164,15 +174,29 @@ func (d *decoder) strings() []string {
 // identity reads what appendIdentity wrote into s.
 func (d *decoder) identity(s *session) {
 	format := d.byte()
-	if format != identityFormat && format != identityFormatV1 {
+	if format < identityFormatV1 || format > identityFormat {
 		d.bad = true
 		return
 	}
 	s.id = d.string()
+	if format >= identityFormat {
+		s.generation = d.uvarint()
+	}
 	s.expiry = d.time()
+	if format >= identityFormat {
+		s.touched = d.time()
+		s.renewAt = d.time()
+		s.kept = tokenSet(d.byte())
+		if s.kept&^keepAll != 0 {
+			d.bad = true
+		}
+	} else {
+		// Earlier sessions ended with their tokens and kept them all.
+		s.renewAt, s.kept = s.expiry, keepAll&^keepRefresh
+	}
 	s.Subject = d.string()
 	s.Email = d.string()
-	if format == identityFormat {
+	if format >= identityFormatV2 {
 		switch d.byte() {
 		case 0:
 		case 1:
@@ -184,7 +208,7 @@ func (d *decoder) identity(s *session) {
 	s.PreferredUsername = d.string()
 	s.Name = d.string()
 	s.Groups = d.strings()
-	if format == identityFormat {
+	if format >= identityFormatV2 {
 		n := d.uvarint()
 		if d.bad || n > uint64(len(d.s)) {
 			d.bad = true

@@ -30,9 +30,19 @@ type Config struct {
 
 	Cookie CookieConfig
 
+	// Session says how long sessions last and when they are renewed.
+	Session SessionConfig
+
 	// Sessions keeps sessions; nil means the encrypted cookie itself holds
 	// the whole session.
 	Sessions SessionStore
+
+	// Shared is state that replicas keeping sessions in cookies share
+	// (Redis): sign-outs, so a copied cookie stops working everywhere, and
+	// refreshes in progress, so two replicas never rotate one refresh
+	// token. Nil keeps both in this process. It must be nil when Sessions
+	// is set: a SessionStore that replicas share may implement Locker.
+	Shared Shared
 
 	// Routes send requests to upstreams and say who may pass. The most
 	// specific match wins: an exact host before a wildcard host before no
@@ -68,6 +78,10 @@ type ProviderConfig struct {
 	// verified (no email_verified claim, as from Entra ID). Anyone who can
 	// set their own address there can then claim any address.
 	InsecureAssumeEmailVerified bool
+	// SkipLogout keeps sign-out at the proxy: the browser is not sent to
+	// the provider's end_session_endpoint, so the provider's own login
+	// stays and the next visit signs in again without a password.
+	SkipLogout bool
 	// HTTPClient talks to the provider (discovery, JWKS, token endpoint);
 	// a client with a 10s timeout when nil.
 	HTTPClient *http.Client
@@ -81,10 +95,29 @@ type CookieConfig struct {
 	// Secrets encrypt and authenticate the cookies: the first encodes, all
 	// decode (for rotation). Each is at least 32 bytes.
 	Secrets [][]byte
-	// SessionTTL caps a session's life regardless of token expiry; 0 means
-	// the ID token's expiry alone decides.
-	SessionTTL time.Duration
 }
+
+// SessionConfig bounds sessions and says when their tokens are renewed.
+// Every limit is checked against values inside the encrypted session, never
+// against a cookie's own expiry, which the browser controls.
+type SessionConfig struct {
+	// TTL is how long a session lasts after signing in, however often it is
+	// refreshed; DefaultSessionTTL when 0.
+	TTL time.Duration
+	// IdleTTL ends a session that has not been used for this long; 0 turns
+	// idle expiry off. Use is recorded at most every tenth of IdleTTL, so a
+	// session may end up to that much early.
+	IdleTTL time.Duration
+	// RefreshSkew is how long before the provider's tokens expire the proxy
+	// refreshes them; DefaultRefreshSkew when 0.
+	RefreshSkew time.Duration
+}
+
+// Session defaults.
+const (
+	DefaultSessionTTL  = 12 * time.Hour
+	DefaultRefreshSkew = time.Minute
+)
 
 // Route is one application behind the proxy, or, without an Upstream, a
 // part of a site that an edge proxy asks about at /oauth2/auth.

@@ -35,6 +35,7 @@ type codecs struct {
 	id       []securecookie.Codec // the session cookie with a SessionStore
 	record   []securecookie.Codec // the value given to a SessionStore
 	flow     []securecookie.Codec // sign-in flow cookies
+	signOut  []securecookie.Codec // the sign-out form's token and logout state
 }
 
 func newCodecs(secrets [][]byte) (codecs, error) {
@@ -48,6 +49,7 @@ func newCodecs(secrets [][]byte) (codecs, error) {
 		{"proxy-session-id", &c.id},
 		{"proxy-record", &c.record},
 		{"proxy-flow", &c.flow},
+		{"proxy-sign-out", &c.signOut},
 	} {
 		// Age is checked against the injected clock with the expiry inside
 		// each value, not by securecookie's wall-clock timestamp.
@@ -86,10 +88,21 @@ func decode(list []securecookie.Codec, name, value string) ([]byte, error) {
 	return nil, err
 }
 
-// ownCookie reports whether a cookie called n belongs to the proxy.
+// ownCookie reports whether a cookie called n belongs to the proxy. With
+// the __Host- prefix, the unprefixed names count too: the bundled
+// authserver's cookies on the same host use them, and no upstream may see
+// those either.
 func ownCookie(n, name string) bool {
-	return n == name || len(n) > len(name) && n[len(name)] == '_' && n[:len(name)] == name
+	if n == name || len(n) > len(name) && n[len(name)] == '_' && n[:len(name)] == name {
+		return true
+	}
+	base, prefixed := strings.CutPrefix(name, hostPrefix)
+	return prefixed && ownCookie(n, base)
 }
+
+// hostPrefix marks cookies that browsers keep only when they are Secure,
+// for Path=/ and for the setting host alone.
+const hostPrefix = "__Host-"
 
 // splitCookies reads the Cookie header lines once, for the hot path. It
 // returns the first value of the session cookie called name, whether any of
@@ -168,10 +181,26 @@ func (e *cookieTooLargeError) Error() string {
 }
 
 // cookieSession writes s into cookies: its identity into the session cookie
-// and its tokens, encrypted and bound to the session id, split over as many
-// chunk cookies as needed. Chunks left over from a larger earlier session are
-// deleted.
+// and the tokens it keeps, encrypted and bound to the session id, split over
+// as many chunk cookies as needed. Chunks left over from a larger earlier
+// session are deleted.
 func (p *Proxy) cookieSession(w http.ResponseWriter, r *http.Request, s *session, maxAge int) error {
+	chunks, err := p.tokenChunks(s)
+	if err != nil {
+		return err
+	}
+	if err := p.identityCookie(w, s, maxAge); err != nil {
+		return err
+	}
+	for i, c := range chunks {
+		http.SetCookie(w, p.cookie(p.chunkName(i+1), c, maxAge))
+	}
+	p.clearChunks(w, r, len(chunks))
+	return nil
+}
+
+// identityCookie sets the session cookie of the cookie store.
+func (p *Proxy) identityCookie(w http.ResponseWriter, s *session, maxAge int) error {
 	ident, err := encode(p.codecs.identity, p.cookieName, appendIdentity(make([]byte, 0, 256), s))
 	if err != nil {
 		return err
@@ -179,46 +208,89 @@ func (p *Proxy) cookieSession(w http.ResponseWriter, r *http.Request, s *session
 	if len(p.cookieName)+len(ident) > maxCookieBytes {
 		return &cookieTooLargeError{what: "your identity (name, email and groups)", bytes: len(p.cookieName) + len(ident)}
 	}
+	http.SetCookie(w, p.cookie(p.cookieName, ident, maxAge))
+	return nil
+}
+
+// tokenChunks encrypts the tokens s keeps and splits them into cookie
+// values; none when it keeps none.
+func (p *Proxy) tokenChunks(s *session) ([]string, error) {
+	if s.kept == 0 {
+		return nil, nil
+	}
 	tok, err := encode(p.codecs.tokens, "tokens/"+s.id, appendTokens(make([]byte, 0, 2048), &s.tokens))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	room := maxCookieBytes - len(p.chunkName(maxTokenChunks))
 	n := (len(tok) + room - 1) / room
 	if n > maxTokenChunks {
-		return &cookieTooLargeError{what: "the provider's tokens", bytes: len(tok)}
+		return nil, &cookieTooLargeError{what: "the provider's tokens", bytes: len(tok)}
 	}
-	http.SetCookie(w, p.cookie(p.cookieName, ident, maxAge))
-	for i := 1; i <= n; i++ {
-		http.SetCookie(w, p.cookie(p.chunkName(i), tok[(i-1)*room:min(i*room, len(tok))], maxAge))
+	chunks := make([]string, n)
+	for i := range chunks {
+		chunks[i] = tok[i*room : min((i+1)*room, len(tok))]
 	}
-	p.clearCookies(w, r, func(c string) bool { return p.chunkIndex(c) > n })
-	return nil
+	return chunks, nil
 }
 
-// chunkIndex is i for the token chunk cookie name_i, and 0 for any other
-// cookie.
+// chunkIndex is i for the token chunk cookie name_i with i up to
+// maxTokenChunks, and 0 for any other cookie: the proxy never writes more,
+// so it never reads or clears more, however many a request carries.
 func (p *Proxy) chunkIndex(name string) int {
 	rest, ok := strings.CutPrefix(name, p.cookieName+"_")
-	if !ok {
+	if !ok || len(rest) != 1 {
 		return 0
 	}
-	i, err := strconv.Atoi(rest)
-	if err != nil || i < 1 {
+	i := int(rest[0] - '0')
+	if i < 1 || i > maxTokenChunks {
 		return 0
 	}
 	return i
 }
 
+// maxOwnCookies bounds how many of the proxy's cookies in one request it
+// looks at: a browser holds at most the session, its chunks and maxFlows
+// flows, and a request stuffed with more must not cost more.
+const maxOwnCookies = 1 + maxTokenChunks + maxFlows + 4
+
+// ownCookies returns the request's cookies that are the proxy's, at most
+// maxOwnCookies of them, without parsing the others into cookies.
+func (p *Proxy) ownCookies(r *http.Request) []*http.Cookie {
+	var own []*http.Cookie
+	for _, line := range r.Header["Cookie"] {
+		for line != "" && len(own) < maxOwnCookies {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			n, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if ownCookie(n, p.cookieName) {
+				own = append(own, &http.Cookie{Name: n, Value: v})
+			}
+		}
+	}
+	return own
+}
+
 // clearCookies deletes the request's own cookies whose names pass match.
 func (p *Proxy) clearCookies(w http.ResponseWriter, r *http.Request, match func(name string) bool) {
 	seen := map[string]bool{}
-	for _, c := range r.Cookies() {
-		if ownCookie(c.Name, p.cookieName) && !seen[c.Name] && match(c.Name) {
+	for _, c := range p.ownCookies(r) {
+		if !seen[c.Name] && match(c.Name) {
 			seen[c.Name] = true
 			http.SetCookie(w, p.cookie(c.Name, "", -1))
 		}
 	}
+}
+
+// clearChunks deletes the token chunks after the first keep.
+func (p *Proxy) clearChunks(w http.ResponseWriter, r *http.Request, keep int) {
+	p.clearCookies(w, r, func(name string) bool { return p.chunkIndex(name) > keep })
+}
+
+// clearSession deletes the session cookie and its chunks, leaving sign-ins
+// in progress alone.
+func (p *Proxy) clearSession(w http.ResponseWriter, r *http.Request) {
+	p.clearCookies(w, r, func(name string) bool { return name == p.cookieName || p.chunkIndex(name) > 0 })
 }
 
 // cookieMaxAge is how long a cookie for a session expiring at exp should live.
@@ -227,15 +299,20 @@ func (p *Proxy) cookieMaxAge(exp time.Time) int {
 }
 
 // loadCookieTokens reads s's tokens from the request's chunk cookies, for
-// routes that pass a token upstream; other requests never decode them.
+// requests that need them; others never decode them.
 func (p *Proxy) loadCookieTokens(r *http.Request, s *session) error {
+	if s.kept == 0 {
+		s.tokensLoaded = true
+		return nil
+	}
+	own := p.ownCookies(r)
 	var joined strings.Builder
 	for i := 1; i <= maxTokenChunks; i++ {
-		c, err := r.Cookie(p.chunkName(i))
-		if err != nil {
+		v := cookieValue(own, p.chunkName(i))
+		if v == "" {
 			break
 		}
-		joined.WriteString(c.Value)
+		joined.WriteString(v)
 	}
 	b, err := decode(p.codecs.tokens, "tokens/"+s.id, joined.String())
 	if err != nil {
@@ -246,5 +323,16 @@ func (p *Proxy) loadCookieTokens(r *http.Request, s *session) error {
 	if d.bad || d.s != "" {
 		return errSessionInvalid
 	}
+	s.tokensLoaded = true
 	return nil
+}
+
+// cookieValue is the value of the first cookie called name in list.
+func cookieValue(list []*http.Cookie, name string) string {
+	for _, c := range list {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
 }

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
@@ -30,7 +29,9 @@ func TestExplainAgreesWithTheProxy(t *testing.T) {
 	methods := []string{"GET", "POST"}
 	checked := 0
 	for _, id := range people {
-		cookie := cookieHeader(e.mint(&session{id: randomToken(), expiry: e.clock.Now().Add(time.Hour), Identity: id}))
+		s := e.testSession()
+		s.Identity = id
+		cookie := cookieHeader(e.mint(s))
 		for _, host := range hosts {
 			for _, path := range paths {
 				for _, method := range methods {

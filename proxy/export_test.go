@@ -45,9 +45,9 @@ func (b *browser) Navigate(u string) (int, string) {
 	return r.StatusCode, r.body
 }
 
-// SignOut posts to the sign-out path of the proxy at u.
+// SignOut confirms a sign-out at the proxy at u.
 func (b *browser) SignOut(u string) (int, string) {
-	r := b.do(http.MethodPost, u+signOutPath, nil)
+	r := b.signOut(u, "")
 	return r.StatusCode, r.body
 }
 

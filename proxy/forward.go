@@ -66,9 +66,16 @@ func (p *Proxy) compileForwarding(rt *route, rc Route, ps *problems) {
 	}
 }
 
-// needsTokens reports whether requests need the session's tokens.
-func (f *forwarding) needsTokens() bool {
-	return f.tokenHeader || f.authorization == "id_token" || f.authorization == "access_token"
+// tokens are the session's tokens that requests need.
+func (f *forwarding) tokens() tokenSet {
+	var k tokenSet
+	if f.tokenHeader || f.authorization == "access_token" {
+		k |= keepAccess
+	}
+	if f.authorization == "id_token" {
+		k |= keepID
+	}
+	return k
 }
 
 // forward carries what ServeHTTP worked out for a request to the Rewrite

@@ -68,8 +68,8 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	value, _, _ := splitCookies(r.Header["Cookie"], p.cookieName)
-	s, err := p.sessionFor(r, value)
+	f := &t.route.forward
+	s, err := p.authenticate(w, r, p.sessionCookie(r), f.tokens() != 0)
 	if err != nil {
 		var se *storeError
 		if errors.As(err, &se) {
@@ -89,14 +89,6 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	if d, by := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
 		p.forbidden(w, r, by, s, d, o.url())
 		return nil
-	}
-	f := &t.route.forward
-	if f.needsTokens() && p.store == nil {
-		if err := p.loadCookieTokens(r, s); err != nil {
-			w.Header().Set(signInHeader, p.signInURL(o))
-			p.unauthorized(w, r, err.Error())
-			return nil
-		}
 	}
 	h := w.Header()
 	setPageHeaders(h)

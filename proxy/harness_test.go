@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -175,9 +177,15 @@ func (b *browser) do(method, u string, h http.Header) *response {
 	for k, v := range h {
 		req.Header[k] = v
 	}
+	return b.send(req)
+}
+
+// send sends req and reads the whole response.
+func (b *browser) send(req *http.Request) *response {
+	b.t.Helper()
 	resp, err := b.c.Do(req)
 	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, u, err)
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -185,6 +193,40 @@ func (b *browser) do(method, u string, h http.Header) *response {
 		b.t.Fatal(err)
 	}
 	return &response{Response: resp, body: string(body)}
+}
+
+// signOut confirms a sign-out at the proxy at base as a person would: it
+// opens the confirmation page and submits its form.
+func (b *browser) signOut(base, rd string) *response {
+	b.t.Helper()
+	page := b.get(base + signOutPath + "?rd=" + url.QueryEscape(rd))
+	if page.StatusCode != http.StatusOK {
+		b.t.Fatalf("sign-out page: got %d, want 200:\n%s", page.StatusCode, page.body)
+	}
+	return b.post(base+signOutPath, url.Values{"token": {formValue(b.t, page.body, "token")}, "rd": {rd}})
+}
+
+// post submits form to u as a browser would from the proxy's own page.
+func (b *browser) post(u string, form url.Values) *response {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", acceptHTML)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.send(req)
+}
+
+// formValue is the value of the hidden input called name in page.
+func formValue(t *testing.T, page, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no %s field in the page:\n%s", name, page)
+	}
+	return html.UnescapeString(m[1])
 }
 
 // follow fetches u and follows redirects, as navigations, until a
@@ -261,8 +303,12 @@ func (e *env) mint(s *session) []*http.Cookie {
 // testSession is a valid session for the test provider's user.
 func (e *env) testSession() *session {
 	return &session{
-		id:     randomToken(),
-		expiry: e.clock.Now().Add(time.Hour),
+		id:           randomToken(),
+		expiry:       e.clock.Now().Add(time.Hour),
+		touched:      e.clock.Now(),
+		renewAt:      e.clock.Now().Add(time.Hour),
+		kept:         keepAccess | keepID,
+		tokensLoaded: true,
 		Identity: policy.Identity{
 			Subject:           "user-42",
 			Email:             "ada@example.com",

@@ -110,6 +110,14 @@ func (p *Proxy) signIn(w http.ResponseWriter, r *http.Request, returnTo string) 
 		return err
 	}
 	p.pruneFlows(w, r)
+	// Whatever session this browser had ends here: the one signing in now
+	// gets a new one, never one that someone else planted (fixation).
+	if old := p.sessionCookie(r); old != "" {
+		if s, err := p.readSession(r.Context(), old); err == nil {
+			p.revoke(r.Context(), s)
+		}
+		p.clearSession(w, r)
+	}
 	http.SetCookie(w, p.cookie(name, value, int(flowTTL.Seconds())))
 	redirect(w, op.oauth2.AuthCodeURL(f.state, oidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier)))
 	return nil
@@ -122,7 +130,7 @@ func (p *Proxy) pruneFlows(w http.ResponseWriter, r *http.Request) {
 	prefix := p.cookieName + flowInfix
 	var live []*http.Cookie
 	var created []time.Time
-	for _, c := range r.Cookies() {
+	for _, c := range p.ownCookies(r) {
 		if !strings.HasPrefix(c.Name, prefix) {
 			continue
 		}

@@ -237,9 +237,13 @@ func TestReturnTargets(t *testing.T) {
 			if got := cb.Header.Get("Location"); cb.StatusCode != http.StatusFound || got != tt.want {
 				t.Fatalf("after sign-in with rd=%q: got %d to %q, want 302 to %q", tt.rd, cb.StatusCode, got, tt.want)
 			}
-			out := b.do(http.MethodPost, e.srv.URL+signOutPath+"?rd="+url.QueryEscape(tt.rd), nil)
-			if got := out.Header.Get("Location"); out.StatusCode != http.StatusFound || got != tt.want {
-				t.Fatalf("sign-out with rd=%q: got %d to %q, want 302 to %q", tt.rd, out.StatusCode, got, tt.want)
+			out := b.signOut(e.srv.URL, tt.rd)
+			want := tt.want
+			if tt.rd == "" {
+				want = signedOutPath
+			}
+			if got := out.Header.Get("Location"); out.StatusCode != http.StatusFound || got != want {
+				t.Fatalf("sign-out with rd=%q: got %d to %q, want 302 to %q", tt.rd, out.StatusCode, got, want)
 			}
 		})
 	}
@@ -268,7 +272,7 @@ func TestUnsafeRequestPathIsNotAReturnTarget(t *testing.T) {
 }
 
 func TestSessionTTLCapsSession(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Cookie.SessionTTL = 10 * time.Minute })
+	e := newEnv(t, func(c *Config) { c.Session.TTL = 10 * time.Minute })
 	b := newBrowser(t)
 	e.signIn(b, "/")
 	e.clock.Advance(10*time.Minute - time.Second)

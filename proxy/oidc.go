@@ -23,6 +23,10 @@ type provider struct {
 	oidc     *oidc.Provider
 	oauth2   oauth2.Config
 	verifier *oidc.IDTokenVerifier
+	// endSession is the provider's end_session_endpoint (OIDC RP-Initiated
+	// Logout 1.0), where sign-out also ends the provider's login; empty
+	// when it has none or the configuration skips it.
+	endSession string
 }
 
 // discovery finds the provider on first need rather than at start, so the
@@ -65,6 +69,7 @@ func (d *discovery) get(ctx context.Context) (*provider, error) {
 	}
 	var meta struct {
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		EndSession  string   `json:"end_session_endpoint"`
 	}
 	if err := op.Claims(&meta); err != nil {
 		d.failedAt, d.failure = d.now(), fmt.Errorf("reading discovery document of %s: %w", d.cfg.IssuerURL, err)
@@ -84,6 +89,9 @@ func (d *discovery) get(ctx context.Context) (*provider, error) {
 		// The signing algorithms come from discovery; go-oidc never accepts
 		// "none" or a symmetric algorithm keyed by the client secret.
 		verifier: op.Verifier(&oidc.Config{ClientID: d.cfg.ClientID, Now: d.now}),
+	}
+	if !d.cfg.SkipLogout {
+		p.endSession = meta.EndSession
 	}
 	d.found.Store(p)
 	d.failure = nil

@@ -29,7 +29,15 @@ type pageError struct {
 	link     string
 	linkText string
 	code     string // the JSON error code; derived from status when empty
+	form     *pageForm
 	cause    error
+}
+
+// pageForm is a form on a page, posting to the proxy itself.
+type pageForm struct {
+	action string
+	fields [][2]string // hidden name, value pairs
+	button string
 }
 
 func (e *pageError) Error() string {
@@ -93,11 +101,20 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // page renders pe.
 func (p *Proxy) page(w http.ResponseWriter, r *http.Request, pe *pageError) {
+	type form struct {
+		Action, Button string
+		Fields         [][2]string
+	}
+	var f *form
+	if pe.form != nil {
+		f = &form{Action: pe.form.action, Button: pe.form.button, Fields: pe.form.fields}
+	}
 	var buf bytes.Buffer
 	err := pageTemplate.Execute(&buf, struct {
 		Status                               int
 		Title, Message, Hint, Link, LinkText string
-	}{pe.status, pe.title, pe.message, pe.hint, pe.link, pe.linkText})
+		Form                                 *form
+	}{pe.status, pe.title, pe.message, pe.hint, pe.link, pe.linkText, f})
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "rendering page", "error", err)
 		http.Error(w, pe.title, pe.status)
@@ -105,6 +122,12 @@ func (p *Proxy) page(w http.ResponseWriter, r *http.Request, pe *pageError) {
 	}
 	h := w.Header()
 	setPageHeaders(h)
+	if pe.form != nil {
+		// The form's answer redirects onwards (to the provider's logout,
+		// to rd), and browsers apply form-action to every redirect after
+		// a submission; the page has no other form to protect.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
+	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(pe.status)

@@ -23,6 +23,10 @@ type Proxy struct {
 	now        func() time.Time
 	log        *slog.Logger
 	store      SessionStore
+	shared     Shared
+	sessionCfg SessionConfig
+	revoked    *revocations
+	refresher  refresher
 	codecs     codecs
 	cookieName string
 	discovery  *discovery
@@ -32,6 +36,8 @@ type Proxy struct {
 	trusted    trustedProxies
 	redirects  redirectPolicy
 	claimNames []string // the non-standard claims sessions keep
+	// routeTokens are the tokens some route passes upstream.
+	routeTokens tokenSet
 }
 
 // New checks cfg and builds a Proxy. It does not contact the provider:
@@ -64,8 +70,20 @@ func New(cfg Config) (*Proxy, error) {
 	if err := (&http.Cookie{Name: cfg.Cookie.Name, Value: "v"}).Valid(); err != nil {
 		return nil, fmt.Errorf("Cookie.Name %q: %w", cfg.Cookie.Name, err)
 	}
-	if cfg.Cookie.SessionTTL < 0 {
-		return nil, fmt.Errorf("Cookie.SessionTTL %s must not be negative", cfg.Cookie.SessionTTL)
+	sc := &cfg.Session
+	if sc.TTL < 0 || sc.IdleTTL < 0 || sc.RefreshSkew < 0 {
+		return nil, fmt.Errorf("Session durations must not be negative: TTL %s, IdleTTL %s, RefreshSkew %s", sc.TTL, sc.IdleTTL, sc.RefreshSkew)
+	}
+	sc.TTL = cmp.Or(sc.TTL, DefaultSessionTTL)
+	sc.RefreshSkew = cmp.Or(sc.RefreshSkew, DefaultRefreshSkew)
+	if cfg.Sessions != nil && cfg.Shared != nil {
+		return nil, errors.New("Shared is for sessions kept in cookies; with a SessionStore, leave it nil")
+	}
+	if pub.Scheme == "https" && cfg.Cookie.Domain == "" && !strings.HasPrefix(cfg.Cookie.Name, "__") {
+		// The browser then refuses the cookie unless it is Secure, for
+		// this host only and for every path: no sibling host or plain-HTTP
+		// page can plant or shadow it.
+		cfg.Cookie.Name, cfg.Cookie.Secure = hostPrefix+cfg.Cookie.Name, true
 	}
 	cs, err := newCodecs(cfg.Cookie.Secrets)
 	if err != nil {
@@ -82,6 +100,9 @@ func New(cfg Config) (*Proxy, error) {
 		now:        cfg.Now,
 		log:        cfg.Logger,
 		store:      cfg.Sessions,
+		shared:     cfg.Shared,
+		sessionCfg: cfg.Session,
+		revoked:    newRevocations(cfg.Now, cfg.Shared),
 		codecs:     cs,
 		cookieName: cfg.Cookie.Name,
 		discovery: &discovery{
@@ -133,6 +154,7 @@ func (p *Proxy) compile() error {
 			p.claimNames = appendNew(p.claimNames, rt.policy.ClaimNames()...)
 		}
 		p.claimNames = appendNew(p.claimNames, rt.forward.claimNames()...)
+		p.routeTokens |= rt.forward.tokens()
 	}
 	p.trusted = compileTrustedProxies(cfg.TrustedProxies, &ps)
 	p.redirects = compileRedirects(cfg.PublicURL, cfg.AllowedRedirectDomains, &ps)
@@ -284,7 +306,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.log.DebugContext(r.Context(), "no sign-in needed", "route", rt.name, "rule", t.exemption, "method", r.Method, "path", t.path)
 		}
 	} else {
-		s, err := p.sessionFor(r, value)
+		s, err := p.authenticate(w, r, value, rt.forward.tokens() != 0)
 		if err != nil {
 			p.unauthenticated(w, r, &t, err)
 			return
@@ -292,12 +314,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if d, by := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
 			p.forbidden(w, r, by, s, d, p.requestURL(r, &t))
 			return
-		}
-		if rt.forward.needsTokens() && p.store == nil {
-			if err := p.loadCookieTokens(r, s); err != nil {
-				p.unauthenticated(w, r, &t, err)
-				return
-			}
 		}
 		fw.session = s
 	}
@@ -372,6 +388,8 @@ func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean stri
 		err = p.callback(w, r)
 	case signOutPath:
 		err = p.signOut(w, r)
+	case signedOutPath:
+		err = p.signedOut(w, r)
 	case userinfoPath:
 		err = p.userinfo(w, r)
 	case authPath:
@@ -400,6 +418,8 @@ func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, t *targe
 	}
 	p.log.DebugContext(r.Context(), "no usable session", "path", t.path, "reason", why.Error())
 	if !browserNavigation(r.Method, r.Header) {
+		// A cookie that cannot be used again goes; signIn does the same.
+		p.clearSession(w, r)
 		p.unauthorized(w, r, why.Error())
 		return
 	}

@@ -33,7 +33,7 @@ func fuzzProxy(t testing.TB) *Proxy {
 // value the proxy itself minted.
 func FuzzSessionCookie(f *testing.F) {
 	p := fuzzProxy(f)
-	s := &session{id: "i", expiry: time.Unix(1900000000, 0), Identity: policy.Identity{Subject: "sub", Groups: []string{"g"}}}
+	s := &session{id: "i", expiry: time.Unix(1900000000, 0), renewAt: time.Unix(1900000000, 0), Identity: policy.Identity{Subject: "sub", Groups: []string{"g"}}}
 	valid, err := encode(p.codecs.identity, p.cookieName, appendIdentity(nil, s))
 	if err != nil {
 		f.Fatal(err)
@@ -80,12 +80,14 @@ func FuzzSessionDecoders(f *testing.F) {
 	f.Add((&flow{state: "st", nonce: "n", verifier: "v", returnTo: "/", created: time.Unix(1800000000, 0)}).encode())
 	f.Add([]byte{identityFormat, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, err := decodeIdentity(b); err == nil {
+		// Values of earlier formats are read, and written in the current one.
+		current := len(b) > 0 && b[0] == identityFormat
+		if got, err := decodeIdentity(b); err == nil && current {
 			if again := appendIdentity(nil, got); !bytes.Equal(again, b) {
 				t.Fatalf("identity %x decoded and re-encoded as %x", b, again)
 			}
 		}
-		if got, err := decodeRecord(b); err == nil {
+		if got, err := decodeRecord(b); err == nil && current {
 			if again := encodeRecord(got); !bytes.Equal(again, b) {
 				t.Fatalf("record %x decoded and re-encoded as %x", b, again)
 			}

@@ -1,35 +1,185 @@
 package proxy
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
-// signOut handles /oauth2/sign_out: it ends the session (server-side too,
-// with a SessionStore) and returns to rd if that is a path on this site.
+// signedOutPath is where the provider's logout sends the browser back: its
+// URL under PublicURL is the post_logout_redirect_uri to register.
+const signedOutPath = "/oauth2/signed_out"
+
+// signOut handles /oauth2/sign_out. A GET shows a form asking to confirm,
+// so that a link or image elsewhere cannot sign anyone out; its POST,
+// checked against the form's token, ends the session server-side, clears
+// every cookie of the proxy and, when the provider has a logout endpoint,
+// sends the browser there to end the provider's login too. The browser
+// then returns to rd, or to a page saying it is signed out.
 func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return methodNotAllowed(w, "GET, POST")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		p.confirmSignOut(w, r, r.URL.Query().Get("rd"), "")
+		return nil
+	case http.MethodPost:
+	default:
+		return methodNotAllowed(w, "GET, HEAD, POST")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	returnTo := p.returnTarget(r, r.FormValue("rd"))
-	if p.store != nil {
-		value, _, _ := splitCookies(r.Header["Cookie"], p.cookieName)
-		if id, err := decode(p.codecs.id, p.cookieName, value); err == nil {
-			if err := p.store.Delete(r.Context(), string(id)); err != nil {
-				return &pageError{
-					status:   http.StatusServiceUnavailable,
-					title:    "Sign-out failed",
-					message:  "Your session could not be ended because the session store is unreachable; you are still signed in.",
-					hint:     "Try again in a moment.",
-					link:     signOutPath + "?rd=" + url.QueryEscape(returnTo),
-					linkText: "Sign out",
-					cause:    err,
-				}
-			}
+	if err := r.ParseForm(); err != nil {
+		return &pageError{status: http.StatusBadRequest, title: "Sign-out could not be read", message: "The sign-out form was malformed or too large.", cause: err}
+	}
+	rd := r.PostFormValue("rd")
+	if why := p.signOutRefused(r); why != "" {
+		p.log.InfoContext(r.Context(), "sign-out not confirmed", "reason", why)
+		w.WriteHeader(http.StatusForbidden)
+		p.confirmSignOut(w, r, rd, "Your sign-out could not be confirmed ("+why+"). Confirm it here.")
+		return nil
+	}
+	returnTo := p.returnTarget(r, rd)
+	s, err := p.endSession(w, r)
+	if err != nil {
+		return &pageError{
+			status:   http.StatusServiceUnavailable,
+			title:    "Sign-out failed",
+			message:  "Your session could not be ended because the session store is unreachable; you are still signed in.",
+			hint:     "Try again in a moment.",
+			link:     signOutPath + "?rd=" + url.QueryEscape(returnTo),
+			linkText: "Sign out",
+			cause:    err,
 		}
 	}
-	p.clearCookies(w, r, func(string) bool { return true })
+	if s != nil {
+		p.log.InfoContext(r.Context(), "signed out", "sub", s.Subject)
+	}
+	if logout := p.providerLogout(r, s, rd); logout != "" {
+		redirect(w, logout)
+		return nil
+	}
+	if rd == "" {
+		returnTo = signedOutPath
+	}
 	redirect(w, returnTo)
+	return nil
+}
+
+// signOutRefused says why a sign-out POST is not the proxy's own form
+// submitted by this browser, or "" when it is.
+func (p *Proxy) signOutRefused(r *http.Request) string {
+	// Browsers say where a form came from; a page elsewhere cannot post
+	// here in the browser's name (and its token would not match anyway).
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return "the form was sent from another site"
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && origin != p.cfg.PublicURL.Scheme+"://"+r.Host {
+		return "the form was sent from " + origin
+	}
+	got, err := decode(p.codecs.signOut, signOutTokenName, r.PostFormValue("token"))
+	if want := p.sessionDigest(r); err != nil || subtle.ConstantTimeCompare(got, want[:]) != 1 {
+		return "the form is out of date or not from this browser"
+	}
+	return ""
+}
+
+const signOutTokenName = "sign-out-token"
+
+// signOutToken is the sign-out form's token for r's session: the digest
+// of the session cookie's value, authenticated and encrypted under the
+// sign-out key. It needs no state, a page elsewhere cannot make one, and
+// it stops working when the session cookie changes.
+func (p *Proxy) signOutToken(r *http.Request) string {
+	sum := p.sessionDigest(r)
+	token, err := encode(p.codecs.signOut, signOutTokenName, sum[:])
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "making the sign-out token", "error", err)
+	}
+	return token
+}
+
+func (p *Proxy) sessionDigest(r *http.Request) [sha256.Size]byte {
+	return sha256.Sum256([]byte(p.sessionCookie(r)))
+}
+
+// confirmSignOut shows the form that posts a sign-out.
+func (p *Proxy) confirmSignOut(w http.ResponseWriter, r *http.Request, rd, notice string) {
+	msg := "Sign out of this site? You will need to sign in again to come back."
+	if notice != "" {
+		msg = notice
+	}
+	status := http.StatusOK
+	if notice != "" {
+		status = http.StatusForbidden
+	}
+	p.page(w, r, &pageError{
+		status:  status,
+		title:   "Sign out",
+		message: msg,
+		form: &pageForm{
+			action: signOutPath,
+			fields: [][2]string{{"token", p.signOutToken(r)}, {"rd", rd}},
+			button: "Sign out",
+		},
+	})
+}
+
+// providerLogout is the URL of the provider's logout for the session
+// that just ended, or "" when there is none to visit: RP-Initiated Logout
+// with the ID token as the hint, coming back to signedOutPath with rd kept
+// in the state.
+func (p *Proxy) providerLogout(r *http.Request, s *session, rd string) string {
+	if p.cfg.Provider.SkipLogout {
+		return ""
+	}
+	op, err := p.discovery.get(p.discovery.context(r.Context()))
+	if err != nil {
+		p.log.WarnContext(r.Context(), "signed out here only: the provider is unreachable", "error", err)
+		return ""
+	}
+	if op.endSession == "" {
+		return ""
+	}
+	u, err := url.Parse(op.endSession)
+	if err != nil {
+		p.log.WarnContext(r.Context(), "signed out here only: the provider's end_session_endpoint is not a URL", "error", err)
+		return ""
+	}
+	q := u.Query()
+	q.Set("client_id", p.cfg.Provider.ClientID)
+	q.Set("post_logout_redirect_uri", strings.TrimSuffix(p.cfg.PublicURL.String(), "/")+signedOutPath)
+	if s != nil && s.tokens.id != "" {
+		q.Set("id_token_hint", s.tokens.id)
+	}
+	if rd != "" {
+		if state, err := encode(p.codecs.signOut, "logout-state", []byte(rd)); err == nil {
+			q.Set("state", state)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// signedOut handles signedOutPath, where the provider's logout returns:
+// on to rd, when the sign-out named one, or a page saying so.
+func (p *Proxy) signedOut(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(w, "GET, HEAD")
+	}
+	if state := r.URL.Query().Get("state"); state != "" {
+		rd, err := decode(p.codecs.signOut, "logout-state", state)
+		if err == nil {
+			redirect(w, p.returnTarget(r, string(rd)))
+			return nil
+		}
+		p.log.InfoContext(r.Context(), "ignoring a logout state that does not decode", "error", err)
+	}
+	p.page(w, r, &pageError{
+		status:   http.StatusOK,
+		title:    "You are signed out",
+		message:  "You have signed out of this site.",
+		link:     startPath,
+		linkText: "Sign in again",
+	})
 	return nil
 }

@@ -11,8 +11,7 @@ func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
-	value, _, _ := splitCookies(r.Header["Cookie"], p.cookieName)
-	s, err := p.sessionFor(r, value)
+	s, err := p.authenticate(w, r, p.sessionCookie(r), false)
 	if err != nil {
 		p.unauthorized(w, r, err.Error())
 		return nil

@@ -90,11 +90,11 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		}
 	}
 	if p := c.File.Proxy; p != nil {
-		sessions, closeSessions, err := c.OpenSessions()
+		sessions, err := c.OpenSessions()
 		if err != nil {
 			return err
 		}
-		defer closeSessions()
+		defer sessions.Close()
 		cfg, err := c.Proxy(sessions, logger.With("server", "proxy"))
 		if err != nil {
 			return err
@@ -103,6 +103,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
+		background = append(background, px.Maintain)
 		if err := listen("proxy", p.Listen, px); err != nil {
 			return err
 		}

@@ -351,11 +351,12 @@ func TestOpenSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, closeStore, err := c.OpenSessions()
+		s, err := c.OpenSessions()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := s != nil; got != tc.wantStore {
+		closeStore := s.Close
+		if got := s.Store != nil; got != tc.wantStore {
 			t.Errorf("session_store %s: got a store %v, want %v", tc.store, got, tc.wantStore)
 		}
 		if err := closeStore(); err != nil {

@@ -85,12 +85,15 @@ func clients(in []Client) []directory.Client {
 	return out
 }
 
-// Proxy returns the proxy's runtime configuration. sessions is the opened
-// session store, nil for the cookie store. It panics if the file has no
-// proxy section.
-func (c *Config) Proxy(sessions proxy.SessionStore, logger *slog.Logger) (proxy.Config, error) {
+// Proxy returns the proxy's runtime configuration. sessions is what
+// OpenSessions opened; nil means sessions in cookies shared with no other
+// replica. It panics if the file has no proxy section.
+func (c *Config) Proxy(sessions *Sessions, logger *slog.Logger) (proxy.Config, error) {
 	cfg, err := proxyConfig(c.File.Proxy)
-	cfg.Sessions, cfg.Logger = sessions, logger
+	if sessions != nil {
+		cfg.Sessions, cfg.Shared = sessions.Store, sessions.Shared
+	}
+	cfg.Logger = logger
 	return cfg, err
 }
 
@@ -140,13 +143,18 @@ func proxyConfig(p *Proxy) (proxy.Config, error) {
 			Scopes:       p.Provider.Scopes,
 
 			InsecureAssumeEmailVerified: p.Provider.InsecureAssumeEmailVerified,
+			SkipLogout:                  p.Provider.Logout != nil && !*p.Provider.Logout,
 		},
 		Cookie: proxy.CookieConfig{
-			Name:       p.Cookie.Name,
-			Domain:     p.Cookie.Domain,
-			Secure:     p.Cookie.Secure != nil && *p.Cookie.Secure,
-			Secrets:    bytesList(p.Cookie.Secrets),
-			SessionTTL: p.Cookie.SessionTTL,
+			Name:    p.Cookie.Name,
+			Domain:  p.Cookie.Domain,
+			Secure:  p.Cookie.Secure != nil && *p.Cookie.Secure,
+			Secrets: bytesList(p.Cookie.Secrets),
+		},
+		Session: proxy.SessionConfig{
+			TTL:         p.Cookie.SessionTTL,
+			IdleTTL:     p.Cookie.SessionIdleTTL,
+			RefreshSkew: p.Provider.RefreshSkew,
 		},
 		Routes:                 routes,
 		TrustedProxies:         p.TrustedProxies,

@@ -109,21 +109,30 @@ type Provider struct {
 	Scopes           []string `yaml:"scopes"`
 	// InsecureAssumeEmailVerified: see proxy.ProviderConfig.
 	InsecureAssumeEmailVerified bool `yaml:"insecure_assume_email_verified"`
+	// RefreshSkew: see proxy.SessionConfig.
+	RefreshSkew time.Duration `yaml:"refresh_skew"`
+	// Logout sends the browser to the provider's end_session_endpoint at
+	// sign-out; true when not set.
+	Logout *bool `yaml:"logout"`
 }
 
 // Cookie configures the proxy's cookies.
 type Cookie struct {
-	Name        string        `yaml:"name"`
-	Domain      string        `yaml:"domain"`
-	Secure      *bool         `yaml:"secure"`
-	Secrets     []string      `yaml:"secrets"`
-	SecretsFile string        `yaml:"secrets_file"`
-	SessionTTL  time.Duration `yaml:"session_ttl"`
+	Name        string   `yaml:"name"`
+	Domain      string   `yaml:"domain"`
+	Secure      *bool    `yaml:"secure"`
+	Secrets     []string `yaml:"secrets"`
+	SecretsFile string   `yaml:"secrets_file"`
+	// SessionTTL and SessionIdleTTL: see proxy.SessionConfig.
+	SessionTTL     time.Duration `yaml:"session_ttl"`
+	SessionIdleTTL time.Duration `yaml:"session_idle_ttl"`
 }
 
 // SessionStore selects where proxy sessions live.
 type SessionStore struct {
-	Type  string `yaml:"type"` // cookie (default), memory or redis
+	Type string `yaml:"type"` // cookie (default), memory or redis
+	// Redis keeps the sessions with type redis; with type cookie it holds
+	// what replicas share (sign-outs, refresh locks).
 	Redis *Redis `yaml:"redis"`
 }
 

@@ -27,22 +27,36 @@ func (c *Config) OpenStore(ctx context.Context, logger *slog.Logger) (storage.St
 	}
 }
 
-// OpenSessions opens the proxy's session store as the file configures it:
-// nil (with a no-op close) when the cookie itself carries the session. It
-// panics if the file has no proxy section.
-func (c *Config) OpenSessions() (proxy.SessionStore, func() error, error) {
-	noClose := func() error { return nil }
+// Sessions is the proxy's session state as OpenSessions opened it.
+type Sessions struct {
+	// Store keeps sessions; nil when the cookie itself carries them.
+	Store proxy.SessionStore
+	// Shared is what cookie-session replicas share, or nil.
+	Shared proxy.Shared
+	// Close releases the connections; it is never nil.
+	Close func() error
+}
+
+// OpenSessions opens the proxy's session store, or the state replicas
+// share in cookie mode, as the file configures it. It panics if the file
+// has no proxy section.
+func (c *Config) OpenSessions() (*Sessions, error) {
 	s := c.File.Proxy.SessionStore
-	switch s.Type {
-	case "memory":
-		return memstore.New(nil), noClose, nil
-	case "redis":
+	out := &Sessions{Close: func() error { return nil }}
+	switch {
+	case s.Type == "memory":
+		out.Store = memstore.New(nil)
+	case s.Redis != nil:
 		store, err := redisstore.Open(s.Redis.URL, s.Redis.KeyPrefix, s.Redis.TTL)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return store, store.Close, nil
-	default:
-		return nil, noClose, nil
+		out.Close = store.Close
+		if s.Type == "redis" {
+			out.Store = store
+		} else {
+			out.Shared = store
+		}
 	}
+	return out, nil
 }

@@ -145,6 +145,8 @@ func (l *loader) applyDefaults(f *File) {
 			p.Provider.Scopes = proxy.DefaultScopes()
 		}
 		setDefault(&p.Cookie.Name, proxy.DefaultCookieName)
+		setDefault(&p.Cookie.SessionTTL, proxy.DefaultSessionTTL)
+		setDefault(&p.Provider.RefreshSkew, proxy.DefaultRefreshSkew)
 		if p.Cookie.Secure == nil {
 			secure := strings.HasPrefix(p.PublicURL, "https://")
 			p.Cookie.Secure = &secure
@@ -359,11 +361,20 @@ func (l *loader) validateProxy(p *Proxy) {
 		l.addf("proxy.provider.scopes", "must include openid: the proxy signs people in with an ID token")
 	}
 	l.cookieSecrets("proxy.cookie.secrets", p.Cookie.Secrets)
-	if p.Cookie.SessionTTL < 0 {
-		l.addf("proxy.cookie.session_ttl", "must not be negative")
+	l.positive("proxy.cookie.session_ttl", p.Cookie.SessionTTL)
+	if p.Cookie.SessionIdleTTL < 0 {
+		l.addf("proxy.cookie.session_idle_ttl", "must not be negative; 0 turns idle expiry off")
 	}
+	l.positive("proxy.provider.refresh_skew", p.Provider.RefreshSkew)
 	switch p.SessionStore.Type {
-	case "cookie", "memory":
+	case "memory":
+		if p.SessionStore.Redis != nil {
+			l.addf("proxy.session_store.redis", "applies to the cookie and redis stores, not memory")
+		}
+	case "cookie":
+		if p.SessionStore.Redis != nil && p.SessionStore.Redis.URL == "" {
+			l.addf("proxy.session_store.redis.url", "is required to share sign-outs between replicas, e.g. redis://127.0.0.1:6379/0")
+		}
 	case "redis":
 		if p.SessionStore.Redis == nil || p.SessionStore.Redis.URL == "" {
 			l.addf("proxy.session_store.redis.url", "is required when session_store.type is redis, e.g. redis://127.0.0.1:6379/0")

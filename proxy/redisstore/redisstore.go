@@ -4,8 +4,11 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -78,4 +81,112 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // Close closes the Redis client.
 func (s *Store) Close() error {
 	return s.client.Close()
+}
+
+var _ proxy.Shared = (*Store)(nil)
+
+// Lock takes the lock called name for ttl with SET NX, holding a random
+// token so that unlock releases only this holder's lock, never a later
+// one's after this one expired.
+func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (func(), error) {
+	key, token := s.prefix+"lock:"+name, rand.Text()
+	ok, err := s.client.SetNX(ctx, key, token, ttl).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: taking lock %s: %w", name, err)
+	}
+	if !ok {
+		return nil, proxy.ErrLocked
+	}
+	return func() {
+		// Unlocking after the caller's context ended must still happen.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		unlockScript.Run(ctx, s.client, []string{key}, token)
+	}, nil
+}
+
+var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// Revoked sessions are keys prefix+"revoked:"+id that expire when the
+// session would have; each revocation is also published on the channel
+// prefix+"revocations" as "id unix-milliseconds".
+func (s *Store) revokedKey(id string) string { return s.prefix + "revoked:" + id }
+func (s *Store) revocationChannel() string   { return s.prefix + "revocations" }
+
+// Revoke records that session id ended, until it would have expired.
+func (s *Store) Revoke(ctx context.Context, id string, until time.Time) error {
+	ttl := time.Until(until)
+	if ttl <= 0 {
+		return nil
+	}
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.revokedKey(id), "1", ttl)
+		p.Publish(ctx, s.revocationChannel(), id+" "+strconv.FormatInt(until.UnixMilli(), 10))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: revoking session: %w", err)
+	}
+	return nil
+}
+
+// rescanEvery bounds how long a revocation published while this replica
+// was disconnected from Redis goes unseen.
+const rescanEvery = 30 * time.Second
+
+// WatchRevocations reports every revoked session to add: those already
+// listed, then each one published, with a full rescan every rescanEvery
+// and after errors, until ctx ends.
+func (s *Store) WatchRevocations(ctx context.Context, add func(id string, until time.Time)) {
+	sub := s.client.Subscribe(ctx, s.revocationChannel())
+	defer sub.Close()
+	// Subscribed before the first scan: a revocation in between is seen
+	// twice rather than never.
+	messages := sub.Channel()
+	scan := time.NewTimer(0)
+	defer scan.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-messages:
+			if !ok {
+				return
+			}
+			id, ms, _ := strings.Cut(m.Payload, " ")
+			if n, err := strconv.ParseInt(ms, 10, 64); err == nil && id != "" {
+				add(id, time.UnixMilli(n))
+			}
+		case <-scan.C:
+			s.scanRevoked(ctx, add)
+			scan.Reset(rescanEvery)
+		}
+	}
+}
+
+// scanRevoked reports every revoked session listed in Redis. Failures are
+// left to the next scan.
+func (s *Store) scanRevoked(ctx context.Context, add func(id string, until time.Time)) {
+	prefix := s.revokedKey("")
+	iter := s.client.Scan(ctx, 0, globEscape(prefix)+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		ttl, err := s.client.PTTL(ctx, key).Result()
+		if err != nil || ttl <= 0 {
+			continue
+		}
+		add(strings.TrimPrefix(key, prefix), time.Now().Add(ttl))
+	}
+}
+
+// globEscape quotes the characters SCAN's MATCH pattern gives meaning to.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
