@@ -147,7 +147,7 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 	if err != nil {
 		return nil, err
 	}
-	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: raw, accessExpiry: tok.Expiry}
+	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: raw, accessExpiry: p.accessExpiry(tok)}
 	return p.newSession(id, t, renewAt, p.keep(op)), nil
 }
 
@@ -162,7 +162,7 @@ var errAnotherPerson = errors.New("the provider's renewed tokens name another pe
 // subject; with neither, prev's identity stays as it is.
 func (p *Proxy) identify(r *http.Request, op *provider, tok *oauth2.Token, nonce string, prev *session) (policy.Identity, time.Time, string, error) {
 	var c claims
-	renewAt := tok.Expiry
+	renewAt := p.accessExpiry(tok)
 	raw, _ := tok.Extra("id_token").(string)
 	switch {
 	case raw != "":
@@ -213,6 +213,15 @@ func (p *Proxy) identify(r *http.Request, op *provider, tok *oauth2.Token, nonce
 		return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an identity the proxy cannot pass on safely.", err)
 	}
 	return p.identityOf(r, &c), renewAt, raw, nil
+}
+
+// accessExpiry is when tok's access token expires by the proxy's clock:
+// x/oauth2 reckons expires_in from the wall clock.
+func (p *Proxy) accessExpiry(tok *oauth2.Token) time.Time {
+	if tok.ExpiresIn > 0 {
+		return p.now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	return tok.Expiry
 }
 
 // unknownTokenLifetime is how long tokens that do not say are trusted.

@@ -23,6 +23,7 @@ func (e *env) Replica(sessions SessionStore) *env {
 	return e.replica(func(c *Config) { c.Sessions = sessions })
 }
 
+func (e *env) RefreshCalls() int32              { return e.op.refreshCalls.Load() }
 func (e *env) URL() string                      { return e.srv.URL }
 func (e *env) Now() time.Time                   { return e.clock.Now() }
 func (e *env) Advance(d time.Duration)          { e.clock.Advance(d) }

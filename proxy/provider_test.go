@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -36,9 +37,17 @@ type testProvider struct {
 
 	// down makes discovery answer 503.
 	down atomic.Bool
-	// discoveries counts discovery requests; tokenCalls counts token requests.
-	discoveries atomic.Int32
-	tokenCalls  atomic.Int32
+	// discoveries counts discovery requests; tokenCalls counts token
+	// requests, refreshCalls those with a refresh token.
+	discoveries  atomic.Int32
+	tokenCalls   atomic.Int32
+	refreshCalls atomic.Int32
+	// endSession advertises an end_session_endpoint; set it before the
+	// proxy first discovers the provider.
+	endSession bool
+	// requireLogin makes authorize ask for a password (a page linking to
+	// /login) unless the browser has a login session at the provider.
+	requireLogin bool
 
 	mu sync.Mutex
 	// claims are the user's claims, in the ID token and at userinfo.
@@ -54,8 +63,21 @@ type testProvider struct {
 	authorizeError string
 	// extraTokenBytes pads the access token, to test large sessions.
 	extraTokenBytes int
-	codes           map[string]grant
-	accessTokens    map[string]bool
+	// accessTTL is the access and ID tokens' lifetime; an hour when 0.
+	accessTTL time.Duration
+	// refreshGate, when set, holds each refresh until it is closed.
+	refreshGate chan struct{}
+	// refreshStatus, when set, is the token endpoint's answer to refreshes
+	// (503 for an outage, 400 for invalid_grant).
+	refreshStatus int
+	// refreshWithoutIDToken leaves the ID token out of refresh responses.
+	refreshWithoutIDToken bool
+	codes                 map[string]grant
+	accessTokens          map[string]bool
+	refreshTokens         map[string]bool
+	logins                map[string]bool
+	// logouts records the end-session requests' parameters.
+	logouts []url.Values
 }
 
 type grant struct {
@@ -82,8 +104,10 @@ func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
 			"name":               "Ada Lovelace",
 			"groups":             []string{"eng", "ops"},
 		},
-		codes:        map[string]grant{},
-		accessTokens: map[string]bool{},
+		codes:         map[string]grant{},
+		accessTokens:  map[string]bool{},
+		refreshTokens: map[string]bool{},
+		logins:        map[string]bool{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", tp.discovery)
@@ -91,6 +115,8 @@ func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
 	mux.HandleFunc("GET /authorize", tp.authorize)
 	mux.HandleFunc("POST /token", tp.token)
 	mux.HandleFunc("GET /userinfo", tp.userinfo)
+	mux.HandleFunc("GET /login", tp.login)
+	mux.HandleFunc("GET /logout", tp.logout)
 	tp.srv = httptest.NewServer(mux)
 	t.Cleanup(tp.srv.Close)
 	return tp
@@ -110,7 +136,7 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "starting up", http.StatusServiceUnavailable)
 		return
 	}
-	writeTestJSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"issuer":                                tp.issuer(),
 		"authorization_endpoint":                tp.issuer() + "/authorize",
 		"token_endpoint":                        tp.issuer() + "/token",
@@ -120,7 +146,47 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"ES256"},
 		"code_challenge_methods_supported":      []string{"S256"},
-	})
+	}
+	tp.mu.Lock()
+	endSession := tp.endSession
+	tp.mu.Unlock()
+	if endSession {
+		doc["end_session_endpoint"] = tp.issuer() + "/logout"
+	}
+	writeTestJSON(w, http.StatusOK, doc)
+}
+
+// loginCookie is the provider's own login session cookie.
+const loginCookie = "op_login"
+
+// login stands for the provider's password page: it starts a login
+// session and continues the authorization request.
+func (tp *testProvider) login(w http.ResponseWriter, r *http.Request) {
+	id := rand.Text()
+	tp.mu.Lock()
+	tp.logins[id] = true
+	tp.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: id, Path: "/"})
+	http.Redirect(w, r, r.URL.Query().Get("continue"), http.StatusFound)
+}
+
+// logout is the end_session_endpoint: it ends every login session and
+// returns to post_logout_redirect_uri with the state.
+func (tp *testProvider) logout(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	tp.mu.Lock()
+	tp.logouts = append(tp.logouts, q)
+	clear(tp.logins)
+	tp.mu.Unlock()
+	back, err := url.Parse(q.Get("post_logout_redirect_uri"))
+	if err != nil || back.String() != strings.TrimSuffix(tp.redirectURI, "/oauth2/callback")+"/oauth2/signed_out" {
+		http.Error(w, "post_logout_redirect_uri is not registered", http.StatusBadRequest)
+		return
+	}
+	if st := q.Get("state"); st != "" {
+		back.RawQuery = url.Values{"state": {st}}.Encode()
+	}
+	http.Redirect(w, r, back.String(), http.StatusFound)
 }
 
 func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
@@ -148,9 +214,18 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "scope must include openid", http.StatusBadRequest)
 		return
 	}
+	tp.mu.Lock()
+	if tp.requireLogin {
+		c, err := r.Cookie(loginCookie)
+		if err != nil || !tp.logins[c.Value] {
+			tp.mu.Unlock()
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<p>Password, please.</p><a href="/login?continue=%s">sign in</a>`, url.QueryEscape(r.URL.String()))
+			return
+		}
+	}
 	back, _ := url.Parse(tp.redirectURI)
 	v := url.Values{"state": {q.Get("state")}}
-	tp.mu.Lock()
 	if tp.authorizeError != "" {
 		v.Set("error", tp.authorizeError)
 		v.Set("error_description", "the user said no")
@@ -171,22 +246,50 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		writeTestJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
-	if r.PostFormValue("grant_type") != "authorization_code" {
+	var g grant
+	switch r.PostFormValue("grant_type") {
+	case "authorization_code":
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
+		code := r.PostFormValue("code")
+		var ok bool
+		g, ok = tp.codes[code]
+		delete(tp.codes, code)
+		sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
+		if !ok || g.redirectURI != r.PostFormValue("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+			writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
+			return
+		}
+	case "refresh_token":
+		tp.refreshCalls.Add(1)
+		tp.mu.Lock()
+		gate := tp.refreshGate
+		tp.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
+		tp.mu.Lock()
+		defer tp.mu.Unlock()
+		rt := r.PostFormValue("refresh_token")
+		switch {
+		case tp.refreshStatus == http.StatusServiceUnavailable:
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		case tp.refreshStatus != 0 || !tp.refreshTokens[rt]:
+			writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
+			return
+		}
+		// Rotation: a refresh token works once.
+		delete(tp.refreshTokens, rt)
+	default:
 		writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
-		return
-	}
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	code := r.PostFormValue("code")
-	g, ok := tp.codes[code]
-	delete(tp.codes, code)
-	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
-	if !ok || g.redirectURI != r.PostFormValue("redirect_uri") || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
-		writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
 		return
 	}
 	access := rand.Text() + strings.Repeat("p", tp.extraTokenBytes)
 	tp.accessTokens[access] = true
+	refresh := rand.Text()
+	tp.refreshTokens[refresh] = true
+	ttl := cmp.Or(tp.accessTTL, time.Hour)
 	now := tp.now()
 	claims := map[string]any{"sub": tp.claims["sub"]}
 	if !tp.idTokenOnlySub {
@@ -195,18 +298,24 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 	claims["iss"] = tp.issuer()
 	claims["aud"] = tp.clientID
 	claims["iat"] = now.Unix()
-	claims["exp"] = now.Add(time.Hour).Unix()
-	claims["nonce"] = g.nonce
+	claims["exp"] = now.Add(ttl).Unix()
+	if g.nonce != "" {
+		claims["nonce"] = g.nonce
+	}
 	if tp.editIDToken != nil {
 		tp.editIDToken(claims)
 	}
-	writeTestJSON(w, http.StatusOK, map[string]any{
+	resp := map[string]any{
 		"access_token":  access,
 		"token_type":    "Bearer",
-		"expires_in":    3600,
-		"refresh_token": rand.Text(),
+		"expires_in":    int(ttl.Seconds()),
+		"refresh_token": refresh,
 		"id_token":      tp.sign(claims),
-	})
+	}
+	if g.redirectURI == "" && tp.refreshWithoutIDToken {
+		delete(resp, "id_token")
+	}
+	writeTestJSON(w, http.StatusOK, resp)
 }
 
 func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {

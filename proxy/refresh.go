@@ -256,7 +256,7 @@ func (p *Proxy) redeemRefresh(ctx context.Context, r *http.Request, s *session) 
 	renewed := *s
 	renewed.generation++
 	renewed.Identity = id
-	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: raw, accessExpiry: tok.Expiry}
+	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: raw, accessExpiry: p.accessExpiry(tok)}
 	// A provider may keep the refresh token, or leave the ID token out
 	// (RFC 6749 section 6, OIDC Core 12.2): the old ones stay good.
 	t.refresh = cmp.Or(t.refresh, s.tokens.refresh)

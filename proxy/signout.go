@@ -34,7 +34,6 @@ func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request) error {
 	rd := r.PostFormValue("rd")
 	if why := p.signOutRefused(r); why != "" {
 		p.log.InfoContext(r.Context(), "sign-out not confirmed", "reason", why)
-		w.WriteHeader(http.StatusForbidden)
 		p.confirmSignOut(w, r, rd, "Your sign-out could not be confirmed ("+why+"). Confirm it here.")
 		return nil
 	}

@@ -82,19 +82,24 @@ func TestServerSideSessions(t *testing.T) {
 	}
 }
 
-func TestServerSideSessionExpiry(t *testing.T) {
+func TestServerSideSessionRefreshAndExpiry(t *testing.T) {
 	// With the memory store the clock can move for the proxy and the store
-	// alike: the session ends when its ID token expires.
+	// alike: the session is refreshed in the store before its tokens
+	// expire, with the cookie unchanged, and ends at the session TTL.
 	e := proxy.NewTestEnv(t, func(now func() time.Time) proxy.SessionStore { return memstore.New(now) })
 	browser := proxy.NewTestBrowser(t)
 	e.SignIn(browser)
-	e.Advance(time.Hour - time.Second)
-	if status, _ := browser.Get(e.URL() + "/"); status != http.StatusOK {
-		t.Fatalf("just before the ID token expires: got %d, want 200", status)
+	cookie := browser.Cookie(e.URL(), "_gatehouse").Value
+	e.Advance(59*time.Minute + time.Second)
+	if status, _ := browser.Get(e.URL() + "/"); status != http.StatusOK || e.RefreshCalls() != 1 {
+		t.Fatalf("a minute before the tokens expire: got %d after %d refreshes, want 200 after one", status, e.RefreshCalls())
 	}
-	e.Advance(time.Second)
-	if status, _ := browser.Get(e.URL() + "/"); status != http.StatusUnauthorized {
-		t.Fatalf("when the ID token expires: got %d, want 401", status)
+	if got := browser.Cookie(e.URL(), "_gatehouse").Value; got != cookie {
+		t.Fatal("a refresh in the session store changed the session cookie")
+	}
+	e.Advance(proxy.DefaultSessionTTL - 59*time.Minute)
+	if status, body := browser.Get(e.URL() + "/"); status != http.StatusUnauthorized || !strings.Contains(body, "session") {
+		t.Fatalf("at the session TTL: got %d %s, want 401", status, body)
 	}
 }
 
