@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 )
@@ -15,6 +18,31 @@ import (
 // open is given the proxy's clock.
 func NewTestEnv(t *testing.T, open func(now func() time.Time) SessionStore) *env {
 	return newEnv(t, func(c *Config) { c.Sessions = open(c.Now) })
+}
+
+// NewTestEnvConfig serves a proxy configured by option in front of a test
+// provider and a test upstream.
+func NewTestEnvConfig(t *testing.T, option func(*Config)) *env { return newEnv(t, option) }
+
+// ReplicaConfig serves another proxy like e, changed by option.
+func (e *env) ReplicaConfig(option func(*Config)) *env { return e.replica(option) }
+
+// Maintain runs the proxy's background work until the test ends.
+func (e *env) Maintain(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.proxy.Maintain(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// ShortTokens makes the provider's tokens last d.
+func (e *env) ShortTokens(d time.Duration) { e.op.set(func(tp *testProvider) { tp.accessTTL = d }) }
+
+// HoldRefreshes makes the provider hold refreshes until release is called.
+func (e *env) HoldRefreshes() (release func()) {
+	gate := make(chan struct{})
+	e.op.set(func(tp *testProvider) { tp.refreshGate = gate })
+	return sync.OnceFunc(func() { close(gate) })
 }
 
 // Replica serves another proxy with sessions in front of the same provider
@@ -53,5 +81,11 @@ func (b *browser) SignOut(u string) (int, string) {
 }
 
 func (b *browser) Cookie(u, name string) *http.Cookie { return b.cookie(u, name) }
+
+// Cookies are the browser's cookies for u.
+func (b *browser) Cookies(u string) []*http.Cookie {
+	v, _ := url.Parse(u)
+	return b.jar.Cookies(v)
+}
 func (b *browser) CookieNames(u string) []string      { return b.cookieNames(u) }
 func (b *browser) SetCookie(u string, c *http.Cookie) { b.setCookie(u, c) }

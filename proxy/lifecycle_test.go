@@ -291,7 +291,9 @@ func TestProviderLogout(t *testing.T) {
 	e := newEnv(t)
 	e.op.set(func(tp *testProvider) { tp.endSession, tp.requireLogin = true, true })
 	b := newBrowser(t)
-	passwordPage := func(r *response) bool { return r.StatusCode == http.StatusOK && strings.Contains(r.body, "Password, please") }
+	passwordPage := func(r *response) bool {
+		return r.StatusCode == http.StatusOK && strings.Contains(r.body, "Password, please")
+	}
 	r := b.follow(e.srv.URL + "/")
 	if !passwordPage(r) {
 		t.Fatalf("first visit: got %d %s, want the provider's password page", r.StatusCode, r.body)

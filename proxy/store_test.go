@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,5 +124,145 @@ func TestSessionStoreUnreachable(t *testing.T) {
 	}
 	if status, _ := browser.Get(e.URL() + "/"); status != http.StatusOK {
 		t.Fatalf("the session after a failed sign-out: got %d, want 200", status)
+	}
+}
+
+// openRedis returns a Redis store with a key prefix of its own, or skips.
+func openRedis(t *testing.T) *redisstore.Store {
+	t.Helper()
+	u := os.Getenv("GATEHOUSE_TEST_REDIS_URL")
+	if u == "" {
+		t.Skip("GATEHOUSE_TEST_REDIS_URL not set: skipping Redis tests (e.g. GATEHOUSE_TEST_REDIS_URL=redis://127.0.0.1:6379/0)")
+	}
+	s, err := redisstore.Open(u, "gatehouse-test:"+rand.Text()+":", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// deployments are the ways replicas keep sessions: each returns the
+// options of one replica; replicas built from one deployment share what
+// they share in production.
+var deployments = []struct {
+	name string
+	// shared says whether a second replica sees the first's sign-outs.
+	shared bool
+	open   func(t *testing.T) func(*proxy.Config)
+}{
+	{"cookie", false, func(t *testing.T) func(*proxy.Config) { return func(*proxy.Config) {} }},
+	{"cookie+redis", true, func(t *testing.T) func(*proxy.Config) {
+		s := openRedis(t)
+		return func(c *proxy.Config) { c.Shared = s }
+	}},
+	{"memory", false, func(t *testing.T) func(*proxy.Config) {
+		var s proxy.SessionStore
+		return func(c *proxy.Config) {
+			if s == nil {
+				s = memstore.New(c.Now)
+			}
+			c.Sessions = s
+		}
+	}},
+	{"redis", true, func(t *testing.T) func(*proxy.Config) {
+		s := openRedis(t)
+		return func(c *proxy.Config) { c.Sessions = s }
+	}},
+}
+
+// TestSignOutRevokesCopiedCookie: after sign-out, a copy of the session
+// cookie taken before stops working: at the same replica in every
+// deployment, and at every replica where they share sessions or sign-outs.
+func TestSignOutRevokesCopiedCookie(t *testing.T) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) {
+			option := d.open(t)
+			a := proxy.NewTestEnvConfig(t, option)
+			b := a.ReplicaConfig(option)
+			a.Maintain(t)
+			b.Maintain(t)
+			browser := proxy.NewTestBrowser(t)
+			a.SignIn(browser)
+			copied := browser.Cookies(a.URL())
+
+			out := a
+			if d.shared {
+				out = b
+			}
+			if status, body := browser.SignOut(out.URL()); status != http.StatusFound {
+				t.Fatalf("sign-out: got %d %s", status, body)
+			}
+			thief := proxy.NewTestBrowser(t)
+			for _, c := range copied {
+				thief.SetCookie(a.URL(), c)
+			}
+			// Another replica hears of a sign-out through Redis, a moment later.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				status, body := thief.Get(a.URL() + "/")
+				if status == http.StatusUnauthorized && strings.Contains(body, "session has ended") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("a copy of the cookie after sign-out: got %d %s, want 401 session has ended", status, body)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestRefreshAcrossReplicas: requests for one session reaching two
+// replicas at once make one refresh where replicas share Redis, so a
+// provider that rotates refresh tokens never sees one used twice.
+func TestRefreshAcrossReplicas(t *testing.T) {
+	for _, d := range deployments {
+		if !d.shared {
+			continue
+		}
+		t.Run(d.name, func(t *testing.T) {
+			option := d.open(t)
+			a := proxy.NewTestEnvConfig(t, option)
+			b := a.ReplicaConfig(option)
+			a.ShortTokens(10 * time.Minute)
+			browser := proxy.NewTestBrowser(t)
+			a.SignIn(browser)
+			cookies := browser.Cookies(a.URL())
+			a.Advance(9*time.Minute + time.Second)
+			release := a.HoldRefreshes()
+			defer release()
+
+			var wg sync.WaitGroup
+			statuses := make([]int, 10)
+			for i := range statuses {
+				replica := a
+				if i%2 == 1 {
+					replica = b
+				}
+				wg.Go(func() {
+					c := proxy.NewTestBrowser(t)
+					for _, k := range cookies {
+						c.SetCookie(replica.URL(), k)
+					}
+					statuses[i], _ = c.Get(replica.URL() + "/")
+				})
+			}
+			for a.RefreshCalls() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			// Give the other replica's requests time to find the lock taken.
+			time.Sleep(100 * time.Millisecond)
+			release()
+			wg.Wait()
+			for i, s := range statuses {
+				if s != http.StatusOK {
+					t.Errorf("request %d: got %d, want 200", i, s)
+				}
+			}
+			if n := a.RefreshCalls(); n != 1 {
+				t.Fatalf("refreshes: got %d, want 1 across both replicas", n)
+			}
+		})
 	}
 }

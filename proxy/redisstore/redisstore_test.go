@@ -3,10 +3,12 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/proxy"
 	"github.com/gatehouse/gatehouse/proxy/sessiontest"
 )
 
@@ -70,4 +72,84 @@ func TestOpenRejectsBadURL(t *testing.T) {
 	if _, err := Open("http://127.0.0.1:6379", "p:", 0); err == nil {
 		t.Fatal("Open with an http URL: got nil error, want one")
 	}
+}
+
+func TestLock(t *testing.T) {
+	s := openTest(t, 0)
+	ctx := context.Background()
+	unlock, err := s.Lock(ctx, "refresh/a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lock(ctx, "refresh/a", time.Minute); !errors.Is(err, proxy.ErrLocked) {
+		t.Fatalf("second Lock: got %v, want ErrLocked", err)
+	}
+	if u, err := s.Lock(ctx, "refresh/b", time.Minute); err != nil {
+		t.Fatalf("another lock: %v", err)
+	} else {
+		u()
+	}
+	unlock()
+	again, err := s.Lock(ctx, "refresh/a", 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	// A holder whose lock expired must not release its successor's.
+	time.Sleep(100 * time.Millisecond)
+	successor, err := s.Lock(ctx, "refresh/a", time.Minute)
+	if err != nil {
+		t.Fatalf("Lock after expiry: %v", err)
+	}
+	again()
+	if _, err := s.Lock(ctx, "refresh/a", time.Minute); !errors.Is(err, proxy.ErrLocked) {
+		t.Fatalf("a stale unlock released the successor's lock: %v", err)
+	}
+	successor()
+}
+
+func TestRevocations(t *testing.T) {
+	s := openTest(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	until := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	if err := s.Revoke(ctx, "before", until); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, "past", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan string, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.WatchRevocations(ctx, func(id string, u time.Time) {
+			if u.Before(until.Add(-time.Minute)) || u.After(until.Add(time.Minute)) {
+				t.Errorf("revocation of %s until %s, want about %s", id, u, until)
+			}
+			seen <- id
+		})
+	}()
+	want := map[string]bool{"before": true, "after": true}
+	published := false
+	timeout := time.After(10 * time.Second)
+	for len(want) > 0 {
+		select {
+		case id := <-seen:
+			if id == "past" {
+				t.Fatal("a revocation that had lapsed was reported")
+			}
+			delete(want, id)
+			if id == "before" && !published {
+				// Listed before watching; now one published while watching.
+				published = true
+				if err := s.Revoke(ctx, "after", until); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case <-timeout:
+			t.Fatalf("revocations not reported: %v", want)
+		}
+	}
+	cancel()
+	<-done
 }
