@@ -69,7 +69,7 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	f := &t.route.forward
-	s, err := p.authenticate(w, r, p.sessionCookie(r), f.tokens() != 0)
+	s, err := p.authenticate(w, r, p.sessionCookie(r), f.tokens() != 0, false)
 	if err != nil {
 		var se *storeError
 		if errors.As(err, &se) {

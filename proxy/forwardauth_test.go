@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
@@ -162,5 +163,27 @@ func TestForwardAuthWithoutRoutes(t *testing.T) {
 	}
 	if r := serve(e.proxy, http.MethodGet, "/anything", http.Header{"Cookie": h["Cookie"], "Accept": {acceptHTML}}); r.Code != http.StatusNotFound {
 		t.Fatalf("a request to the proxy itself: got %d, want 404", r.Code)
+	}
+}
+
+// TestForwardAuthDoesNotRenewCookies: the edge does not pass forward-auth's
+// cookies to the browser, so a cookie-mode session is not refreshed there
+// (the browser would go on sending the replaced cookie, whose refresh token
+// the provider has rotated away); it ends with its tokens instead.
+func TestForwardAuthDoesNotRenewCookies(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.TrustedProxies = []string{"127.0.0.1"} })
+	e.op.set(func(tp *testProvider) { tp.accessTTL = 10 * time.Minute })
+	b := newBrowser(t)
+	e.signIn(b, "/")
+	ask := func() *response {
+		return b.do(http.MethodGet, e.srv.URL+authPath, http.Header{"X-Forwarded-Uri": {"/"}, "X-Forwarded-Method": {"GET"}})
+	}
+	e.clock.Advance(9*time.Minute + time.Second)
+	if r := ask(); r.StatusCode != http.StatusOK || e.op.refreshCalls.Load() != 0 || r.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("within the skew: got %d, %d refreshes, Set-Cookie %q; want 200 without either", r.StatusCode, e.op.refreshCalls.Load(), r.Header.Get("Set-Cookie"))
+	}
+	e.clock.Advance(time.Minute)
+	if r := ask(); r.StatusCode != http.StatusUnauthorized || e.op.refreshCalls.Load() != 0 {
+		t.Fatalf("after the tokens expire: got %d with %d refreshes, want 401 without a refresh", r.StatusCode, e.op.refreshCalls.Load())
 	}
 }

@@ -306,7 +306,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.log.DebugContext(r.Context(), "no sign-in needed", "route", rt.name, "rule", t.exemption, "method", r.Method, "path", t.path)
 		}
 	} else {
-		s, err := p.authenticate(w, r, value, rt.forward.tokens() != 0)
+		s, err := p.authenticate(w, r, value, rt.forward.tokens() != 0, true)
 		if err != nil {
 			p.unauthenticated(w, r, &t, err)
 			return

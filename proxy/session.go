@@ -151,7 +151,11 @@ func (e *storeError) Unwrap() error { return e.err }
 // session's cookies are set on w, whatever the response. With needTokens
 // the tokens are read too. In cookie mode, a request that renews nothing
 // costs a decryption and no I/O.
-func (p *Proxy) authenticate(w http.ResponseWriter, r *http.Request, value string, needTokens bool) (*session, error) {
+//
+// forBrowser says that w's cookies reach the browser. Forward-auth answers
+// reach an edge proxy, which does not pass them on; there a cookie-mode
+// session is not renewed, since the browser would keep the old cookie.
+func (p *Proxy) authenticate(w http.ResponseWriter, r *http.Request, value string, needTokens, forBrowser bool) (*session, error) {
 	s, err := p.loadSession(r.Context(), value)
 	if err != nil {
 		s, err = p.loadShadowedSession(r.Context(), r.Header["Cookie"], value, err)
@@ -160,7 +164,11 @@ func (p *Proxy) authenticate(w http.ResponseWriter, r *http.Request, value strin
 		return nil, err
 	}
 	now := p.now()
+	cookieUnseen := p.store == nil && !forBrowser
 	switch {
+	case cookieUnseen && s.kept.has(keepRefresh) && !now.Before(s.renewAt):
+		return nil, errSessionExpired
+	case cookieUnseen:
 	case s.kept.has(keepRefresh) && !now.Before(s.renewAt.Add(-p.sessionCfg.RefreshSkew)):
 		if s, err = p.refresh(w, r, s); err != nil {
 			return nil, err

@@ -11,7 +11,7 @@ func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
-	s, err := p.authenticate(w, r, p.sessionCookie(r), false)
+	s, err := p.authenticate(w, r, p.sessionCookie(r), false, true)
 	if err != nil {
 		p.unauthorized(w, r, err.Error())
 		return nil

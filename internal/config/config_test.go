@@ -178,6 +178,12 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 			want: []string{":3: proxy.provider.issuer: http://idp.example.com uses http"},
 		},
 		{
+			name: "session limits",
+			yaml: "proxy:\n  public_url: http://localhost:8000\n  provider: {issuer: http://localhost:9000, client_id: p, refresh_skew: -1s}\n" +
+				"  cookie:\n    secrets: [\"0123456789abcdef0123456789abcdef\"]\n    session_idle_ttl: -1m\n  session_store: {type: memory, redis: {url: redis://x}}\n",
+			want: []string{":3: proxy.provider.refresh_skew: must be a positive duration", ":6: proxy.cookie.session_idle_ttl: must not be negative", ":7: proxy.session_store.redis: applies to the cookie and redis stores"},
+		},
+		{
 			name: "empty file",
 			yaml: "# nothing\n",
 			want: []string{"the file is empty"},
@@ -333,12 +339,15 @@ func FuzzLoad(f *testing.F) {
 }
 
 func TestOpenSessions(t *testing.T) {
+	const redis = ", redis: {url: \"redis://127.0.0.1:6379/0\"}"
 	for _, tc := range []struct {
-		store     string
-		wantStore bool
+		store                 string
+		wantStore, wantShared bool
 	}{
-		{"cookie", false},
-		{"memory", true},
+		{"cookie", false, false},
+		{"cookie" + redis, false, true},
+		{"memory", true, false},
+		{"redis" + redis, true, false},
 	} {
 		yaml := "proxy:\n  public_url: http://localhost:8000\n  provider: {issuer: http://localhost:9000, client_id: p}\n" +
 			"  cookie: {secrets: [\"0123456789abcdef0123456789abcdef\"]}\n  routes: [{path: /, upstream: http://127.0.0.1:1}]\n" +
@@ -351,15 +360,18 @@ func TestOpenSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Opening connects lazily: no Redis is needed here.
 		s, err := c.OpenSessions()
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeStore := s.Close
 		if got := s.Store != nil; got != tc.wantStore {
 			t.Errorf("session_store %s: got a store %v, want %v", tc.store, got, tc.wantStore)
 		}
-		if err := closeStore(); err != nil {
+		if got := s.Shared != nil; got != tc.wantShared {
+			t.Errorf("session_store %s: got shared state %v, want %v", tc.store, got, tc.wantShared)
+		}
+		if err := s.Close(); err != nil {
 			t.Error(err)
 		}
 	}
