@@ -54,14 +54,11 @@ func TestRedisSessionsAcrossProxyReplicas(t *testing.T) {
 		t.Fatalf("replica B with A's session cookie: got %d, want 200", got)
 	}
 
-	req, _ := http.NewRequest(http.MethodPost, s.proxyURL+"/oauth2/sign_out", strings.NewReader(""))
-	req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// The person confirms the sign-out on the proxy's page.
+	out := b.get(s.proxyURL + "/oauth2/sign_out")
+	if out = b.submit(out.formWith(t, "token"), nil, "", ""); !strings.Contains(out.Body, "You are signed out") {
+		t.Fatalf("after confirming sign-out: %d at %s:\n%s", out.Status, out.URL, out.Body)
 	}
-	resp.Body.Close()
 	for name, base := range map[string]string{"A": s.proxyURL, "B": replicaB.URL} {
 		if got := ask(base); got != http.StatusUnauthorized {
 			t.Errorf("replica %s with a copy of the signed-out cookie: got %d, want 401", name, got)
