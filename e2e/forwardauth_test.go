@@ -19,6 +19,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -767,7 +768,8 @@ func (e *edge) check(t *testing.T) {
 		}
 		var session bool
 		for _, c := range staff.client.Jar.Cookies(mustURL(t, e.appURL)) {
-			session = session || c.Name == proxy.DefaultCookieName
+			// An https public_url gives the cookie the __Host- prefix.
+			session = session || strings.TrimPrefix(c.Name, "__Host-") == proxy.DefaultCookieName
 		}
 		if !session {
 			t.Errorf("no %s cookie on %s", proxy.DefaultCookieName, e.appURL)
@@ -858,7 +860,12 @@ func (e *edge) check(t *testing.T) {
 	// itself, however spelled, never to the app.
 	t.Run("gatehouse's own paths never reach the app", func(t *testing.T) {
 		for _, path := range []string{"/oauth2", "/oauth2?x=1", "/oauth2/", "/oauth2/nothing", "//oauth2/start", "/./oauth2/start", "/x/../oauth2/start", "/%6fauth2/start"} {
-			for _, c := range []*http.Client{signedIn, anonymous} {
+			clients := []*http.Client{signedIn, anonymous}
+			if strings.HasSuffix(path, "/start") {
+				// Starting a sign-in ends the session the browser had.
+				clients = clients[1:]
+			}
+			for _, c := range clients {
 				r := e.send(t, c, http.MethodGet, path, edgeAcceptJSON, "")
 				if r.status == http.StatusOK {
 					t.Errorf("%s: got %s", path, r)
@@ -913,6 +920,12 @@ func (e *edge) check(t *testing.T) {
 
 	t.Run("sign-out ends the session", func(t *testing.T) {
 		r := e.send(t, signedIn, http.MethodGet, "/oauth2/sign_out", edgeAcceptHTML, "")
+		token := regexp.MustCompile(`name="token" value="([^"]*)"`).FindStringSubmatch(r.body)
+		if r.status != http.StatusOK || token == nil {
+			t.Fatalf("sign-out page: got %s", r)
+		}
+		form := "token=" + url.QueryEscape(html.UnescapeString(token[1]))
+		r = e.send(t, signedIn, http.MethodPost, "/oauth2/sign_out", withHeaders(edgeAcceptHTML, "Content-Type", "application/x-www-form-urlencoded"), form)
 		if r.status/100 != 3 {
 			t.Fatalf("sign-out: got %s", r)
 		}
