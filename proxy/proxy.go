@@ -473,5 +473,10 @@ func browserNavigation(method string, h http.Header) bool {
 	if mode := h.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" || h.Get("X-Requested-With") != "" {
 		return false
 	}
+	// A protocol upgrade (WebSocket) cannot follow a redirect, even when
+	// its client asks for HTML.
+	if h.Get("Upgrade") != "" || strings.Contains(strings.ToLower(strings.Join(h["Connection"], ",")), "upgrade") {
+		return false
+	}
 	return strings.Contains(h.Get("Accept"), "text/html")
 }

@@ -43,6 +43,8 @@ func (p *Proxy) compileUpstream(rt *route, rc Route, pool *upstreamPool, ps *pro
 		BufferPool:     pool.buffers,
 		ErrorHandler:   p.upstreamError,
 		ErrorLog:       pool.errorLog,
+		// 0, not -1: SSE and unknown-length (chunked) bodies are flushed on every write regardless, and -1 costs every request a timer and 5 allocations.
+		FlushInterval: 0,
 	}
 }
 
