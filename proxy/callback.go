@@ -175,17 +175,9 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 		return nil, errorFromProvider("The sign-in service sent an identity the proxy cannot pass on safely.", err)
 	}
 	s := &session{
-		id:     randomToken(),
-		expiry: idt.Expiry,
-		Identity: policy.Identity{
-			Subject:           c.Subject,
-			Email:             c.Email,
-			EmailVerified:     c.EmailVerified != nil && bool(*c.EmailVerified) || p.cfg.Provider.InsecureAssumeEmailVerified,
-			PreferredUsername: c.PreferredUsername,
-			Name:              c.Name,
-			Groups:            p.forwardable(r, "groups", c.Groups),
-			Claims:            c.extra,
-		},
+		id:       randomToken(),
+		expiry:   idt.Expiry,
+		Identity: p.identityOf(r, &c),
 		tokens: tokens{
 			access:       tok.AccessToken,
 			refresh:      tok.RefreshToken,
@@ -197,6 +189,21 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 		s.expiry = p.now().Add(ttl)
 	}
 	return s, nil
+}
+
+// identityOf is the identity that checked claims describe, whether they
+// came from sign-in or from a bearer token: both must give policies the
+// same person.
+func (p *Proxy) identityOf(r *http.Request, c *claims) policy.Identity {
+	return policy.Identity{
+		Subject:           c.Subject,
+		Email:             c.Email,
+		EmailVerified:     c.EmailVerified != nil && bool(*c.EmailVerified) || p.cfg.Provider.InsecureAssumeEmailVerified,
+		PreferredUsername: c.PreferredUsername,
+		Name:              c.Name,
+		Groups:            p.forwardable(r, "groups", c.Groups),
+		Claims:            c.extra,
+	}
 }
 
 // addUserinfo fills the claims the ID token left out from the userinfo
