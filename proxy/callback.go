@@ -108,8 +108,8 @@ func errorFromProvider(message string, cause error) *pageError {
 	}
 }
 
-// claims are the identity claims the proxy forwards, as the ID token or
-// the userinfo response carry them.
+// claims are the identity claims the proxy forwards, as the ID token, the
+// userinfo response or a bearer token carry them.
 type claims struct {
 	Subject           string      `json:"sub"`
 	Email             string      `json:"email"`

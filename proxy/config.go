@@ -51,6 +51,10 @@ type Config struct {
 	// "app.example.com" exactly, ".example.com" for any host below it.
 	AllowedRedirectDomains []string
 
+	// Bearer says which tokens API clients may send as
+	// "Authorization: Bearer <token>" instead of a session cookie.
+	Bearer BearerConfig
+
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives structured logs; slog.Default() when nil.
@@ -71,6 +75,16 @@ type ProviderConfig struct {
 	// HTTPClient talks to the provider (discovery, JWKS, token endpoint);
 	// a client with a 10s timeout when nil.
 	HTTPClient *http.Client
+}
+
+// BearerConfig says which bearer tokens stand in for a session cookie. A
+// JWT (an ID token, or an RFC 9068 access token) signed by the provider is
+// verified offline against its published keys.
+type BearerConfig struct {
+	// Audiences are the audiences a token may be for: its aud must name
+	// one of them. By default only the proxy's own client id, so tokens
+	// the provider issued to other applications do not get in.
+	Audiences []string
 }
 
 // CookieConfig controls the proxy's cookies.

@@ -229,6 +229,9 @@ func (p *Proxy) cookieMaxAge(exp time.Time) int {
 // loadCookieTokens reads s's tokens from the request's chunk cookies, for
 // routes that pass a token upstream; other requests never decode them.
 func (p *Proxy) loadCookieTokens(r *http.Request, s *session) error {
+	if s.id == "" {
+		return nil // a bearer token's session, which holds its token
+	}
 	var joined strings.Builder
 	for i := 1; i <= maxTokenChunks; i++ {
 		c, err := r.Cookie(p.chunkName(i))

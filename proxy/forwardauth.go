@@ -70,6 +70,12 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	}
 	value, _, _ := splitCookies(r.Header["Cookie"], p.cookieName)
 	s, err := p.sessionFor(r, value)
+	if value == "" {
+		s, err = p.bearerInstead(r, s, err)
+	}
+	if p.bearerFailed(w, r, err) {
+		return nil
+	}
 	if err != nil {
 		var se *storeError
 		if errors.As(err, &se) {

@@ -36,9 +36,11 @@ type testProvider struct {
 
 	// down makes discovery answer 503.
 	down atomic.Bool
-	// discoveries counts discovery requests; tokenCalls counts token requests.
+	// discoveries counts discovery requests; tokenCalls counts token
+	// requests; jwksCalls counts key set requests.
 	discoveries atomic.Int32
 	tokenCalls  atomic.Int32
+	jwksCalls   atomic.Int32
 
 	mu sync.Mutex
 	// claims are the user's claims, in the ID token and at userinfo.
@@ -124,6 +126,7 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
+	tp.jwksCalls.Add(1)
 	writeTestJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		{Key: &tp.key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"},
 	}})
@@ -226,22 +229,35 @@ func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (tp *testProvider) sign(claims map[string]any) string {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: tp.key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	return tp.jwt(nil, claims)
+}
+
+// jwt signs claims with the provider's key; header adds to or replaces
+// the header's typ (JWT) and kid (k1).
+func (tp *testProvider) jwt(header map[string]any, claims map[string]any) string {
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1")
+	for k, v := range header {
+		opts = opts.WithHeader(jose.HeaderKey(k), v)
+	}
+	return signJWT(tp.t, jose.SigningKey{Algorithm: jose.ES256, Key: tp.key}, opts, claims)
+}
+
+func signJWT(t testing.TB, key jose.SigningKey, opts *jose.SignerOptions, claims map[string]any) string {
+	signer, err := jose.NewSigner(key, opts)
 	if err != nil {
-		tp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
-		tp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		tp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	s, err := jws.CompactSerialize()
 	if err != nil {
-		tp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return s
 }

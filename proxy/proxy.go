@@ -32,6 +32,7 @@ type Proxy struct {
 	trusted    trustedProxies
 	redirects  redirectPolicy
 	claimNames []string // the non-standard claims sessions keep
+	bearer     *bearerAuth
 }
 
 // New checks cfg and builds a Proxy. It does not contact the provider:
@@ -137,6 +138,7 @@ func (p *Proxy) compile() error {
 	p.trusted = compileTrustedProxies(cfg.TrustedProxies, &ps)
 	p.redirects = compileRedirects(cfg.PublicURL, cfg.AllowedRedirectDomains, &ps)
 	p.checkCookieReach(&ps)
+	p.bearer = p.compileBearer(&ps)
 	return ps.err()
 }
 
@@ -285,6 +287,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		s, err := p.sessionFor(r, value)
+		if value == "" {
+			s, err = p.bearerInstead(r, s, err)
+		}
+		if p.bearerFailed(w, r, err) {
+			return
+		}
 		if err != nil {
 			p.unauthenticated(w, r, &t, err)
 			return

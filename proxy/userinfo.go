@@ -13,6 +13,12 @@ func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request) error {
 	}
 	value, _, _ := splitCookies(r.Header["Cookie"], p.cookieName)
 	s, err := p.sessionFor(r, value)
+	if value == "" {
+		s, err = p.bearerInstead(r, s, err)
+	}
+	if p.bearerFailed(w, r, err) {
+		return nil
+	}
 	if err != nil {
 		p.unauthorized(w, r, err.Error())
 		return nil
