@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -19,7 +20,8 @@ import (
 // API clients cannot follow a sign-in, so a request without a session
 // cookie may carry "Authorization: Bearer <token>" instead (RFC 6750). A JWT
 // from the provider is verified offline against its published keys; any
-// other token is refused. The token's claims make a session that lives
+// other token is asked about at the provider's introspection endpoint, when
+// that is enabled. Either way the token's claims make a session that lives
 // for the one request and passes the same route policies as a signed-in
 // person's.
 
@@ -31,7 +33,8 @@ const (
 	// maxBearerBytes bounds the work one header can cause. Real tokens,
 	// even with many groups, are a few KiB.
 	maxBearerBytes = 16 << 10
-	// maxProviderResponse bounds what the proxy reads of a JWKS.
+	// maxProviderResponse bounds what the proxy reads of a JWKS or an
+	// introspection answer.
 	maxProviderResponse = 1 << 20
 )
 
@@ -193,7 +196,7 @@ func (p *Proxy) bearerSession(r *http.Request, token string) (*session, error) {
 	}
 	h, isJWT := jwtHeaderOf(token)
 	if !isJWT {
-		return nil, invalidToken(nil, "the token is not a JWT; send a JWT access token or ID token from %s", p.cfg.Provider.IssuerURL)
+		return p.introspect(r, token)
 	}
 	return p.verifyJWT(r, token, h)
 }
@@ -201,6 +204,8 @@ func (p *Proxy) bearerSession(r *http.Request, token string) (*session, error) {
 // bearerAuth is the proxy's state for bearer tokens.
 type bearerAuth struct {
 	audiences []string
+	cacheTTL  time.Duration
+	cache     *introspectionCache // nil unless introspection is on
 
 	mu      sync.Mutex // serialises building checker
 	checker atomic.Pointer[tokenChecker]
@@ -209,7 +214,7 @@ type bearerAuth struct {
 // compileBearer checks the bearer settings and prepares them.
 func (p *Proxy) compileBearer(ps *problems) *bearerAuth {
 	cfg := p.cfg.Bearer
-	b := &bearerAuth{audiences: cfg.Audiences}
+	b := &bearerAuth{audiences: cfg.Audiences, cacheTTL: cmp.Or(cfg.IntrospectionCacheTTL, DefaultIntrospectionCacheTTL)}
 	if len(b.audiences) == 0 {
 		b.audiences = []string{p.cfg.Provider.ClientID}
 	}
@@ -218,14 +223,24 @@ func (p *Proxy) compileBearer(ps *problems) *bearerAuth {
 			ps.add(fmt.Sprintf("bearer.audiences[%d]", i), "is empty; list the audiences tokens may be for (client ids or API identifiers), or remove audiences to accept the proxy's own client id")
 		}
 	}
+	if cfg.IntrospectionCacheTTL < 0 {
+		ps.add("bearer.introspection_cache_ttl", "must not be negative")
+	}
+	if cfg.Introspection {
+		if p.cfg.Provider.ClientSecret == "" {
+			ps.add("bearer.introspection", "needs provider.client_secret: the proxy authenticates at the introspection endpoint as its client")
+		}
+		b.cache = newIntrospectionCache(maxIntrospectionEntries)
+	}
 	return b
 }
 
 // tokenChecker checks tokens against the discovered provider.
 type tokenChecker struct {
-	keys     *keySet
-	verifier *oidc.IDTokenVerifier
-	algs     []string // what the provider signs with; public-key algorithms only
+	keys          *keySet
+	verifier      *oidc.IDTokenVerifier
+	algs          []string // what the provider signs with; public-key algorithms only
+	introspection string   // the introspection endpoint, if the provider has one
 }
 
 // tokenChecker returns the checker for the discovered provider, building it
@@ -245,8 +260,9 @@ func (p *Proxy) tokenChecker(ctx context.Context) (*tokenChecker, error) {
 		return tc, nil
 	}
 	var meta struct {
-		JWKS string   `json:"jwks_uri"`
-		Algs []string `json:"id_token_signing_alg_values_supported"`
+		JWKS          string   `json:"jwks_uri"`
+		Algs          []string `json:"id_token_signing_alg_values_supported"`
+		Introspection string   `json:"introspection_endpoint"`
 	}
 	if err := op.oidc.Claims(&meta); err != nil {
 		return nil, fmt.Errorf("reading discovery document of %s: %w", p.cfg.Provider.IssuerURL, err)
@@ -266,6 +282,7 @@ func (p *Proxy) tokenChecker(ctx context.Context) (*tokenChecker, error) {
 			SupportedSigningAlgs: algs,
 			Now:                  func() time.Time { return p.now().Add(-bearerLeeway) },
 		}),
+		introspection: meta.Introspection,
 	}
 	b.checker.Store(tc)
 	return tc, nil

@@ -136,7 +136,7 @@ func TestBearerJWT(t *testing.T) {
 		{"unknown kid", signJWT(t, jose.SigningKey{Algorithm: jose.ES256, Key: otherKey}, (&jose.SignerOptions{}).WithHeader("kid", "k2"), e.idTokenClaims()), "the token is signed with a key (kid 'k2') that the provider " + e.op.issuer() + " does not publish"},
 		{"known kid, another key", signJWT(t, jose.SigningKey{Algorithm: jose.ES256, Key: otherKey}, (&jose.SignerOptions{}).WithHeader("kid", "k1"), e.idTokenClaims()), "the token's signature is not valid"},
 		{"garbage in JWT form", "eyJhbGciOiJFUzI1NiJ9.bm90IGpzb24.c2ln", "the token"},
-		{"garbage", "garbage", "the token is not a JWT"},
+		{"garbage", "garbage", "the token is not a JWT, and this proxy checks no other tokens (introspection is not enabled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.up.count()
@@ -339,6 +339,118 @@ func TestBearerProviderDown(t *testing.T) {
 	}
 }
 
+func TestBearerIntrospection(t *testing.T) {
+	const ttl = 30 * time.Second
+	e := newEnv(t, func(c *Config) { c.Bearer = BearerConfig{Introspection: true, IntrospectionCacheTTL: ttl} })
+	now := e.clock.Now()
+	active := map[string]any{
+		"active": true, "sub": "user-42", "username": "ada", "client_id": e.op.clientID,
+		"exp": now.Add(time.Hour).Unix(), "iss": e.op.issuer(), "token_type": "Bearer", "groups": []string{"eng"},
+	}
+	e.op.set(func(tp *testProvider) {
+		tp.introspect["opaque-active"] = active
+		tp.introspect["opaque-inactive"] = map[string]any{"active": false}
+		tp.introspect["opaque-expired"] = with(active, map[string]any{"exp": now.Add(-time.Minute).Unix()})
+		tp.introspect["opaque-other-audience"] = with(active, map[string]any{"aud": []string{"other-api"}})
+		tp.introspect["opaque-other-client"] = with(active, map[string]any{"client_id": "other-app"})
+		tp.introspect["opaque-other-issuer"] = with(active, map[string]any{"iss": "https://idp.example"})
+		tp.introspect["opaque-refresh"] = with(active, map[string]any{"token_type": "refresh_token"})
+		tp.introspect["opaque-soon"] = with(active, map[string]any{"exp": now.Add(10 * time.Second).Unix()})
+	})
+	calls := func() int32 { return e.op.introspections.Load() }
+
+	t.Run("active", func(t *testing.T) {
+		before := calls()
+		r := e.api(t, "/", "Bearer opaque-active")
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("got %d %s, want 200", r.StatusCode, r.body)
+		}
+		up := e.up.last(t)
+		if up.Header.Get(headerUser) != "user-42" || up.Header.Get(headerPreferredUsername) != "ada" || up.Header.Get(headerGroups) != "eng" {
+			t.Errorf("upstream identity: got %v", up.Header)
+		}
+		if r := e.api(t, "/", "Bearer opaque-active"); r.StatusCode != http.StatusOK {
+			t.Fatalf("again: got %d, want 200", r.StatusCode)
+		}
+		if n := calls() - before; n != 1 {
+			t.Errorf("two requests made %d introspection calls, want 1", n)
+		}
+		e.clock.Advance(ttl)
+		if r := e.api(t, "/", "Bearer opaque-active"); r.StatusCode != http.StatusOK {
+			t.Fatalf("after the cache TTL: got %d, want 200", r.StatusCode)
+		}
+		if n := calls() - before; n != 2 {
+			t.Errorf("after the cache TTL: %d introspection calls, want 2", n)
+		}
+	})
+	t.Run("an answer does not outlive the token", func(t *testing.T) {
+		before := calls()
+		e.api(t, "/", "Bearer opaque-soon")
+		e.clock.Advance(11 * time.Second) // past exp, within the cache TTL
+		e.api(t, "/", "Bearer opaque-soon")
+		if n := calls() - before; n != 2 {
+			t.Errorf("%d introspection calls, want 2", n)
+		}
+	})
+	for _, tc := range []struct{ token, want string }{
+		{"opaque-inactive", "the provider says the token is not active"},
+		{"opaque-unknown", "the provider says the token is not active"},
+		{"opaque-expired", "the token expired at"},
+		{"opaque-other-audience", "the token is for other-api, not for this proxy"},
+		{"opaque-other-client", "the token was issued to client other-app"},
+		{"opaque-other-issuer", "the token was issued by https://idp.example"},
+		{"opaque-refresh", "the token is a refresh_token, not an access token"},
+	} {
+		t.Run(tc.token, func(t *testing.T) {
+			before, upBefore := calls(), e.up.count()
+			for range 2 {
+				r := e.api(t, "/", "Bearer "+tc.token)
+				wantRefused(t, e, r, http.StatusUnauthorized, "invalid_token", tc.want, upBefore)
+			}
+			if n := calls() - before; n != 1 {
+				t.Errorf("two requests made %d introspection calls, want 1 (refusals are cached too)", n)
+			}
+		})
+	}
+	t.Run("a refusal is remembered briefly", func(t *testing.T) {
+		before := calls()
+		e.api(t, "/", "Bearer opaque-inactive")
+		e.clock.Advance(refusalTTL)
+		e.op.set(func(tp *testProvider) { tp.introspect["opaque-inactive"] = active })
+		if r := e.api(t, "/", "Bearer opaque-inactive"); r.StatusCode != http.StatusOK {
+			t.Errorf("once the refusal expired and the provider changed its mind: got %d, want 200", r.StatusCode)
+		}
+		if n := calls() - before; n != 1 {
+			t.Errorf("%d introspection calls, want 1", n)
+		}
+	})
+	t.Run("JWTs are still verified offline", func(t *testing.T) {
+		before := calls()
+		if r := e.api(t, "/", "Bearer "+e.op.jwt(nil, e.idTokenClaims())); r.StatusCode != http.StatusOK {
+			t.Fatalf("got %d, want 200", r.StatusCode)
+		}
+		if calls() != before {
+			t.Error("a JWT was introspected")
+		}
+	})
+}
+
+func TestBearerIntrospectionProviderTrouble(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Bearer.Introspection = true
+		c.Provider.ClientSecret = "wrong"
+	})
+	for range 2 {
+		r := e.api(t, "/", "Bearer opaque")
+		if r.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("introspection refusing the proxy's client: got %d %s, want 503", r.StatusCode, r.body)
+		}
+	}
+	if n := e.op.introspections.Load(); n != 2 {
+		t.Errorf("got %d introspection calls, want 2: a failure is not cached", n)
+	}
+}
+
 func TestBearerConfigProblems(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -346,6 +458,8 @@ func TestBearerConfigProblems(t *testing.T) {
 		want string
 	}{
 		{"empty audience", BearerConfig{Audiences: []string{"a", " "}}, "bearer.audiences[1]: is empty"},
+		{"negative TTL", BearerConfig{IntrospectionCacheTTL: -time.Second}, "bearer.introspection_cache_ttl: must not be negative"},
+		{"introspection without a secret", BearerConfig{Introspection: true}, "bearer.introspection: needs provider.client_secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Check(Config{Provider: ProviderConfig{IssuerURL: "https://idp.example", ClientID: "c"}, Bearer: tc.cfg})
@@ -354,6 +468,23 @@ func TestBearerConfigProblems(t *testing.T) {
 				t.Fatalf("got %v, want ConfigErrors with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestIntrospectionCacheBounded(t *testing.T) {
+	c := newIntrospectionCache(3)
+	now := time.Unix(1800000000, 0)
+	for i := range 10 {
+		c.put([32]byte{byte(i)}, cacheEntry{until: now.Add(time.Minute)}, now)
+		if len(c.entries) > 3 {
+			t.Fatalf("after %d entries the cache holds %d, want at most 3", i+1, len(c.entries))
+		}
+	}
+	if _, ok := c.get([32]byte{9}, now); !ok {
+		t.Error("the newest entry is missing")
+	}
+	if _, ok := c.get([32]byte{9}, now.Add(time.Minute)); ok {
+		t.Error("an entry outlived its time")
 	}
 }
 

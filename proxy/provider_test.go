@@ -37,10 +37,11 @@ type testProvider struct {
 	// down makes discovery answer 503.
 	down atomic.Bool
 	// discoveries counts discovery requests; tokenCalls counts token
-	// requests; jwksCalls counts key set requests.
-	discoveries atomic.Int32
-	tokenCalls  atomic.Int32
-	jwksCalls   atomic.Int32
+	// requests; jwksCalls and introspections count those requests.
+	discoveries    atomic.Int32
+	tokenCalls     atomic.Int32
+	jwksCalls      atomic.Int32
+	introspections atomic.Int32
 
 	mu sync.Mutex
 	// claims are the user's claims, in the ID token and at userinfo.
@@ -58,6 +59,9 @@ type testProvider struct {
 	extraTokenBytes int
 	codes           map[string]grant
 	accessTokens    map[string]bool
+	// introspect answers introspection requests by token; other tokens
+	// are inactive.
+	introspect map[string]map[string]any
 }
 
 type grant struct {
@@ -86,6 +90,7 @@ func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
 		},
 		codes:        map[string]grant{},
 		accessTokens: map[string]bool{},
+		introspect:   map[string]map[string]any{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", tp.discovery)
@@ -93,6 +98,7 @@ func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
 	mux.HandleFunc("GET /authorize", tp.authorize)
 	mux.HandleFunc("POST /token", tp.token)
 	mux.HandleFunc("GET /userinfo", tp.userinfo)
+	mux.HandleFunc("POST /introspect", tp.introspection)
 	tp.srv = httptest.NewServer(mux)
 	t.Cleanup(tp.srv.Close)
 	return tp
@@ -118,6 +124,7 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint":                        tp.issuer() + "/token",
 		"userinfo_endpoint":                     tp.issuer() + "/userinfo",
 		"jwks_uri":                              tp.issuer() + "/jwks",
+		"introspection_endpoint":                tp.issuer() + "/introspect",
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"ES256"},
@@ -167,11 +174,19 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back.String(), http.StatusFound)
 }
 
-func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
-	tp.tokenCalls.Add(1)
+// clientAuthenticated checks client_secret_basic, answering 401 if it fails.
+func (tp *testProvider) clientAuthenticated(w http.ResponseWriter, r *http.Request) bool {
 	if id, secret, ok := r.BasicAuth(); !ok || id != url.QueryEscape(tp.clientID) || secret != url.QueryEscape(tp.clientSecret) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 		writeTestJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
+		return false
+	}
+	return true
+}
+
+func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
+	tp.tokenCalls.Add(1)
+	if !tp.clientAuthenticated(w, r) {
 		return
 	}
 	if r.PostFormValue("grant_type") != "authorization_code" {
@@ -226,6 +241,21 @@ func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
 		tp.editUserinfo(out)
 	}
 	writeTestJSON(w, http.StatusOK, out)
+}
+
+// introspection answers RFC 7662 requests from tp.introspect.
+func (tp *testProvider) introspection(w http.ResponseWriter, r *http.Request) {
+	tp.introspections.Add(1)
+	if !tp.clientAuthenticated(w, r) {
+		return
+	}
+	tp.mu.Lock()
+	answer, ok := tp.introspect[r.PostFormValue("token")]
+	tp.mu.Unlock()
+	if !ok {
+		answer = map[string]any{"active": false}
+	}
+	writeTestJSON(w, http.StatusOK, answer)
 }
 
 func (tp *testProvider) sign(claims map[string]any) string {
