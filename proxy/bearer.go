@@ -168,7 +168,7 @@ func (p *Proxy) bearerInstead(r *http.Request, s *session, err error) (*session,
 // reports whether err was such a refusal.
 func (p *Proxy) bearerFailed(w http.ResponseWriter, r *http.Request, err error) bool {
 	var be *bearerError
-	if err == nil || !errors.As(err, &be) {
+	if !errors.As(err, &be) {
 		return false
 	}
 	if be.status >= 500 {

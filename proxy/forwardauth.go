@@ -72,9 +72,9 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	s, err := p.sessionFor(r, value)
 	if value == "" {
 		s, err = p.bearerInstead(r, s, err)
-	}
-	if p.bearerFailed(w, r, err) {
-		return nil
+		if p.bearerFailed(w, r, err) {
+			return nil
+		}
 	}
 	if err != nil {
 		var se *storeError

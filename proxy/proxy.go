@@ -289,9 +289,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s, err := p.sessionFor(r, value)
 		if value == "" {
 			s, err = p.bearerInstead(r, s, err)
-		}
-		if p.bearerFailed(w, r, err) {
-			return
+			if p.bearerFailed(w, r, err) {
+				return
+			}
 		}
 		if err != nil {
 			p.unauthenticated(w, r, &t, err)
