@@ -175,7 +175,7 @@ func (p *Proxy) bearerFailed(w http.ResponseWriter, r *http.Request, err error) 
 		p.fail(w, r, &pageError{
 			status:  be.status,
 			title:   "The token could not be checked",
-			message: be.description + ".",
+			message: strings.ToUpper(be.description[:1]) + be.description[1:] + ".",
 			hint:    "Try again in a moment; if it keeps failing, the site's operator should check the provider.",
 			code:    be.code,
 			cause:   be,
@@ -237,7 +237,6 @@ func (p *Proxy) compileBearer(ps *problems) *bearerAuth {
 
 // tokenChecker checks tokens against the discovered provider.
 type tokenChecker struct {
-	keys          *keySet
 	verifier      *oidc.IDTokenVerifier
 	algs          []string // what the provider signs with; public-key algorithms only
 	introspection string   // the introspection endpoint, if the provider has one
@@ -275,7 +274,6 @@ func (p *Proxy) tokenChecker(ctx context.Context) (*tokenChecker, error) {
 	}
 	keys := newKeySet(meta.JWKS, p.cfg.Provider.HTTPClient, p.now, algs)
 	tc := &tokenChecker{
-		keys: keys,
 		algs: algs,
 		verifier: oidc.NewVerifier(p.cfg.Provider.IssuerURL, keys, &oidc.Config{
 			SkipClientIDCheck:    true, // audiences are checked against the configured list
