@@ -109,8 +109,8 @@ func errorFromProvider(message string, cause error) *pageError {
 	}
 }
 
-// claims are the identity claims the proxy forwards, as the ID token or
-// the userinfo response carry them.
+// claims are the identity claims the proxy forwards, as the ID token, the
+// userinfo response or a bearer token carry them.
 type claims struct {
 	Subject           string      `json:"sub"`
 	Email             string      `json:"email"`
@@ -227,7 +227,9 @@ func (p *Proxy) accessExpiry(tok *oauth2.Token) time.Time {
 // unknownTokenLifetime is how long tokens that do not say are trusted.
 const unknownTokenLifetime = 5 * time.Minute
 
-// identityOf is the identity that policies and headers see in c.
+// identityOf is the identity that checked claims describe, whether they
+// came from sign-in or from a bearer token: both must give policies the
+// same person.
 func (p *Proxy) identityOf(r *http.Request, c *claims) policy.Identity {
 	return policy.Identity{
 		Subject:           c.Subject,

@@ -61,6 +61,10 @@ type Config struct {
 	// "app.example.com" exactly, ".example.com" for any host below it.
 	AllowedRedirectDomains []string
 
+	// Bearer says which tokens API clients may send as
+	// "Authorization: Bearer <token>" instead of a session cookie.
+	Bearer BearerConfig
+
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives structured logs; slog.Default() when nil.
@@ -86,6 +90,30 @@ type ProviderConfig struct {
 	// a client with a 10s timeout when nil.
 	HTTPClient *http.Client
 }
+
+// BearerConfig says which bearer tokens stand in for a session cookie. A
+// JWT (an ID token, or an RFC 9068 access token) signed by the provider is
+// verified offline against its published keys; other tokens are checked at
+// the provider only with Introspection.
+type BearerConfig struct {
+	// Audiences are the audiences a token may be for: its aud must name
+	// one of them. By default only the proxy's own client id, so tokens
+	// the provider issued to other applications do not get in.
+	Audiences []string
+	// Introspection checks tokens that are not JWTs at the provider's
+	// introspection endpoint (RFC 7662), authenticated as the proxy's
+	// client, which then needs a ClientSecret. Off by default: each new
+	// token costs a call to the provider.
+	Introspection bool
+	// IntrospectionCacheTTL is how long an introspection answer is reused;
+	// DefaultIntrospectionCacheTTL when zero. An answer never outlives the
+	// token's exp, but a revoked token keeps working for up to this long.
+	IntrospectionCacheTTL time.Duration
+}
+
+// DefaultIntrospectionCacheTTL is BearerConfig.IntrospectionCacheTTL's
+// default.
+const DefaultIntrospectionCacheTTL = 30 * time.Second
 
 // CookieConfig controls the proxy's cookies.
 type CookieConfig struct {

@@ -69,7 +69,14 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	f := &t.route.forward
-	s, err := p.authenticate(w, r, p.sessionCookie(r), f.tokens() != 0, false)
+	value := p.sessionCookie(r)
+	s, err := p.authenticate(w, r, value, f.tokens() != 0, false)
+	if value == "" {
+		s, err = p.bearerInstead(r, s, err)
+		if p.bearerFailed(w, r, err) {
+			return nil
+		}
+	}
 	if err != nil {
 		var se *storeError
 		if errors.As(err, &se) {

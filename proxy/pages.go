@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -160,10 +161,23 @@ func (p *Proxy) writeJSON(w http.ResponseWriter, r *http.Request, status int, v 
 // unauthorized answers a request that is not a browser navigation and has
 // no valid session, in the style of RFC 6750.
 func (p *Proxy) unauthorized(w http.ResponseWriter, r *http.Request, reason string) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-	p.writeJSON(w, r, http.StatusUnauthorized, map[string]string{
-		"error":             "unauthorized",
-		"error_description": reason + "; sign in at " + startPath,
+	p.challenge(w, r, http.StatusUnauthorized, "", reason+"; sign in at "+startPath)
+}
+
+// challenge answers with an RFC 6750 section 3 WWW-Authenticate: Bearer
+// challenge and a JSON body. code is the error of a bearer token that was
+// sent; a request that sent none gets no error in the challenge (section
+// 3.1), and "unauthorized" in the body. description must already be
+// printable ASCII without quotes (see quotable).
+func (p *Proxy) challenge(w http.ResponseWriter, r *http.Request, status int, code, description string) {
+	v := `Bearer realm="gatehouse"`
+	if code != "" {
+		v += `, error="` + code + `", error_description="` + description + `"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	p.writeJSON(w, r, status, map[string]string{
+		"error":             cmp.Or(code, "unauthorized"),
+		"error_description": description,
 	})
 }
 

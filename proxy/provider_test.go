@@ -38,10 +38,13 @@ type testProvider struct {
 	// down makes discovery answer 503.
 	down atomic.Bool
 	// discoveries counts discovery requests; tokenCalls counts token
-	// requests, refreshCalls those with a refresh token.
-	discoveries  atomic.Int32
-	tokenCalls   atomic.Int32
-	refreshCalls atomic.Int32
+	// requests, refreshCalls those with a refresh token; jwksCalls and
+	// introspections count those requests.
+	discoveries    atomic.Int32
+	tokenCalls     atomic.Int32
+	refreshCalls   atomic.Int32
+	jwksCalls      atomic.Int32
+	introspections atomic.Int32
 	// endSession advertises an end_session_endpoint; set it before the
 	// proxy first discovers the provider.
 	endSession bool
@@ -78,6 +81,9 @@ type testProvider struct {
 	logins                map[string]bool
 	// logouts records the end-session requests' parameters.
 	logouts []url.Values
+	// introspect answers introspection requests by token; other tokens
+	// are inactive.
+	introspect map[string]map[string]any
 }
 
 type grant struct {
@@ -108,6 +114,7 @@ func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
 		accessTokens:  map[string]bool{},
 		refreshTokens: map[string]bool{},
 		logins:        map[string]bool{},
+		introspect:    map[string]map[string]any{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", tp.discovery)
@@ -117,6 +124,7 @@ func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
 	mux.HandleFunc("GET /userinfo", tp.userinfo)
 	mux.HandleFunc("GET /login", tp.login)
 	mux.HandleFunc("GET /logout", tp.logout)
+	mux.HandleFunc("POST /introspect", tp.introspection)
 	tp.srv = httptest.NewServer(mux)
 	t.Cleanup(tp.srv.Close)
 	return tp
@@ -142,6 +150,7 @@ func (tp *testProvider) discovery(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint":                        tp.issuer() + "/token",
 		"userinfo_endpoint":                     tp.issuer() + "/userinfo",
 		"jwks_uri":                              tp.issuer() + "/jwks",
+		"introspection_endpoint":                tp.issuer() + "/introspect",
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"ES256"},
@@ -190,6 +199,7 @@ func (tp *testProvider) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (tp *testProvider) jwks(w http.ResponseWriter, r *http.Request) {
+	tp.jwksCalls.Add(1)
 	writeTestJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		{Key: &tp.key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"},
 	}})
@@ -239,11 +249,19 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back.String(), http.StatusFound)
 }
 
-func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
-	tp.tokenCalls.Add(1)
+// clientAuthenticated checks client_secret_basic, answering 401 if it fails.
+func (tp *testProvider) clientAuthenticated(w http.ResponseWriter, r *http.Request) bool {
 	if id, secret, ok := r.BasicAuth(); !ok || id != url.QueryEscape(tp.clientID) || secret != url.QueryEscape(tp.clientSecret) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 		writeTestJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
+		return false
+	}
+	return true
+}
+
+func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
+	tp.tokenCalls.Add(1)
+	if !tp.clientAuthenticated(w, r) {
 		return
 	}
 	var g grant
@@ -334,23 +352,51 @@ func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
 	writeTestJSON(w, http.StatusOK, out)
 }
 
+// introspection answers RFC 7662 requests from tp.introspect.
+func (tp *testProvider) introspection(w http.ResponseWriter, r *http.Request) {
+	tp.introspections.Add(1)
+	if !tp.clientAuthenticated(w, r) {
+		return
+	}
+	tp.mu.Lock()
+	answer, ok := tp.introspect[r.PostFormValue("token")]
+	tp.mu.Unlock()
+	if !ok {
+		answer = map[string]any{"active": false}
+	}
+	writeTestJSON(w, http.StatusOK, answer)
+}
+
 func (tp *testProvider) sign(claims map[string]any) string {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: tp.key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	return tp.jwt(nil, claims)
+}
+
+// jwt signs claims with the provider's key; header adds to or replaces
+// the header's typ (JWT) and kid (k1).
+func (tp *testProvider) jwt(header map[string]any, claims map[string]any) string {
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1")
+	for k, v := range header {
+		opts = opts.WithHeader(jose.HeaderKey(k), v)
+	}
+	return signJWT(tp.t, jose.SigningKey{Algorithm: jose.ES256, Key: tp.key}, opts, claims)
+}
+
+func signJWT(t testing.TB, key jose.SigningKey, opts *jose.SignerOptions, claims map[string]any) string {
+	signer, err := jose.NewSigner(key, opts)
 	if err != nil {
-		tp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
-		tp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		tp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	s, err := jws.CompactSerialize()
 	if err != nil {
-		tp.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return s
 }

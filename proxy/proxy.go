@@ -38,6 +38,7 @@ type Proxy struct {
 	claimNames []string // the non-standard claims sessions keep
 	// routeTokens are the tokens some route passes upstream.
 	routeTokens tokenSet
+	bearer      *bearerAuth
 }
 
 // New checks cfg and builds a Proxy. It does not contact the provider:
@@ -159,6 +160,7 @@ func (p *Proxy) compile() error {
 	p.trusted = compileTrustedProxies(cfg.TrustedProxies, &ps)
 	p.redirects = compileRedirects(cfg.PublicURL, cfg.AllowedRedirectDomains, &ps)
 	p.checkCookieReach(&ps)
+	p.bearer = p.compileBearer(&ps)
 	return ps.err()
 }
 
@@ -307,6 +309,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		s, err := p.authenticate(w, r, value, rt.forward.tokens() != 0, true)
+		if value == "" {
+			s, err = p.bearerInstead(r, s, err)
+			if p.bearerFailed(w, r, err) {
+				return
+			}
+		}
 		if err != nil {
 			p.unauthenticated(w, r, &t, err)
 			return

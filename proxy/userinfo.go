@@ -11,7 +11,14 @@ func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
-	s, err := p.authenticate(w, r, p.sessionCookie(r), false, true)
+	value := p.sessionCookie(r)
+	s, err := p.authenticate(w, r, value, false, true)
+	if value == "" {
+		s, err = p.bearerInstead(r, s, err)
+		if p.bearerFailed(w, r, err) {
+			return nil
+		}
+	}
 	if err != nil {
 		p.unauthorized(w, r, err.Error())
 		return nil

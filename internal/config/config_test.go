@@ -56,6 +56,9 @@ func TestExampleDefaults(t *testing.T) {
 	if got := pc.PublicURL.String(); got != "http://localhost:8000" {
 		t.Errorf("public_url: got %q", got)
 	}
+	if b := pc.Bearer; b.Audiences != nil || b.Introspection || b.IntrospectionCacheTTL != 30*time.Second {
+		t.Errorf("bearer: got %+v, want the proxy's client id as audience (nil), no introspection, a 30s cache", b)
+	}
 	ac, err := c.AuthServer(nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -434,6 +437,9 @@ func TestRouteProblems(t *testing.T) {
 		{"trusting every address", "  trusted_proxies: [0.0.0.0/0]\n", ":5: proxy.trusted_proxies[0]: 0.0.0.0/0 trusts every address"},
 		{"redirect domain with a star", "  allowed_redirect_domains:\n    - \"*.example.com\"\n", ":6: proxy.allowed_redirect_domains[0]: write \"*.example.com\" as \".example.com\""},
 		{"redirect domain with a scheme", "  allowed_redirect_domains: [\"https://example.com\"]\n", ":5: proxy.allowed_redirect_domains[0]: \"https://example.com\" is not a lower-case host name"},
+		{"empty bearer audience", "  bearer:\n    audiences: [api, \"\"]\n", ":6: proxy.bearer.audiences[1]: is empty"},
+		{"negative introspection cache TTL", "  bearer: {introspection_cache_ttl: -1s}\n", ":5: proxy.bearer.introspection_cache_ttl: must not be negative"},
+		{"introspection without a client secret", "  bearer:\n    introspection: true\n", ":6: proxy.bearer.introspection: needs provider.client_secret"},
 	}
 	for _, tc := range others {
 		t.Run(tc.name, func(t *testing.T) {
@@ -508,8 +514,8 @@ func TestRoutesConvert(t *testing.T) {
 
 // TestExampleRouteOptionsAreValid uncomments the route in
 // config.example.yaml that shows every option, with the settings it
-// mentions, and loads the result: the documentation cannot drift from what
-// the proxy accepts.
+// mentions and the bearer section, and loads the result: the documentation
+// cannot drift from what the proxy accepts.
 func TestExampleRouteOptionsAreValid(t *testing.T) {
 	raw, err := os.ReadFile("../../config.example.yaml")
 	if err != nil {
@@ -525,6 +531,8 @@ func TestExampleRouteOptionsAreValid(t *testing.T) {
 	s = s[:start] + strings.Join(route, "\n") + s[end:]
 	s = strings.NewReplacer("  # trusted_proxies", "  trusted_proxies", "  # allowed_redirect_domains", "  allowed_redirect_domains",
 		"    # domain: example.com", "    domain: example.com").Replace(s)
+	s = uncommentSection(t, s, "  # bearer:")
+	s = strings.Replace(s, "    introspection: false", "    introspection: true", 1)
 	dir := t.TempDir()
 	certPEM, keyPEM := testcert.SelfSigned(t, "grafana.internal")
 	for name, content := range map[string][]byte{
@@ -541,4 +549,30 @@ func TestExampleRouteOptionsAreValid(t *testing.T) {
 	if n := len(c.File.Proxy.Routes); n != 2 || c.File.Proxy.Routes[1].Name != "grafana" {
 		t.Fatalf("got %d routes, want the quickstart's and the example's", n)
 	}
+	pc, err := c.Proxy(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := pc.Bearer; len(b.Audiences) != 2 || b.Audiences[1] != "https://api.example.com" || !b.Introspection || b.IntrospectionCacheTTL != 30*time.Second {
+		t.Fatalf("the example's bearer section, uncommented: got %+v", b)
+	}
+}
+
+// uncommentSection removes the "# " of the commented-out section that
+// starts with the line header, and of the indented lines after it.
+func uncommentSection(t *testing.T, s, header string) string {
+	t.Helper()
+	start := strings.Index(s, header)
+	if start < 0 {
+		t.Fatalf("config.example.yaml lacks %q", header)
+	}
+	indent := header[:strings.Index(header, "#")]
+	lines := strings.SplitAfter(s[start:], "\n")
+	for i, line := range lines {
+		if i > 0 && !strings.HasPrefix(line, indent+"#   ") {
+			break
+		}
+		lines[i] = indent + strings.TrimPrefix(line, indent+"# ")
+	}
+	return s[:start] + strings.Join(lines, "")
 }

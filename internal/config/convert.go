@@ -159,6 +159,7 @@ func proxyConfig(p *Proxy) (proxy.Config, error) {
 		Routes:                 routes,
 		TrustedProxies:         p.TrustedProxies,
 		AllowedRedirectDomains: p.AllowedRedirectDomains,
+		Bearer:                 proxy.BearerConfig(p.Bearer),
 	}, nil
 }
 

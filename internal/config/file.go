@@ -97,7 +97,16 @@ type Proxy struct {
 	SessionStore           SessionStore `yaml:"session_store"`
 	TrustedProxies         []string     `yaml:"trusted_proxies"`
 	AllowedRedirectDomains []string     `yaml:"allowed_redirect_domains"`
+	Bearer                 Bearer       `yaml:"bearer"`
 	Routes                 []Route      `yaml:"routes"`
+}
+
+// Bearer says which bearer tokens API clients may send; proxy.BearerConfig
+// documents each field.
+type Bearer struct {
+	Audiences             []string      `yaml:"audiences"`
+	Introspection         bool          `yaml:"introspection"`
+	IntrospectionCacheTTL time.Duration `yaml:"introspection_cache_ttl"`
 }
 
 // Provider names the OpenID Provider the proxy uses.

@@ -152,6 +152,7 @@ func (l *loader) applyDefaults(f *File) {
 			p.Cookie.Secure = &secure
 		}
 		setDefault(&p.SessionStore.Type, "cookie")
+		setDefault(&p.Bearer.IntrospectionCacheTTL, proxy.DefaultIntrospectionCacheTTL)
 		if r := p.SessionStore.Redis; r != nil {
 			setDefault(&r.KeyPrefix, DefaultRedisKeyPrefix)
 			setDefault(&r.TTL, DefaultRedisTTL)
@@ -388,8 +389,8 @@ func (l *loader) validateProxy(p *Proxy) {
 }
 
 // validateRoutes has the proxy package check routes, policies, trusted
-// proxies and redirect domains, the rules it owns, and places each problem
-// on its line. An allow or deny written with nothing after it is caught
+// proxies, redirect domains and bearer tokens, the rules it owns, and
+// places each problem on its line. An allow or deny written with nothing after it is caught
 // here: YAML reads it as absent, which would admit everyone.
 func (l *loader) validateRoutes(p *Proxy) {
 	for i, r := range p.Routes {
