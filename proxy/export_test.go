@@ -51,6 +51,11 @@ func (e *env) Replica(sessions SessionStore) *env {
 	return e.replica(func(c *Config) { c.Sessions = sessions })
 }
 
+// ProviderCalls counts the requests the provider answered: discovery,
+// keys, token, userinfo and introspection.
+func (e *env) ProviderCalls() int32 {
+	return e.op.discoveries.Load() + e.op.jwksCalls.Load() + e.op.tokenCalls.Load() + e.op.userinfoCalls.Load() + e.op.introspections.Load()
+}
 func (e *env) RefreshCalls() int32              { return e.op.refreshCalls.Load() }
 func (e *env) URL() string                      { return e.srv.URL }
 func (e *env) Now() time.Time                   { return e.clock.Now() }

@@ -38,12 +38,13 @@ type testProvider struct {
 	// down makes discovery answer 503.
 	down atomic.Bool
 	// discoveries counts discovery requests; tokenCalls counts token
-	// requests, refreshCalls those with a refresh token; jwksCalls and
-	// introspections count those requests.
+	// requests, refreshCalls those with a refresh token; jwksCalls,
+	// userinfoCalls and introspections count those requests.
 	discoveries    atomic.Int32
 	tokenCalls     atomic.Int32
 	refreshCalls   atomic.Int32
 	jwksCalls      atomic.Int32
+	userinfoCalls  atomic.Int32
 	introspections atomic.Int32
 	// endSession advertises an end_session_endpoint; set it before the
 	// proxy first discovers the provider.
@@ -337,6 +338,7 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (tp *testProvider) userinfo(w http.ResponseWriter, r *http.Request) {
+	tp.userinfoCalls.Add(1)
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

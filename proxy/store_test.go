@@ -1,11 +1,13 @@
 package proxy_test
 
 import (
+	"context"
 	"crypto/rand"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,5 +266,59 @@ func TestRefreshAcrossReplicas(t *testing.T) {
 				t.Fatalf("refreshes: got %d, want 1 across both replicas", n)
 			}
 		})
+	}
+}
+
+// countingShared counts every call the proxy makes to its shared state.
+type countingShared struct {
+	proxy.Shared
+	calls atomic.Int32
+}
+
+func (c *countingShared) Save(ctx context.Context, id string, v []byte, ttl time.Duration) error {
+	c.calls.Add(1)
+	return c.Shared.Save(ctx, id, v, ttl)
+}
+
+func (c *countingShared) Load(ctx context.Context, id string) ([]byte, error) {
+	c.calls.Add(1)
+	return c.Shared.Load(ctx, id)
+}
+
+func (c *countingShared) Delete(ctx context.Context, id string) error {
+	c.calls.Add(1)
+	return c.Shared.Delete(ctx, id)
+}
+
+func (c *countingShared) Lock(ctx context.Context, name string, ttl time.Duration) (func(), error) {
+	c.calls.Add(1)
+	return c.Shared.Lock(ctx, name, ttl)
+}
+
+func (c *countingShared) Revoke(ctx context.Context, id string, until time.Time) error {
+	c.calls.Add(1)
+	return c.Shared.Revoke(ctx, id, until)
+}
+
+// TestCookieModeHotPath: in cookie mode, with Redis shared between
+// replicas, a request that needs no refresh asks neither Redis nor the
+// provider anything.
+func TestCookieModeHotPath(t *testing.T) {
+	shared := &countingShared{Shared: openRedis(t)}
+	e := proxy.NewTestEnvConfig(t, func(c *proxy.Config) { c.Shared = shared })
+	e.Maintain(t) // follows revocations in the background, not per request
+	browser := proxy.NewTestBrowser(t)
+	e.SignIn(browser)
+	before, provider := shared.calls.Load(), e.ProviderCalls()
+	for range 20 {
+		if status, _ := browser.Get(e.URL() + "/"); status != http.StatusOK {
+			t.Fatalf("got %d, want 200", status)
+		}
+	}
+	if got := shared.calls.Load() - before; got != 0 {
+		t.Errorf("20 requests made %d calls to Redis, want 0", got)
+	}
+	if got := e.ProviderCalls() - provider; got != 0 {
+		t.Errorf("20 requests made %d calls to the provider, want 0", got)
 	}
 }
