@@ -24,18 +24,7 @@ var backends = []struct {
 	open func(t *testing.T, now func() time.Time) proxy.SessionStore
 }{
 	{"memory", func(t *testing.T, now func() time.Time) proxy.SessionStore { return memstore.New(now) }},
-	{"redis", func(t *testing.T, _ func() time.Time) proxy.SessionStore {
-		u := os.Getenv("GATEHOUSE_TEST_REDIS_URL")
-		if u == "" {
-			t.Skip("GATEHOUSE_TEST_REDIS_URL not set: skipping Redis tests (e.g. GATEHOUSE_TEST_REDIS_URL=redis://127.0.0.1:6379/0)")
-		}
-		s, err := redisstore.Open(u, "gatehouse-test:"+rand.Text()+":", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
+	{"redis", func(t *testing.T, _ func() time.Time) proxy.SessionStore { return openRedis(t) }},
 }
 
 func TestServerSideSessions(t *testing.T) {
