@@ -122,12 +122,9 @@ func (p *Proxy) renew(ctx context.Context, r *http.Request, s *session) (*sessio
 		return done, nil
 	}
 	if locker := p.locker(); locker != nil {
-		unlock, err := p.lockRefresh(ctx, locker, s)
-		if done, ok := err.(renewedElsewhere); ok {
-			return done.s, nil
-		}
-		if err != nil {
-			return nil, err
+		unlock, done, err := p.lockRefresh(ctx, locker, s)
+		if done != nil || err != nil {
+			return done, err
 		}
 		defer unlock()
 		// Another replica may have finished between our load and the lock.
@@ -150,33 +147,27 @@ func (p *Proxy) renew(ctx context.Context, r *http.Request, s *session) (*sessio
 	return renewed, nil
 }
 
-// renewedElsewhere is lockRefresh's answer when the replica holding the
-// lock finished the refresh meanwhile.
-type renewedElsewhere struct{ s *session }
-
-func (renewedElsewhere) Error() string { return "refreshed elsewhere" }
-
 // lockRefresh takes s's refresh lock, waiting while another replica holds
-// it, or returns that replica's result.
-func (p *Proxy) lockRefresh(ctx context.Context, locker Locker, s *session) (func(), error) {
+// it; or it returns that replica's result, done, once there is one.
+func (p *Proxy) lockRefresh(ctx context.Context, locker Locker, s *session) (unlock func(), done *session, err error) {
 	deadline := time.Now().Add(refreshWait)
 	for {
 		unlock, err := locker.Lock(ctx, "refresh/"+s.id, refreshLockTTL)
 		if !errors.Is(err, ErrLocked) {
 			if err != nil {
-				return nil, &refreshError{err}
+				return nil, nil, &refreshError{err}
 			}
-			return unlock, nil
+			return unlock, nil, nil
 		}
 		if done := p.renewedElsewhere(ctx, s); done != nil {
-			return nil, renewedElsewhere{done}
+			return nil, done, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, &refreshError{errors.New("another replica is still refreshing this session")}
+			return nil, nil, &refreshError{errors.New("another replica is still refreshing this session")}
 		}
 		select {
 		case <-ctx.Done():
-			return nil, &refreshError{ctx.Err()}
+			return nil, nil, &refreshError{ctx.Err()}
 		case <-time.After(refreshPoll):
 		}
 	}

@@ -103,13 +103,9 @@ func (p *Proxy) sessionDigest(r *http.Request) [sha256.Size]byte {
 
 // confirmSignOut shows the form that posts a sign-out.
 func (p *Proxy) confirmSignOut(w http.ResponseWriter, r *http.Request, rd, notice string) {
-	msg := "Sign out of this site? You will need to sign in again to come back."
+	msg, status := "Sign out of this site? You will need to sign in again to come back.", http.StatusOK
 	if notice != "" {
-		msg = notice
-	}
-	status := http.StatusOK
-	if notice != "" {
-		status = http.StatusForbidden
+		msg, status = notice, http.StatusForbidden
 	}
 	p.page(w, r, &pageError{
 		status:  status,
