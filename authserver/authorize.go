@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/authserver/keys"
 	"github.com/gatehouse/gatehouse/authserver/storage"
 )
 
@@ -157,7 +158,7 @@ func (req *authRequest) fail(code, format string, args ...any) *redirectError {
 // must be an ID token this server signed for the requesting client. Its
 // expiry does not matter (OpenID Connect Core §3.1.2.1).
 func (s *Server) hintSubject(ctx context.Context, req *authRequest) (string, error) {
-	payload, err := s.keys.Verify(ctx, req.IDTokenHint)
+	payload, err := s.keys.Verify(ctx, req.IDTokenHint, keys.TypeIDToken)
 	if err != nil {
 		return "", err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/keys"
 )
 
 // with returns a copy of v with the changes applied; an empty value
@@ -299,7 +300,7 @@ func TestIDTokenHint(t *testing.T) {
 		}
 	})
 	t.Run("claims of the hint", func(t *testing.T) {
-		payload, err := h.srv.keys.Verify(context.Background(), idToken)
+		payload, err := h.srv.keys.Verify(context.Background(), idToken, keys.TypeIDToken)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/keys"
 )
 
 // userClaims are the claims about a user that the granted scopes release
@@ -80,7 +81,7 @@ func (s *Server) signIDToken(ctx context.Context, user *directory.User, p idToke
 	if err != nil {
 		return "", fmt.Errorf("encoding ID token claims: %w", err)
 	}
-	return s.keys.Sign(ctx, payload)
+	return s.keys.Sign(ctx, "", keys.TypeIDToken, payload)
 }
 
 // accessTokenHash is the at_hash claim (OpenID Connect Core §3.1.3.6): the

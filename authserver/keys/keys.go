@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,13 +86,24 @@ type Manager struct {
 	set *keySet
 }
 
+// Token types (the JOSE "typ" header) the manager signs. Each names one
+// kind of token, so a token of one kind cannot be passed off as another
+// (RFC 8725 §3.11).
+const (
+	TypeIDToken     = "JWT"        // ID tokens (OpenID Connect Core §2)
+	TypeAccessToken = "at+jwt"     // JWT access tokens (RFC 9068 §2.1)
+	TypeLogoutToken = "logout+jwt" // logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.4)
+)
+
+var tokenTypes = []string{TypeIDToken, TypeAccessToken, TypeLogoutToken}
+
 // keySet is one parsed snapshot of the stored keys of the manager's
 // algorithm that are still published.
 type keySet struct {
 	loadedAt time.Time
 	active   *key
-	signer   jose.Signer
-	keys     []*key // newest first, active included
+	signers  map[string]jose.Signer // by token type, ready to sign
+	keys     []*key                 // newest first, active included
 }
 
 type key struct {
@@ -149,30 +161,42 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 // Algorithm returns the JWS alg the manager signs with and accepts.
 func (m *Manager) Algorithm() string { return string(m.alg) }
 
-// Sign signs payload with the current key and returns the JWS in compact
-// serialisation, with the key's ID in the "kid" header.
-func (m *Manager) Sign(ctx context.Context, payload []byte) (string, error) {
+// Sign signs payload with the current key of algorithm alg (the
+// configured one when empty) and returns the JWS in compact serialisation,
+// with the key's ID in the "kid" header and typ, one of the Type constants,
+// in the "typ" header.
+func (m *Manager) Sign(ctx context.Context, alg, typ string, payload []byte) (string, error) {
+	if alg != "" && alg != string(m.alg) {
+		return "", fmt.Errorf("keys: no %s signing key; the server signs with %s", alg, m.alg)
+	}
 	set, err := m.load(ctx, m.reloadInterval)
 	if err != nil {
 		return "", err
 	}
-	jws, err := set.signer.Sign(payload)
+	signer, ok := set.signers[typ]
+	if !ok {
+		return "", fmt.Errorf("keys: token type %q is not one the server signs", typ)
+	}
+	jws, err := signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("keys: signing: %w", err)
 	}
 	return jws.CompactSerialize()
 }
 
-// Verify checks a compact JWS signed by one of the published keys with the
-// configured algorithm and returns its payload. Any other alg is refused
-// before a key is even looked up.
-func (m *Manager) Verify(ctx context.Context, token string) ([]byte, error) {
+// Verify checks a compact JWS of token type typ signed by one of the
+// published keys and returns its payload. Any other alg is refused before a
+// key is even looked up, and so is a token of another type.
+func (m *Manager) Verify(ctx context.Context, token, typ string) ([]byte, error) {
 	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{m.alg})
 	if err != nil {
 		return nil, fmt.Errorf("keys: parsing token: %w", err)
 	}
 	if len(jws.Signatures) != 1 {
 		return nil, errors.New("keys: token must carry exactly one signature")
+	}
+	if got, _ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string); !sameType(got, typ) {
+		return nil, fmt.Errorf("keys: token type %q, want %q", got, typ)
 	}
 	kid := jws.Signatures[0].Header.KeyID
 	set, err := m.load(ctx, m.reloadInterval)
@@ -366,11 +390,15 @@ func (m *Manager) parse(stored []storage.SigningKey, now time.Time) (*keySet, er
 			return nil, fmt.Errorf("keys: stored key %q is not a valid private %s key with that ID", sk.ID, sk.Algorithm)
 		}
 		if set.active == nil && sk.RetiredAt.IsZero() {
-			signer, err := jose.NewSigner(jose.SigningKey{Algorithm: m.alg, Key: k.jwk}, (&jose.SignerOptions{}).WithType("JWT"))
-			if err != nil {
-				return nil, fmt.Errorf("keys: signer for key %q: %w", sk.ID, err)
+			set.signers = make(map[string]jose.Signer, len(tokenTypes))
+			for _, typ := range tokenTypes {
+				signer, err := jose.NewSigner(jose.SigningKey{Algorithm: m.alg, Key: k.jwk}, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+				if err != nil {
+					return nil, fmt.Errorf("keys: signer for key %q: %w", sk.ID, err)
+				}
+				set.signers[typ] = signer
 			}
-			set.active, set.signer = k, signer
+			set.active = k
 		}
 		set.keys = append(set.keys, k)
 	}
@@ -393,4 +421,11 @@ func (s *keySet) find(kid string, now time.Time) *key {
 // published reports whether the key may still verify tokens at now.
 func (k *key) published(now time.Time) bool {
 	return k.retiredAt.IsZero() || k.publishUntil.After(now)
+}
+
+// sameType compares JOSE "typ" values the way RFC 7515 §4.1.9 asks:
+// case-insensitively, with an omitted "application/" prefix.
+func sameType(got, want string) bool {
+	got = strings.TrimPrefix(strings.ToLower(got), "application/")
+	return got == strings.ToLower(want)
 }

@@ -77,7 +77,7 @@ func storedKeys(t *testing.T, store storage.Store) []storage.SigningKey {
 
 func signedKID(t *testing.T, m *Manager, payload string) (token, kid string) {
 	t.Helper()
-	token, err := m.Sign(context.Background(), []byte(payload))
+	token, err := m.Sign(context.Background(), "", TypeIDToken, []byte(payload))
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
@@ -121,7 +121,7 @@ func TestSignVerifyAndPublish(t *testing.T) {
 			if got, err := jws.Verify(pub); err != nil || string(got) != `{"sub":"alice"}` {
 				t.Errorf("verify with published key: payload %q, err %v", got, err)
 			}
-			if got, err := m.Verify(context.Background(), token); err != nil || string(got) != `{"sub":"alice"}` {
+			if got, err := m.Verify(context.Background(), token, TypeIDToken); err != nil || string(got) != `{"sub":"alice"}` {
 				t.Errorf("Verify: payload %q, err %v", got, err)
 			}
 		})
@@ -139,7 +139,7 @@ func TestVerifyRefusesOtherAlgorithms(t *testing.T) {
 	}
 	sign := func(alg jose.SignatureAlgorithm, key any) string {
 		t.Helper()
-		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, nil)
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, (&jose.SignerOptions{}).WithType(TypeIDToken))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestVerifyRefusesOtherAlgorithms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if payload, err := m.Verify(context.Background(), tt.token); err == nil {
+			if payload, err := m.Verify(context.Background(), tt.token, TypeIDToken); err == nil {
 				t.Errorf("Verify accepted a %s token: payload %q", tt.name, payload)
 			}
 		})
@@ -176,7 +176,7 @@ func TestVerifyRefusesOtherAlgorithms(t *testing.T) {
 			t.Fatal(err)
 		}
 		token := sign(jose.ES256, foreign)
-		if _, err := m.Verify(context.Background(), token); err == nil {
+		if _, err := m.Verify(context.Background(), token, TypeIDToken); err == nil {
 			t.Error("Verify accepted a token signed by a foreign key that claims our kid")
 		}
 	})
@@ -214,7 +214,7 @@ func TestRotationRetiresThenDrops(t *testing.T) {
 	// A token signed just before the rotation is still verifiable until it
 	// can have expired.
 	clk.Advance(lifetime - time.Second)
-	if _, err := m.Verify(context.Background(), oldToken); err != nil {
+	if _, err := m.Verify(context.Background(), oldToken, TypeIDToken); err != nil {
 		t.Errorf("token of the retired key, before PublishUntil: %v", err)
 	}
 	if got, want := kids(t, m), []string{second, first}; !slices.Equal(got, want) {
@@ -225,7 +225,7 @@ func TestRotationRetiresThenDrops(t *testing.T) {
 	if got, want := kids(t, m), []string{second}; !slices.Equal(got, want) {
 		t.Errorf("published at PublishUntil = %v, want %v", got, want)
 	}
-	if _, err := m.Verify(context.Background(), oldToken); !errors.Is(err, ErrUnknownKey) {
+	if _, err := m.Verify(context.Background(), oldToken, TypeIDToken); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("token of the dropped key: got %v, want ErrUnknownKey", err)
 	}
 }
@@ -270,7 +270,7 @@ func TestReplicasAgree(t *testing.T) {
 	clkA.Advance(period)
 	token, rotated := signedKID(t, a, `{"from":"a"}`)
 	clkB.Advance(2 * unknownKeyReloadGap)
-	if payload, err := b.Verify(context.Background(), token); err != nil || string(payload) != `{"from":"a"}` {
+	if payload, err := b.Verify(context.Background(), token, TypeIDToken); err != nil || string(payload) != `{"from":"a"}` {
 		t.Fatalf("b verifying a's token after a rotated: payload %q, err %v", payload, err)
 	}
 	if ka, kb := kids(t, a), kids(t, b); !slices.Equal(ka, kb) || ka[0] != rotated {
