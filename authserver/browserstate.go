@@ -1,0 +1,160 @@
+package authserver
+
+// This file holds what the server keeps in the browser between the
+// authorization, login and consent requests: the sealed authorization
+// request, the CSRF cookie of the login form and the login session. All of
+// it is encrypted and authenticated with the cookie secrets.
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// loginSession is the content of the login-session cookie: who signed in,
+// when, and the CSRF token of the consent form.
+type loginSession struct {
+	Subject   string
+	AuthTime  time.Time
+	ExpiresAt time.Time
+	CSRF      string
+}
+
+// sealedRequest is an authorization request carried through the login and
+// consent pages, encrypted and authenticated, so that those pages need no
+// server-side state and nobody can alter the request on the way.
+type sealedRequest struct {
+	Request   authRequest
+	ExpiresAt time.Time
+}
+
+// csrfToken is the content of the CSRF cookie that protects the login form,
+// shown before anyone is signed in.
+type csrfToken struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// readSession returns the live login session of the request, or nil.
+func (s *Server) readSession(r *http.Request) *loginSession {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return nil
+	}
+	var sess loginSession
+	if err := securecookie.DecodeMulti(SessionCookie, c.Value, &sess, s.sessionCodecs...); err != nil {
+		return nil
+	}
+	// A user removed from the configuration is signed out.
+	if !s.now().Before(sess.ExpiresAt) || s.cfg.Directory.User(sess.Subject) == nil || sess.CSRF == "" {
+		return nil
+	}
+	return &sess
+}
+
+// ensureCSRFCookie returns the token of the request's CSRF cookie, setting a
+// new cookie first if there is no valid one. Reusing a valid token lets
+// several sign-in tabs work at once.
+func (s *Server) ensureCSRFCookie(w http.ResponseWriter, r *http.Request) (string, error) {
+	if token := s.readCSRFCookie(r); token != "" {
+		return token, nil
+	}
+	t := csrfToken{Token: newSecret(), ExpiresAt: s.now().Add(pendingRequestTTL)}
+	value, err := securecookie.EncodeMulti(CSRFCookie, t, s.csrfCodecs...)
+	if err != nil {
+		return "", err
+	}
+	s.setCookie(w, CSRFCookie, value, 0)
+	return t.Token, nil
+}
+
+func (s *Server) readCSRFCookie(r *http.Request) string {
+	c, err := r.Cookie(CSRFCookie)
+	if err != nil {
+		return ""
+	}
+	var t csrfToken
+	if securecookie.DecodeMulti(CSRFCookie, c.Value, &t, s.csrfCodecs...) != nil || !s.now().Before(t.ExpiresAt) {
+		return ""
+	}
+	return t.Token
+}
+
+// setCookie sets one of the server's cookies. maxAge 0 makes it a browser
+// session cookie.
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     s.cookiePath(),
+		MaxAge:   int(maxAge / time.Second),
+		Secure:   s.secure,
+		HttpOnly: true,
+		// Lax keeps the cookie on the top-level navigation from the client
+		// to /authorize, and off cross-site form posts.
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// sealRequest encrypts req for the login and consent URLs.
+func (s *Server) sealRequest(req *authRequest) (string, error) {
+	return securecookie.EncodeMulti("req", sealedRequest{Request: *req, ExpiresAt: s.now().Add(pendingRequestTTL)}, s.requestCodecs...)
+}
+
+// openRequest decrypts a sealed request and checks that its client and
+// redirect URI are still registered.
+func (s *Server) openRequest(sealed string) (*authRequest, error) {
+	expired := &pageError{
+		status:  http.StatusBadRequest,
+		title:   "This sign-in link is not valid",
+		message: "The sign-in link is incomplete, has been changed, or has expired.",
+		hint:    "Go back to the application you wanted to use and sign in from there again.",
+	}
+	if sealed == "" {
+		expired.message = "This page is part of signing in to an application and cannot be opened on its own."
+		return nil, expired
+	}
+	var sr sealedRequest
+	if err := securecookie.DecodeMulti("req", sealed, &sr, s.requestCodecs...); err != nil || !s.now().Before(sr.ExpiresAt) {
+		return nil, expired
+	}
+	req := &sr.Request
+	// The configuration may have changed since the request was sealed.
+	if c := s.cfg.Directory.Client(req.ClientID); c == nil || !slices.Contains(c.RedirectURIs, req.Target) {
+		return nil, expired
+	}
+	return req, nil
+}
+
+// redirectToPage sends the browser to one of the server's pages, carrying
+// the sealed request.
+func (s *Server) redirectToPage(w http.ResponseWriter, r *http.Request, path string, req *authRequest) error {
+	sealed, err := s.sealRequest(req)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, s.base+path+"?"+url.Values{"req": {sealed}}.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+func formPageError(err error) *pageError {
+	return &pageError{
+		status:  http.StatusBadRequest,
+		title:   "The form could not be read",
+		message: "The submitted form is malformed or too large.",
+		hint:    "Go back, reload the page and try again.",
+		cause:   err,
+	}
+}
+
+func csrfPageError() *pageError {
+	return &pageError{
+		status:  http.StatusForbidden,
+		title:   "The form has expired",
+		message: "This form was not sent from the page this service showed you, or it has expired.",
+		hint:    "Go back, reload the page and submit it again. Your browser must accept cookies from this site.",
+	}
+}
