@@ -307,7 +307,7 @@ func (s *racingStore) GetRefreshToken(ctx context.Context, id string, now time.T
 	s.once.Do(func() {
 		next := t
 		next.ID, next.UsedAt = s.otherID, time.Time{}
-		_, s.err = s.Store.RotateRefreshToken(ctx, id, next, now)
+		_, s.err = s.Store.RotateRefreshToken(ctx, id, next, nil, now)
 	})
 	return t, err
 }

@@ -241,8 +241,8 @@ func (s *replayingStore) CreateRefreshToken(ctx context.Context, t storage.Refre
 }
 
 // RotateRefreshToken records next as stored when the rotation succeeds.
-func (s *replayingStore) RotateRefreshToken(ctx context.Context, oldID string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
-	old, err := s.Store.RotateRefreshToken(ctx, oldID, next, now)
+func (s *replayingStore) RotateRefreshToken(ctx context.Context, oldID string, next storage.RefreshToken, retry []byte, now time.Time) (storage.RefreshToken, error) {
+	old, err := s.Store.RotateRefreshToken(ctx, oldID, next, retry, now)
 	if err == nil {
 		s.mu.Lock()
 		s.stored = append(s.stored, next.ID)

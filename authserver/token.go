@@ -245,7 +245,7 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 		AuthTime: old.AuthTime,
 	}
 	token, row := s.newRefreshToken(g)
-	_, err = s.cfg.Store.RotateRefreshToken(ctx, id, row, s.now())
+	_, err = s.cfg.Store.RotateRefreshToken(ctx, id, row, nil, s.now())
 	switch {
 	case errors.Is(err, storage.ErrTokenReused):
 		// Another request rotated the token since the lookup.

@@ -66,6 +66,10 @@ type RefreshToken struct {
 	// UsedAt is set once the token has been rotated; it stays stored until it
 	// expires so that a replay is recognised as reuse, not as unknown.
 	UsedAt time.Time
+	// Retry is what the rotation that used the token stored with it (see
+	// RotateRefreshToken): the sealed answer to hand a client that retries
+	// the same refresh shortly after. Nil when none was stored.
+	Retry []byte
 }
 
 // AccessToken is an opaque bearer token (RFC 6750) as the resource endpoints
@@ -109,6 +113,8 @@ type GCResult struct {
 	AuthCodes, RefreshTokens, AccessTokens, Consents, SigningKeys int64
 	// RevokedFamilies counts revocations no longer remembered.
 	RevokedFamilies int64
+	// Claims counts ClaimOnce records.
+	Claims int64
 }
 
 // Store is the authorization server's state. All methods are safe for
@@ -148,8 +154,9 @@ type Store interface {
 	// gives ErrNotFound; next in a family whose revocation is remembered
 	// gives ErrRevoked, else a next.ID already taken gives ErrAlreadyExists;
 	// these three change nothing. On success the old token comes back with
-	// UsedAt = now.
-	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, now time.Time) (RefreshToken, error)
+	// UsedAt = now and Retry = retry, which is stored with it (nil stores
+	// nothing) and returned with it from then on.
+	RotateRefreshToken(ctx context.Context, oldID string, next RefreshToken, retry []byte, now time.Time) (RefreshToken, error)
 	// RevokeFamily removes every refresh and access token of the family and
 	// remembers the revocation until until: while remembered, a token of the
 	// family created (CreatedAt) before until is refused with ErrRevoked by
@@ -162,6 +169,10 @@ type Store interface {
 	// family. Revoking a family again keeps the later until. An empty
 	// familyID names no family: nothing is removed or remembered.
 	RevokeFamily(ctx context.Context, familyID string, until time.Time) error
+	// FamilyRevoked reports whether a revocation of familyID is remembered
+	// at now, i.e. RevokeFamily was called with an until after now. It also
+	// serves families that own no tokens here, such as login sessions.
+	FamilyRevoked(ctx context.Context, familyID string, now time.Time) (bool, error)
 
 	// CreateAccessToken stores an opaque access token; ErrRevoked if its
 	// family's revocation is remembered (see RevokeFamily), else
@@ -169,6 +180,16 @@ type Store interface {
 	CreateAccessToken(ctx context.Context, t AccessToken) error
 	// GetAccessToken returns the live access token with this ID.
 	GetAccessToken(ctx context.Context, id string, now time.Time) (AccessToken, error)
+	// DeleteAccessToken removes the access token with this ID. Removing one
+	// that is not stored is not an error (RFC 7009 §2.2).
+	DeleteAccessToken(ctx context.Context, id string) error
+
+	// ClaimOnce records key until until and returns nil, unless a record of
+	// key is still live at now (until after now), in which case it returns
+	// ErrAlreadyExists and changes nothing. Of any number of concurrent
+	// claims of one key exactly one succeeds. It makes one-time things, such
+	// as a submitted form, usable once across replicas.
+	ClaimOnce(ctx context.Context, key string, until, now time.Time) error
 
 	// PutConsent creates or replaces the consent of (Subject, ClientID).
 	PutConsent(ctx context.Context, c Consent) error
@@ -186,8 +207,8 @@ type Store interface {
 
 	// GarbageCollect removes rows that expired at or before now: codes and
 	// refresh tokens (used or not), access tokens, consents, revocations
-	// remembered until now or earlier, and retired signing keys whose
-	// PublishUntil has passed.
+	// remembered until now or earlier, ClaimOnce records, and retired
+	// signing keys whose PublishUntil has passed.
 	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
 
 	// Close releases the backend's resources.

@@ -98,7 +98,7 @@ func testGarbageCollect(t *testing.T, s storage.Store) {
 		must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, r))
 	}
 	for _, id := range []string{"r-used", "r-used-dead"} {
-		_, err := s.RotateRefreshToken(ctx, id, newRefresh(id+"-next", "f", live), t0.Add(-time.Minute))
+		_, err := s.RotateRefreshToken(ctx, id, newRefresh(id+"-next", "f", live), nil, t0.Add(-time.Minute))
 		must(t, "RotateRefreshToken", err)
 	}
 	for _, a := range []storage.AccessToken{newAccess("a-live", "", live), newAccess("a-dead", "", dead)} {
@@ -142,11 +142,11 @@ func testGarbageCollect(t *testing.T, s storage.Store) {
 	checkErr(t, "replay of the live used code", err, storage.ErrCodeReused)
 	_, err = s.ClaimAuthCode(ctx, "c-used-dead", before)
 	checkErr(t, "replay of the collected used code", err, storage.ErrNotFound)
-	_, err = s.RotateRefreshToken(ctx, "r-used", newRefresh("x1", "f2", live), before)
+	_, err = s.RotateRefreshToken(ctx, "r-used", newRefresh("x1", "f2", live), nil, before)
 	checkErr(t, "replay of the live used token", err, storage.ErrTokenReused)
-	_, err = s.RotateRefreshToken(ctx, "r-live", newRefresh("x2", "f1", live), before)
+	_, err = s.RotateRefreshToken(ctx, "r-live", newRefresh("x2", "f1", live), nil, before)
 	checkErr(t, "rotation of the live token", err, nil)
-	_, err = s.RotateRefreshToken(ctx, "r-used-dead", newRefresh("x3", "f4", live), before)
+	_, err = s.RotateRefreshToken(ctx, "r-used-dead", newRefresh("x3", "f4", live), nil, before)
 	checkErr(t, "rotation of the collected used token", err, storage.ErrNotFound)
 	_, err = s.GetAccessToken(ctx, "a-live", before)
 	checkErr(t, "live access token", err, nil)
@@ -181,9 +181,9 @@ func testSharedWrites(t *testing.T, a, b storage.Store) {
 	checkErr(t, "claim on a of a code claimed on b", err, storage.ErrCodeReused)
 
 	must(t, "CreateRefreshToken on a", a.CreateRefreshToken(ctx, newRefresh("rt-1", "fam", t0.Add(time.Hour))))
-	_, err = b.RotateRefreshToken(ctx, "rt-1", newRefresh("rt-2", "fam", t0.Add(time.Hour)), t0)
+	_, err = b.RotateRefreshToken(ctx, "rt-1", newRefresh("rt-2", "fam", t0.Add(time.Hour)), nil, t0)
 	checkErr(t, "rotation on b", err, nil)
-	_, err = a.RotateRefreshToken(ctx, "rt-1", newRefresh("rt-3", "fam", t0.Add(time.Hour)), t0)
+	_, err = a.RotateRefreshToken(ctx, "rt-1", newRefresh("rt-3", "fam", t0.Add(time.Hour)), nil, t0)
 	checkErr(t, "replay on a of a token rotated on b", err, storage.ErrTokenReused)
 	rt, err := a.GetRefreshToken(ctx, "rt-1", t0)
 	checkErr(t, "GetRefreshToken on a of a token rotated on b", err, nil)

@@ -15,14 +15,14 @@ func testRefreshTokenRotation(t *testing.T, s storage.Store) {
 
 	second := newRefresh("rt-2", "fam-1", t0.Add(2*time.Hour))
 	second.CreatedAt = t0
-	old, err := s.RotateRefreshToken(t.Context(), first.ID, second, oddTime)
+	old, err := s.RotateRefreshToken(t.Context(), first.ID, second, nil, oddTime)
 	checkErr(t, "first rotation", err, nil)
 	wantOld := first
 	wantOld.UsedAt = oddTime
 	checkEqual(t, "token returned by the first rotation", old, wantOld)
 
 	third := newRefresh("rt-3", "fam-1", t0.Add(3*time.Hour))
-	old, err = s.RotateRefreshToken(t.Context(), second.ID, third, t0.Add(time.Minute))
+	old, err = s.RotateRefreshToken(t.Context(), second.ID, third, nil, t0.Add(time.Minute))
 	checkErr(t, "rotation of the rotated-in token", err, nil)
 	wantOld = second
 	wantOld.UsedAt = t0.Add(time.Minute)
@@ -43,7 +43,7 @@ func testRefreshTokenGet(t *testing.T, s storage.Store) {
 
 	second := newRefresh("rt-2", "fam-1", t0.Add(2*time.Hour))
 	second.CreatedAt = t0.Add(time.Minute)
-	_, err = s.RotateRefreshToken(ctx, first.ID, second, t0.Add(time.Minute))
+	_, err = s.RotateRefreshToken(ctx, first.ID, second, nil, t0.Add(time.Minute))
 	checkErr(t, "rotation after the reads", err, nil)
 	got, err := s.GetRefreshToken(ctx, first.ID, t0.Add(2*time.Minute))
 	checkErr(t, "GetRefreshToken of the rotated token", err, nil)
@@ -67,7 +67,7 @@ func testRefreshTokenGetExpiry(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefresh("unused", "f", t0.Add(time.Hour))))
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, newRefresh("used", "f", t0.Add(time.Hour))))
-	_, err := s.RotateRefreshToken(ctx, "used", newRefresh("used-next", "f", t0.Add(2*time.Hour)), t0)
+	_, err := s.RotateRefreshToken(ctx, "used", newRefresh("used-next", "f", t0.Add(2*time.Hour)), nil, t0)
 	must(t, "rotation", err)
 	for _, id := range []string{"unused", "used"} {
 		t.Run(id, func(t *testing.T) {
@@ -82,24 +82,24 @@ func testRefreshTokenGetExpiry(t *testing.T, s storage.Store) {
 func testRefreshTokenReuse(t *testing.T, s storage.Store) {
 	first := newRefresh("rt-1", "fam-1", t0.Add(time.Hour))
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), first))
-	_, err := s.RotateRefreshToken(t.Context(), first.ID, newRefresh("rt-2", "fam-1", t0.Add(time.Hour)), t0)
+	_, err := s.RotateRefreshToken(t.Context(), first.ID, newRefresh("rt-2", "fam-1", t0.Add(time.Hour)), nil, t0)
 	must(t, "first rotation", err)
 
-	old, err := s.RotateRefreshToken(t.Context(), first.ID, newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), t0.Add(time.Second))
+	old, err := s.RotateRefreshToken(t.Context(), first.ID, newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), nil, t0.Add(time.Second))
 	checkErr(t, "replay of a rotated token", err, storage.ErrTokenReused)
 	wantOld := first
 	wantOld.UsedAt = t0
 	checkEqual(t, "token returned with ErrTokenReused", old, wantOld)
 
 	// The refused rotation must not have stored its token.
-	_, err = s.RotateRefreshToken(t.Context(), "rt-3", newRefresh("rt-4", "fam-1", t0.Add(time.Hour)), t0)
+	_, err = s.RotateRefreshToken(t.Context(), "rt-3", newRefresh("rt-4", "fam-1", t0.Add(time.Hour)), nil, t0)
 	checkErr(t, "rotation of the token a refused rotation offered", err, storage.ErrNotFound)
 }
 
 func testRefreshTokenNotFound(t *testing.T, s storage.Store) {
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newRefresh("at-now", "f", t0)))
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(t.Context(), newRefresh("used-expired", "f", t0.Add(time.Minute))))
-	_, err := s.RotateRefreshToken(t.Context(), "used-expired", newRefresh("x", "f", t0.Add(time.Hour)), t0)
+	_, err := s.RotateRefreshToken(t.Context(), "used-expired", newRefresh("x", "f", t0.Add(time.Hour)), nil, t0)
 	must(t, "rotation", err)
 
 	tests := []struct {
@@ -114,7 +114,7 @@ func testRefreshTokenNotFound(t *testing.T, s storage.Store) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			next := newRefresh(fmt.Sprintf("next-%d", i), "f", t0.Add(time.Hour))
-			_, err := s.RotateRefreshToken(t.Context(), tc.id, next, tc.now)
+			_, err := s.RotateRefreshToken(t.Context(), tc.id, next, nil, tc.now)
 			checkErr(t, "RotateRefreshToken", err, storage.ErrNotFound)
 		})
 	}
@@ -128,9 +128,9 @@ func testRefreshTokenAlreadyExists(t *testing.T, s storage.Store) {
 
 	// A rotation whose new ID is taken changes nothing: the old token stays
 	// unused and can still be rotated.
-	_, err := s.RotateRefreshToken(t.Context(), "rt-1", newRefresh("rt-2", "fam-1", t0.Add(time.Hour)), t0)
+	_, err := s.RotateRefreshToken(t.Context(), "rt-1", newRefresh("rt-2", "fam-1", t0.Add(time.Hour)), nil, t0)
 	checkErr(t, "rotation into a taken ID", err, storage.ErrAlreadyExists)
-	old, err := s.RotateRefreshToken(t.Context(), "rt-1", newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), t0)
+	old, err := s.RotateRefreshToken(t.Context(), "rt-1", newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), nil, t0)
 	checkErr(t, "rotation after the refused one", err, nil)
 	if old.FamilyID != "fam-1" {
 		t.Errorf("rotated token's family: got %q, want fam-1 (the duplicate create must not have replaced it)", old.FamilyID)
@@ -140,7 +140,7 @@ func testRefreshTokenAlreadyExists(t *testing.T, s storage.Store) {
 func testRevokeFamily(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	must(t, "create", s.CreateRefreshToken(ctx, newRefresh("a-1", "fam-a", t0.Add(time.Hour))))
-	_, err := s.RotateRefreshToken(ctx, "a-1", newRefresh("a-2", "fam-a", t0.Add(time.Hour)), t0)
+	_, err := s.RotateRefreshToken(ctx, "a-1", newRefresh("a-2", "fam-a", t0.Add(time.Hour)), nil, t0)
 	must(t, "rotate", err)
 	must(t, "create", s.CreateRefreshToken(ctx, newRefresh("b-1", "fam-b", t0.Add(time.Hour))))
 	must(t, "create", s.CreateAccessToken(ctx, newAccess("at-a", "fam-a", t0.Add(time.Hour))))
@@ -153,13 +153,13 @@ func testRevokeFamily(t *testing.T, s storage.Store) {
 	must(t, `RevokeFamily("")`, s.RevokeFamily(ctx, "", until))
 
 	for _, id := range []string{"a-1", "a-2"} {
-		_, err := s.RotateRefreshToken(ctx, id, newRefresh("next-"+id, "fam-a", t0.Add(time.Hour)), t0)
+		_, err := s.RotateRefreshToken(ctx, id, newRefresh("next-"+id, "fam-a", t0.Add(time.Hour)), nil, t0)
 		checkErr(t, "rotation of revoked "+id, err, storage.ErrNotFound)
 	}
 	_, err = s.GetAccessToken(ctx, "at-a", t0)
 	checkErr(t, "access token of the revoked family", err, storage.ErrNotFound)
 
-	_, err = s.RotateRefreshToken(ctx, "b-1", newRefresh("b-2", "fam-b", t0.Add(time.Hour)), t0)
+	_, err = s.RotateRefreshToken(ctx, "b-1", newRefresh("b-2", "fam-b", t0.Add(time.Hour)), nil, t0)
 	checkErr(t, "rotation in another family", err, nil)
 	for _, id := range []string{"at-b", "at-none"} {
 		_, err = s.GetAccessToken(ctx, id, t0)
@@ -238,7 +238,7 @@ func testRevocationInThePast(t *testing.T, s storage.Store) {
 
 	must(t, "CreateRefreshToken after until", s.CreateRefreshToken(ctx, newRefresh("rt-2", "fam-1", t0.Add(time.Hour))))
 	must(t, "CreateAccessToken after until", s.CreateAccessToken(ctx, newAccess("at-2", "fam-1", t0.Add(time.Hour))))
-	_, err = s.RotateRefreshToken(ctx, "rt-2", newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), t0)
+	_, err = s.RotateRefreshToken(ctx, "rt-2", newRefresh("rt-3", "fam-1", t0.Add(time.Hour)), nil, t0)
 	checkErr(t, "rotation after until", err, nil)
 }
 
@@ -251,7 +251,7 @@ func testRotateIntoRevokedFamily(t *testing.T, s storage.Store) {
 	must(t, "CreateRefreshToken", s.CreateRefreshToken(ctx, old))
 	must(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-revoked", t0.Add(time.Hour)))
 	next := newRefresh("rt-2", "fam-revoked", t0.Add(time.Hour))
-	got, err := s.RotateRefreshToken(ctx, old.ID, next, t0)
+	got, err := s.RotateRefreshToken(ctx, old.ID, next, nil, t0)
 	checkErr(t, "rotation into the revoked family", err, storage.ErrRevoked)
 	checkEqual(t, "token returned with ErrRevoked", got, storage.RefreshToken{})
 
@@ -260,7 +260,7 @@ func testRotateIntoRevokedFamily(t *testing.T, s storage.Store) {
 	checkEqual(t, "old token after the refused rotation", stored, old)
 	_, err = s.GetRefreshToken(ctx, next.ID, t0)
 	checkErr(t, "GetRefreshToken of the refused new token", err, storage.ErrNotFound)
-	_, err = s.RotateRefreshToken(ctx, old.ID, newRefresh("rt-3", "fam-live", t0.Add(time.Hour)), t0)
+	_, err = s.RotateRefreshToken(ctx, old.ID, newRefresh("rt-3", "fam-live", t0.Add(time.Hour)), nil, t0)
 	checkErr(t, "rotation of the old token within its own family", err, nil)
 }
 
@@ -288,7 +288,7 @@ func testConcurrentRevocation(t *testing.T, a, b storage.Store) {
 			case i%3 == 1:
 				return s.CreateAccessToken(ctx, newAccess("at-"+id, family, t0.Add(time.Hour)))
 			}
-			_, err := s.RotateRefreshToken(ctx, "src-"+id, newRefresh("rt-"+id, family, t0.Add(time.Hour)), t0)
+			_, err := s.RotateRefreshToken(ctx, "src-"+id, newRefresh("rt-"+id, family, t0.Add(time.Hour)), nil, t0)
 			return err
 		})
 		for i, err := range errs {
@@ -320,7 +320,7 @@ func testConcurrentRotations(t *testing.T, a, b storage.Store) {
 	errs := together(n, func(i int) error {
 		var err error
 		next := newRefresh(fmt.Sprintf("rt-%d", i+1), "fam-1", t0.Add(time.Hour))
-		olds[i], err = pick(a, b, i).RotateRefreshToken(t.Context(), first.ID, next, t0)
+		olds[i], err = pick(a, b, i).RotateRefreshToken(t.Context(), first.ID, next, nil, t0)
 		return err
 	})
 	winner := -1
@@ -345,7 +345,7 @@ func testConcurrentRotations(t *testing.T, a, b storage.Store) {
 	}
 	// Only the winner's token was stored.
 	for i := range n {
-		_, err := a.RotateRefreshToken(t.Context(), fmt.Sprintf("rt-%d", i+1), newRefresh(fmt.Sprintf("x-%d", i), "fam-1", t0.Add(time.Hour)), t0)
+		_, err := a.RotateRefreshToken(t.Context(), fmt.Sprintf("rt-%d", i+1), newRefresh(fmt.Sprintf("x-%d", i), "fam-1", t0.Add(time.Hour)), nil, t0)
 		want := storage.ErrNotFound
 		if i == winner {
 			want = nil

@@ -27,6 +27,8 @@ type Store struct {
 	// remembered. Holding mu across check and insert is what makes creates
 	// atomic with respect to RevokeFamily.
 	revoked map[string]time.Time
+	// claims maps ClaimOnce keys to the time their record expires.
+	claims map[string]time.Time
 
 	// keysMu is separate from mu so that a slow update (generating an RSA
 	// key) does not stall code and token traffic.
@@ -50,6 +52,7 @@ func New() *Store {
 		access:   make(map[string]storage.AccessToken),
 		consents: make(map[consentKey]storage.Consent),
 		revoked:  make(map[string]time.Time),
+		claims:   make(map[string]time.Time),
 	}
 }
 
@@ -73,7 +76,7 @@ func copyCode(c storage.AuthCode) storage.AuthCode {
 }
 
 func copyRefresh(t storage.RefreshToken) storage.RefreshToken {
-	t.Scopes = slices.Clone(t.Scopes)
+	t.Scopes, t.Retry = slices.Clone(t.Scopes), slices.Clone(t.Retry)
 	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.UsedAt = ms(t.AuthTime), ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.UsedAt)
 	return t
 }
@@ -156,7 +159,7 @@ func (s *Store) GetRefreshToken(_ context.Context, id string, now time.Time) (st
 }
 
 // RotateRefreshToken implements storage.Store.
-func (s *Store) RotateRefreshToken(_ context.Context, oldID string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
+func (s *Store) RotateRefreshToken(_ context.Context, oldID string, next storage.RefreshToken, retry []byte, now time.Time) (storage.RefreshToken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.refresh[oldID]
@@ -172,7 +175,7 @@ func (s *Store) RotateRefreshToken(_ context.Context, oldID string, next storage
 	if _, ok := s.refresh[next.ID]; ok {
 		return storage.RefreshToken{}, storage.ErrAlreadyExists
 	}
-	old.UsedAt = ms(now)
+	old.UsedAt, old.Retry = ms(now), slices.Clone(retry)
 	s.refresh[oldID] = old
 	s.refresh[next.ID] = copyRefresh(next)
 	return copyRefresh(old), nil
@@ -201,6 +204,14 @@ func (s *Store) RevokeFamily(_ context.Context, familyID string, until time.Time
 	return nil
 }
 
+// FamilyRevoked implements storage.Store.
+func (s *Store) FamilyRevoked(_ context.Context, familyID string, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.revoked[familyID]
+	return ok && live(until, now), nil
+}
+
 // CreateAccessToken implements storage.Store.
 func (s *Store) CreateAccessToken(_ context.Context, t storage.AccessToken) error {
 	s.mu.Lock()
@@ -224,6 +235,25 @@ func (s *Store) GetAccessToken(_ context.Context, id string, now time.Time) (sto
 		return storage.AccessToken{}, storage.ErrNotFound
 	}
 	return copyAccess(t), nil
+}
+
+// DeleteAccessToken implements storage.Store.
+func (s *Store) DeleteAccessToken(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.access, id)
+	return nil
+}
+
+// ClaimOnce implements storage.Store.
+func (s *Store) ClaimOnce(_ context.Context, key string, until, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.claims[key]; ok && live(prev, now) {
+		return storage.ErrAlreadyExists
+	}
+	s.claims[key] = ms(until)
+	return nil
 }
 
 // PutConsent implements storage.Store.
@@ -299,6 +329,7 @@ func (s *Store) GarbageCollect(_ context.Context, now time.Time) (storage.GCResu
 	r.AccessTokens = deleteDead(s.access, now, func(t storage.AccessToken) time.Time { return t.ExpiresAt })
 	r.Consents = deleteDead(s.consents, now, func(c storage.Consent) time.Time { return c.ExpiresAt })
 	r.RevokedFamilies = deleteDead(s.revoked, now, func(until time.Time) time.Time { return until })
+	r.Claims = deleteDead(s.claims, now, func(until time.Time) time.Time { return until })
 	s.mu.Unlock()
 
 	s.keysMu.Lock()

@@ -11,7 +11,7 @@ import (
 // Each table's columns, in the order its scan and args functions use.
 const (
 	codeCols    = "id, client_id, redirect_uri, scopes, nonce, code_challenge, code_challenge_method, subject, auth_time, expires_at"
-	refreshCols = "id, family_id, client_id, subject, scopes, nonce, auth_time, created_at, expires_at, used_at"
+	refreshCols = "id, family_id, client_id, subject, scopes, nonce, auth_time, created_at, expires_at, used_at, retry"
 	accessCols  = "id, family_id, client_id, subject, scopes, auth_time, created_at, expires_at"
 	consentCols = "subject, client_id, scopes, granted_at, expires_at"
 	keyCols     = "id, algorithm, private_jwk, created_at, retired_at, publish_until"
@@ -87,13 +87,16 @@ func scanCode(r row) (storage.AuthCode, error) {
 
 func refreshArgs(t storage.RefreshToken) []any {
 	return []any{t.ID, t.FamilyID, t.ClientID, t.Subject, joinScopes(t.Scopes), t.Nonce,
-		millis(t.AuthTime), millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt)}
+		millis(t.AuthTime), millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt), t.Retry}
 }
 
 func scanRefresh(r row) (storage.RefreshToken, error) {
 	var t storage.RefreshToken
 	err := r.Scan(&t.ID, &t.FamilyID, &t.ClientID, &t.Subject, scopeCol{&t.Scopes}, &t.Nonce,
-		timeCol{&t.AuthTime}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt})
+		timeCol{&t.AuthTime}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.UsedAt}, &t.Retry)
+	if len(t.Retry) == 0 {
+		t.Retry = nil
+	}
 	return t, err
 }
 

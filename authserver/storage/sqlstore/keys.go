@@ -115,6 +115,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (storage.GCRe
 		{&r.AccessTokens, "DELETE FROM access_tokens WHERE expires_at <= $1"},
 		{&r.AuthCodes, "DELETE FROM auth_codes WHERE expires_at <= $1"},
 		{&r.Consents, "DELETE FROM consents WHERE expires_at <= $1"},
+		{&r.Claims, "DELETE FROM claims WHERE expires_at <= $1"},
 		// The key that signs now has no retired_at and always stays.
 		{&r.SigningKeys, "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND COALESCE(publish_until, 0) <= $1"},
 	}

@@ -64,7 +64,7 @@ func writeUntilKilled(path string) error {
 				}
 				ack("created %s", id)
 				next := storage.RefreshToken{ID: id + "-next", FamilyID: id, ExpiresAt: killNow.Add(time.Hour)}
-				if _, errs[w] = s.RotateRefreshToken(ctx, id, next, killNow); errs[w] != nil {
+				if _, errs[w] = s.RotateRefreshToken(ctx, id, next, nil, killNow); errs[w] != nil {
 					return
 				}
 				ack("rotated %s", id)
@@ -125,7 +125,7 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 	}
 	for id := range created {
 		next := storage.RefreshToken{ID: id + "-after", FamilyID: id, ExpiresAt: killNow.Add(time.Hour)}
-		_, err := s.RotateRefreshToken(t.Context(), id, next, killNow)
+		_, err := s.RotateRefreshToken(t.Context(), id, next, nil, killNow)
 		// An acknowledged rotation must have committed; one that ran but was
 		// not acknowledged may or may not have.
 		if ok := errors.Is(err, storage.ErrTokenReused) || err == nil && !rotated[id]; !ok {
@@ -134,7 +134,7 @@ func TestSQLiteSurvivesKill(t *testing.T) {
 		}
 	}
 	for id := range rotated {
-		_, err := s.RotateRefreshToken(t.Context(), id+"-next", storage.RefreshToken{ID: id + "-next-after", FamilyID: id, ExpiresAt: killNow.Add(time.Hour)}, killNow)
+		_, err := s.RotateRefreshToken(t.Context(), id+"-next", storage.RefreshToken{ID: id + "-next-after", FamilyID: id, ExpiresAt: killNow.Add(time.Hour)}, nil, killNow)
 		if err != nil {
 			t.Errorf("token %s-next, issued by an acknowledged rotation: got %v, want it to rotate", id, err)
 		}

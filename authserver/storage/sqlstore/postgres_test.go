@@ -111,8 +111,8 @@ func TestPostgresExistingSchema(t *testing.T) {
 	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM pg_tables WHERE schemaname = $1", schema).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
-	if tables != 7 {
-		t.Errorf("tables in schema %s: got %d, want 7 (6 and the migrations table)", schema, tables)
+	if tables != 8 {
+		t.Errorf("tables in schema %s: got %d, want 8 (7 and the migrations table)", schema, tables)
 	}
 }
 

@@ -65,7 +65,7 @@ func TestSQLiteReopenKeepsRows(t *testing.T) {
 	if c, err := s.ClaimAuthCode(ctx, "code", now); err != nil || c.ClientID != "web" {
 		t.Errorf("code after reopening: got %+v, %v; want client web", c, err)
 	}
-	old, err := s.RotateRefreshToken(ctx, "rt", storage.RefreshToken{ID: "rt2", FamilyID: "f", ExpiresAt: now.Add(time.Hour)}, now)
+	old, err := s.RotateRefreshToken(ctx, "rt", storage.RefreshToken{ID: "rt2", FamilyID: "f", ExpiresAt: now.Add(time.Hour)}, nil, now)
 	if err != nil || old.FamilyID != "f" {
 		t.Errorf("rotation after reopening: got %+v, %v; want family f", old, err)
 	}

@@ -141,7 +141,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, id string, now time.Time) (
 // transaction, so a failed insert leaves the old one unused. The family lock
 // comes first: RevokeFamily takes it before the row locks of its DELETE, and
 // taking them in the other order here could deadlock with it.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next storage.RefreshToken, now time.Time) (storage.RefreshToken, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next storage.RefreshToken, retry []byte, now time.Time) (storage.RefreshToken, error) {
 	var old storage.RefreshToken
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.lockFamily(ctx, tx, next.FamilyID); err != nil {
@@ -149,8 +149,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, next stora
 		}
 		var err error
 		old, err = scanRefresh(tx.QueryRowContext(ctx, s.d.rebind(
-			"UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING "+refreshCols),
-			oldID, now.UnixMilli()))
+			"UPDATE refresh_tokens SET used_at = $2, retry = $3 WHERE id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING "+refreshCols),
+			oldID, now.UnixMilli(), retry))
 		if errors.Is(err, sql.ErrNoRows) {
 			old, err = scanRefresh(tx.QueryRowContext(ctx, s.d.rebind(selectRefresh), oldID, now.UnixMilli()))
 			if err == nil {
@@ -208,6 +208,40 @@ func (s *Store) GetAccessToken(ctx context.Context, id string, now time.Time) (s
 		return storage.AccessToken{}, wrap("get access token", err)
 	}
 	return t, nil
+}
+
+// FamilyRevoked implements storage.Store.
+func (s *Store) FamilyRevoked(ctx context.Context, familyID string, now time.Time) (bool, error) {
+	var revoked bool
+	err := s.read.QueryRowContext(ctx, s.d.rebind(
+		"SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family_id = $1 AND revoked_until > $2)"),
+		familyID, now.UnixMilli()).Scan(&revoked)
+	return revoked, wrap("check family revocation", err)
+}
+
+// DeleteAccessToken implements storage.Store.
+func (s *Store) DeleteAccessToken(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, s.d.rebind("DELETE FROM access_tokens WHERE id = $1"), id)
+	return wrap("delete access token", err)
+}
+
+// ClaimOnce implements storage.Store. One statement inserts the record or
+// takes over an expired one; a live record makes it change no row.
+func (s *Store) ClaimOnce(ctx context.Context, key string, until, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.d.rebind("INSERT INTO claims (claim_key, expires_at) VALUES ($1, $2) "+
+		"ON CONFLICT (claim_key) DO UPDATE SET expires_at = excluded.expires_at WHERE claims.expires_at <= $3"),
+		key, until.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return wrap("claim once", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("claim once", err)
+	}
+	if n == 0 {
+		return storage.ErrAlreadyExists
+	}
+	return nil
 }
 
 // PutConsent implements storage.Store.
