@@ -46,7 +46,26 @@ type Client struct {
 	// RequirePKCE is true unless configured off for a legacy confidential
 	// client; public clients always need PKCE.
 	RequirePKCE bool
+	// SigningAlg is the JWS alg of the client's ID tokens and JWT access
+	// tokens (id_token_signed_response_alg); empty means the server's
+	// default.
+	SigningAlg string
+	// AccessTokenFormat is AccessTokenOpaque (also when empty) or
+	// AccessTokenJWT (RFC 9068).
+	AccessTokenFormat string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser afterwards, compared exactly.
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI, when set, receives a logout token whenever a
+	// user who signed in to the client signs out here.
+	BackchannelLogoutURI string
 }
+
+// Access token formats.
+const (
+	AccessTokenOpaque = "opaque"
+	AccessTokenJWT    = "jwt"
+)
 
 // DisplayName is how the client is named to people.
 func (c *Client) DisplayName() string {
