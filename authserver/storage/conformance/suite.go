@@ -46,6 +46,11 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"NoAliasing", testNoAliasing},
 		{"EmptyScopes", testEmptyScopes},
 		{"GarbageCollect", testGarbageCollect},
+		{"RefreshTokenRetry", testRefreshTokenRetry},
+		{"FamilyRevoked", testFamilyRevoked},
+		{"DeleteAccessToken", testDeleteAccessToken},
+		{"ClaimOnce", testClaimOnce},
+		{"ConcurrentOnceClaims", func(t *testing.T, s storage.Store) { testConcurrentOnceClaims(t, s, s) }},
 		{"ConcurrentClaims", func(t *testing.T, s storage.Store) { testConcurrentClaims(t, s, s) }},
 		{"ConcurrentRotations", func(t *testing.T, s storage.Store) { testConcurrentRotations(t, s, s) }},
 		{"ConcurrentKeyUpdates", func(t *testing.T, s storage.Store) { testConcurrentKeyUpdates(t, s, s) }},
@@ -79,6 +84,8 @@ func RunReplicaTests(t *testing.T, newPair func(t *testing.T) (storage.Store, st
 		{"ConcurrentRotations", testConcurrentRotations},
 		{"ConcurrentKeyUpdates", testConcurrentKeyUpdates},
 		{"ConcurrentRevocation", testConcurrentRevocation},
+		{"ConcurrentOnceClaims", testConcurrentOnceClaims},
+		{"SharedExtras", testSharedExtras},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
