@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -50,6 +51,11 @@ func TestAuthorizeErrorsAreShownNotRedirected(t *testing.T) {
 		{"redirect_uri with extra query", with(base, "redirect_uri", webRedirect+"?x=1"), "is not registered for client web"},
 		{"omitted redirect_uri, two registered", with(base, "redirect_uri", ""), "has 2 redirect URIs registered"},
 		{"repeated redirect_uri", func() url.Values { v := with(base); v.Add("redirect_uri", webRedirect); return v }(), "redirect_uri more than once"},
+		{"openid without redirect_uri, one registered",
+			url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}},
+			"redirect_uri is missing; OpenID Connect requests (scope openid) must name it, and client spa has registered: " + spaRedirect},
+		{"huge redirect_uri", with(base, "redirect_uri", webRedirect+"?"+strings.Repeat("x", 4000)), "redirect_uri is longer than 2048 bytes"},
+		{"huge client_id", with(base, "client_id", strings.Repeat("c", 300)), "client_id is longer than 256 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +70,21 @@ func TestAuthorizeErrorsAreShownNotRedirected(t *testing.T) {
 				t.Errorf("page does not say %q; body: %s", tt.want, r.body)
 			}
 		})
+	}
+}
+
+// TestOversizedStateIsNotEchoed checks that an error for a huge state goes
+// back without it, so the Location header stays small.
+func TestOversizedStateIsNotEchoed(t *testing.T) {
+	h := newHarness(t)
+	_, challenge := pkce("x")
+	r := h.browser().authorize(with(authParams(challenge), "state", strings.Repeat("s", maxStateLen+1)))
+	q := callback(t, r, webRedirect)
+	if q.Get("error") != codeInvalidRequest || !strings.Contains(q.Get("error_description"), "state is longer than 2048 bytes") {
+		t.Errorf("error %q %q, want invalid_request about state", q.Get("error"), q.Get("error_description"))
+	}
+	if q.Has("state") || len(r.header.Get("Location")) > 1024 {
+		t.Errorf("Location of %d bytes echoes state", len(r.header.Get("Location")))
 	}
 }
 
@@ -91,7 +112,7 @@ func TestAuthorizeErrorsAreRedirected(t *testing.T) {
 		{"PKCE method defaults to plain", with(base, "code_challenge_method", ""), webRedirect, codeInvalidRequest, "plain (the default"},
 		{"method without challenge", with(base, "code_challenge", ""), webRedirect, codeInvalidRequest, "without code_challenge"},
 		{"short challenge", with(base, "code_challenge", "abc"), webRedirect, codeInvalidRequest, "43-character"},
-		{"public client without PKCE", url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid"}, "state": {"s"}},
+		{"public client without PKCE", url.Values{"response_type": {"code"}, "client_id": {"spa"}, "redirect_uri": {spaRedirect}, "scope": {"openid"}, "state": {"s"}},
 			spaRedirect, codeInvalidRequest, "public client and must use PKCE"},
 		{"no scope", with(base, "scope", ""), webRedirect, codeInvalidScope, "scope is missing"},
 		{"no allowed scope", with(base, "scope", "admin write"), webRedirect, codeInvalidScope,
@@ -105,6 +126,19 @@ func TestAuthorizeErrorsAreRedirected(t *testing.T) {
 		{"repeated scope", func() url.Values { v := with(base); v.Add("scope", "email"); return v }(), webRedirect, codeInvalidRequest, "scope is given more than once"},
 		{"prompt=none without a session", with(base, "prompt", "none"), webRedirect, codeLoginRequired, "must sign in"},
 		{"omitted redirect_uri, one registered", with(legacy, "response_type", "token"), legacyRedirect, codeUnsupportedResponseType, "token"},
+		{"claims parameter", with(base, "claims", `{"id_token":{"email":null}}`), webRedirect, codeInvalidRequest, "the claims parameter is not supported"},
+		{"acr_values alone is fine but an oversized one is not", with(base, "acr_values", strings.Repeat("a", 3000)), webRedirect, codeInvalidRequest, "acr_values is longer than 2048 bytes"},
+		{"oversized login_hint", with(base, "login_hint", strings.Repeat("a", 300)), webRedirect, codeInvalidRequest, "login_hint is longer than 256 bytes"},
+		{"oversized nonce", with(base, "nonce", strings.Repeat("n", 600)), webRedirect, codeInvalidRequest, "nonce is longer than 512 bytes"},
+		{"oversized scope", with(base, "scope", "openid "+strings.Repeat("s", 1100)), webRedirect, codeInvalidRequest, "scope is longer than 1024 bytes"},
+		{"oversized unknown parameter", with(base, "x_custom", strings.Repeat("u", 2100)), webRedirect, codeInvalidRequest, "x_custom is longer than 2048 bytes"},
+		{"too many parameters", func() url.Values {
+			v := with(base)
+			for i := range maxParams {
+				v.Set(fmt.Sprintf("p%d", i), "1")
+			}
+			return v
+		}(), webRedirect, codeInvalidRequest, "at most 64 are accepted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -174,9 +174,9 @@ func TestPublicClientRefreshRotation(t *testing.T) {
 	h := newHarness(t)
 	b := h.browser()
 	verifier, challenge := pkce("spa")
-	code := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid offline_access"},
+	code := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"spa"}, "redirect_uri": {spaRedirect}, "scope": {"openid offline_access"},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}, "alice", alicePassword).Get("code")
-	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "client_id": {"spa"}, "code_verifier": {verifier}}, "", "")
+	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "client_id": {"spa"}, "redirect_uri": {spaRedirect}, "code_verifier": {verifier}}, "", "")
 	rt1 := str(r.json(t)["refresh_token"])
 	use := func(rt, clientID string) *response {
 		return h.tokenCall(url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {rt}, "client_id": {clientID}}, "", "")

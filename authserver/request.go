@@ -17,14 +17,60 @@ import (
 // and keep no state, so they can be fuzzed on their own.
 
 // Limits on parameter sizes. They are far above what real clients send and
-// keep the sealed request (carried in the login and consent URLs) small.
+// keep the sealed request (carried in the login and consent URLs), the
+// Location headers and the pages small. A parameter without a limit of its
+// own gets maxParamLen.
 const (
+	maxParamLen     = 2048
+	maxParams       = 64
+	maxClientIDLen  = 256
 	maxStateLen     = 2048
 	maxNonceLen     = 512
+	maxScopeLen     = 1024
 	maxHintLen      = 8192
 	maxLoginHintLen = 256
 	maxTokenLen     = 4096
 )
+
+// paramLimits are the limits of the parameters that have their own.
+var paramLimits = map[string]int{
+	"client_id":     maxClientIDLen,
+	"state":         maxStateLen,
+	"nonce":         maxNonceLen,
+	"scope":         maxScopeLen,
+	"login_hint":    maxLoginHintLen,
+	"id_token_hint": maxHintLen,
+	"code":          maxTokenLen,
+	"refresh_token": maxTokenLen,
+	"code_verifier": maxTokenLen,
+	"token":         maxTokenLen,
+	"logout_token":  maxTokenLen,
+}
+
+// oversized returns a description of the first parameter of v, in sorted
+// order, that is longer than its limit, or of there being too many
+// parameters; "" when every one fits. Unknown parameters, which the
+// endpoints ignore, are limited too, so nothing unbounded is ever echoed.
+func oversized(v url.Values) string {
+	if len(v) > maxParams {
+		return fmt.Sprintf("the request has %d parameters; at most %d are accepted", len(v), maxParams)
+	}
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		limit, ok := paramLimits[name]
+		if !ok {
+			limit = maxParamLen
+		}
+		if len(name) > maxParamLen {
+			return fmt.Sprintf("a parameter name is longer than %d bytes", maxParamLen)
+		}
+		for _, value := range v[name] {
+			if len(value) > limit {
+				return fmt.Sprintf("%s is longer than %d bytes", name, limit)
+			}
+		}
+	}
+	return ""
+}
 
 // authRequest is a checked authorization request (RFC 6749 §4.1.1, OpenID
 // Connect Core §3.1.2.1). Its fields are exported so that it can be sealed
@@ -61,8 +107,13 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 		}
 	}
 	clientID := q.Get("client_id")
-	if clientID == "" {
+	switch {
+	case clientID == "":
 		return nil, badRequestPage("The request does not say which application is asking: client_id is missing.")
+	case len(clientID) > maxClientIDLen:
+		return nil, badRequestPage(fmt.Sprintf("client_id is longer than %d bytes, so it cannot be a registered application.", maxClientIDLen))
+	case len(q.Get("redirect_uri")) > maxParamLen:
+		return nil, badRequestPage(fmt.Sprintf("redirect_uri is longer than %d bytes, so it cannot be a registered redirect URI.", maxParamLen))
 	}
 	client := lookup(clientID)
 	if client == nil {
@@ -75,6 +126,11 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 	case req.RedirectURI != "":
 		return nil, badRequestPage(fmt.Sprintf("redirect_uri %s is not registered for client %s; registered: %s.",
 			req.RedirectURI, client.ID, strings.Join(client.RedirectURIs, ", ")))
+	case len(client.RedirectURIs) == 1 && slices.Contains(strings.Split(q.Get("scope"), " "), "openid"):
+		// OpenID Connect Core §3.1.2.1 makes redirect_uri required, so a
+		// client can't come to rely on the single-URI shortcut of RFC 6749.
+		return nil, badRequestPage(fmt.Sprintf("redirect_uri is missing; OpenID Connect requests (scope openid) must name it, and client %s has registered: %s.",
+			client.ID, strings.Join(client.RedirectURIs, ", ")))
 	case len(client.RedirectURIs) == 1:
 		req.Target = client.RedirectURIs[0]
 	default:
@@ -90,16 +146,25 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 	if name := repeated(q); name != "" {
 		return fail(codeInvalidRequest, "parameter %s is given more than once", name)
 	}
-	switch {
-	case len(req.State) > maxStateLen:
+	if len(req.State) > maxStateLen {
+		// Not echoed: it would make the Location header huge.
 		req.State = ""
-		return fail(codeInvalidRequest, "state is longer than %d bytes", maxStateLen)
+	}
+	if problem := oversized(q); problem != "" {
+		return fail(codeInvalidRequest, "%s", problem)
+	}
+	switch {
 	case q.Has("request"):
 		return fail(codeRequestNotSupported, "request objects are not supported; send the parameters directly")
 	case q.Has("request_uri"):
 		return fail(codeRequestURINotSupported, "request_uri is not supported; send the parameters directly")
 	case q.Has("registration"):
 		return fail(codeRegistrationNotSupported, "the registration parameter is not supported")
+	case q.Has("claims"):
+		// OpenID Connect Core §5.5 is optional; discovery says
+		// claims_parameter_supported false, and silently ignoring the
+		// request could hand out fewer claims than the client insists on.
+		return fail(codeInvalidRequest, "the claims parameter is not supported; ask for claims with the scopes profile, email and groups")
 	case q.Get("response_type") == "":
 		return fail(codeInvalidRequest, "response_type is missing; use response_type=code")
 	case q.Get("response_type") != "code":
@@ -143,9 +208,6 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 	}
 
 	req.Nonce = q.Get("nonce")
-	if len(req.Nonce) > maxNonceLen {
-		return fail(codeInvalidRequest, "nonce is longer than %d bytes", maxNonceLen)
-	}
 	if q.Has("prompt") {
 		for _, p := range strings.Split(q.Get("prompt"), " ") {
 			switch p {
@@ -172,14 +234,10 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 		}
 		req.MaxAge = n
 	}
+	// acr_values is a voluntary request (OpenID Connect Core §3.1.2.1):
+	// there is one way to sign in here, and auth_time says when it happened.
 	req.LoginHint = q.Get("login_hint")
-	if len(req.LoginHint) > maxLoginHintLen {
-		req.LoginHint = ""
-	}
 	req.IDTokenHint = q.Get("id_token_hint")
-	if len(req.IDTokenHint) > maxHintLen {
-		return fail(codeInvalidRequest, "id_token_hint is longer than %d bytes", maxHintLen)
-	}
 	return req, nil
 }
 

@@ -143,9 +143,9 @@ func TestAuthMethodMustMatchRegistration(t *testing.T) {
 	h := newHarness(t)
 	b := h.browser()
 	verifier, challenge := pkce("method")
-	params := url.Values{"response_type": {"code"}, "client_id": {"post"}, "scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	params := url.Values{"response_type": {"code"}, "client_id": {"post"}, "redirect_uri": {postRedirect}, "scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
 	code := b.signIn(params, "alice", alicePassword).Get("code")
-	form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "code_verifier": {verifier}}
+	form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {postRedirect}}
 	// "post" is registered for client_secret_post; Basic with the right
 	// secret is still refused.
 	r := h.tokenCall(form, "post", postSecret)
@@ -164,9 +164,9 @@ func TestPublicClientMustSendVerifier(t *testing.T) {
 	h := newHarness(t)
 	b := h.browser()
 	_, challenge := pkce("public")
-	code := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"spa"}, "scope": {"openid"},
+	code := b.signIn(url.Values{"response_type": {"code"}, "client_id": {"spa"}, "redirect_uri": {spaRedirect}, "scope": {"openid"},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}, "alice", alicePassword).Get("code")
-	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "client_id": {"spa"}}, "", "")
+	r := h.tokenCall(url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "client_id": {"spa"}, "redirect_uri": {spaRedirect}}, "", "")
 	wantOAuthError(t, r, http.StatusBadRequest, codeInvalidRequest)
 }
 
