@@ -380,3 +380,21 @@ func TestMaxAgeCountsFractionsOfSeconds(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginHintFillsTheForm checks that login_hint pre-fills the user ID on
+// the login page, escaped, and that the hint alone signs nobody in.
+func TestLoginHintFillsTheForm(t *testing.T) {
+	h := newHarness(t)
+	_, challenge := pkce("hint")
+	for _, tt := range []struct{ hint, want string }{
+		{"alice", `value="alice"`},
+		{`"><script>`, `value="&#34;&gt;&lt;script&gt;"`},
+	} {
+		b := h.browser()
+		r := b.authorize(with(authParams(challenge), "login_hint", tt.hint))
+		page := b.get(r.location(t).String())
+		if page.status != http.StatusOK || !strings.Contains(page.body, tt.want) {
+			t.Errorf("login_hint %q: status %d, page lacks %s", tt.hint, page.status, tt.want)
+		}
+	}
+}
