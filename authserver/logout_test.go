@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"html"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
 )
@@ -568,4 +570,80 @@ func FuzzParseEndSession(f *testing.F) {
 			t.Fatalf("the redirect's parameters %v do not parse back to %+v", req.values(), req)
 		}
 	})
+}
+
+// TestRelyingPartySignsOut is the gatehouse proxy's part, played by
+// x/oauth2 and go-oidc: sign in, refresh, then sign out through the
+// discovered end_session_endpoint with the ID token as the hint. Every ID
+// token of the session carries the sid the logout token names.
+func TestRelyingPartySignsOut(t *testing.T) {
+	h, lr := newLogoutHarness(t)
+	ctx := oidc.ClientContext(context.Background(), h.ts.Client())
+	provider, err := oidc.NewProvider(ctx, h.ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.EndSession == "" {
+		t.Fatalf("no end_session_endpoint in discovery (%v)", err)
+	}
+	conf := oauth2.Config{
+		ClientID: "rp", ClientSecret: rpSecret, Endpoint: provider.Endpoint(),
+		RedirectURL: rpRedirect, Scopes: []string{oidc.ScopeOpenID, "profile"},
+	}
+	verifier := h.verifier("rp")
+	sidOf := func(tok *oauth2.Token) string {
+		t.Helper()
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := verifier.Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("go-oidc rejects the ID token: %v", err)
+		}
+		var c struct {
+			SID string `json:"sid"`
+		}
+		if err := idt.Claims(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c.SID
+	}
+
+	b := h.browser()
+	pkceVerifier := oauth2.GenerateVerifier()
+	authURL := mustURL(t, conf.AuthCodeURL("rp-state", oidc.Nonce("rp-nonce"), oauth2.S256ChallengeOption(pkceVerifier)))
+	cb := b.signIn(authURL.Query(), "alice", alicePassword)
+	tok, err := conf.Exchange(ctx, cb.Get("code"), oauth2.VerifierOption(pkceVerifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := sidOf(tok)
+	if sid == "" {
+		t.Fatal("the ID token has no sid")
+	}
+	h.clk.Advance(time.Minute)
+	refreshed, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sidOf(refreshed); got != sid {
+		t.Errorf("refreshed ID token sid %q, want the session's %q", got, sid)
+	}
+
+	logout := mustURL(t, meta.EndSession)
+	logout.RawQuery = url.Values{
+		"id_token_hint": {refreshed.Extra("id_token").(string)}, "client_id": {"rp"},
+		"post_logout_redirect_uri": {rpSignedOut}, "state": {"bye"},
+	}.Encode()
+	r := b.get(logout.String())
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != rpSignedOut+"?state=bye" {
+		t.Fatalf("end session: status %d to %q, want 303 to %s?state=bye", r.status, r.header.Get("Location"), rpSignedOut)
+	}
+	if got := lr.received(); len(got) != 1 || got[0]["sid"] != sid || got[0]["sub"] != "alice" {
+		t.Errorf("logout tokens %v, want one naming alice's session %s", got, sid)
+	}
+	if b.signedIn() {
+		t.Error("still signed in at the authorization server")
+	}
 }
