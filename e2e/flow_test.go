@@ -240,7 +240,7 @@ func TestWholeFlow(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, s.authURL+"/authorize?") {
 		t.Errorf("after sign-out: got %d to %q, want 302 to the authorization endpoint", resp.StatusCode, loc)
 	}
-	b.get(s.proxyURL + "/").formWith(t, "password")
+	b.get(s.proxyURL+"/").formWith(t, "password")
 }
 
 func TestWrongPasswordShowsLoginAgain(t *testing.T) {
