@@ -2,14 +2,12 @@ package authserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/authserver/keys"
 	"github.com/gatehouse/gatehouse/authserver/storage"
 )
 
@@ -113,6 +111,9 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 	if err != nil {
 		return fmt.Errorf("storing authorization code: %w", err)
 	}
+	if err := s.rememberClient(w, sess, req.ClientID); err != nil {
+		return err
+	}
 	s.log.InfoContext(r.Context(), "authorization code issued", "client_id", req.ClientID, "user", sess.Subject, "scope", strings.Join(req.Scopes, " "))
 	return s.redirectToClient(w, r, req.Target, req.State, url.Values{"code": {code}})
 }
@@ -155,25 +156,16 @@ func (req *authRequest) fail(code, format string, args ...any) *redirectError {
 }
 
 // hintSubject returns the subject of the request's id_token_hint, which
-// must be an ID token this server signed for the requesting client. Its
-// expiry does not matter (OpenID Connect Core §3.1.2.1).
+// must be an ID token this server signed for the requesting client.
 func (s *Server) hintSubject(ctx context.Context, req *authRequest) (string, error) {
-	payload, err := s.keys.Verify(ctx, req.IDTokenHint, keys.TypeIDToken)
+	hint, err := s.verifyHint(ctx, req.IDTokenHint)
 	if err != nil {
 		return "", err
 	}
-	var c struct {
-		Issuer   string `json:"iss"`
-		Subject  string `json:"sub"`
-		Audience string `json:"aud"`
+	if hint.Audience != req.ClientID {
+		return "", fmt.Errorf("issued to client %s", hint.Audience)
 	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return "", fmt.Errorf("decoding claims: %w", err)
-	}
-	if c.Issuer != s.cfg.Issuer || c.Audience != req.ClientID || c.Subject == "" {
-		return "", errors.New("issuer, audience or subject do not match")
-	}
-	return c.Subject, nil
+	return hint.Subject, nil
 }
 
 // coversAll reports whether every scope in want is in have.

@@ -15,12 +15,14 @@ import (
 )
 
 // loginSession is the content of the login-session cookie: who signed in,
-// when, and the CSRF token of the consent form.
+// when, the CSRF token of the consent form, and the clients that got an
+// authorization code in this session (to notify at logout).
 type loginSession struct {
 	Subject   string
 	AuthTime  time.Time
 	ExpiresAt time.Time
 	CSRF      string
+	Clients   []string
 }
 
 // sealedRequest is an authorization request carried through the login and
@@ -50,6 +52,9 @@ func (s *Server) readSession(r *http.Request) *loginSession {
 	}
 	// A user removed from the configuration is signed out.
 	if !s.now().Before(sess.ExpiresAt) || s.cfg.Directory.User(sess.Subject) == nil || sess.CSRF == "" {
+		return nil
+	}
+	if s.sessionEnded(r.Context(), &sess) {
 		return nil
 	}
 	return &sess

@@ -51,6 +51,7 @@ type idTokenClaims struct {
 	Nonce           string `json:"nonce,omitempty"`
 	AccessTokenHash string `json:"at_hash,omitempty"`
 	AuthorizedParty string `json:"azp"`
+	SessionID       string `json:"sid,omitempty"`
 	userClaims
 }
 
@@ -61,6 +62,7 @@ type idTokenParams struct {
 	nonce       string
 	authTime    time.Time
 	accessToken string
+	sid         string // the login session's (Back-Channel Logout 1.0 §2.1)
 }
 
 // signIDToken makes an ID token for user.
@@ -76,6 +78,7 @@ func (s *Server) signIDToken(ctx context.Context, user *directory.User, p idToke
 		Nonce:           p.nonce,
 		AccessTokenHash: accessTokenHash(p.accessToken),
 		AuthorizedParty: p.clientID,
+		SessionID:       p.sid,
 		userClaims:      claimsFor(user, p.scopes),
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
@@ -36,6 +37,11 @@ type Config struct {
 	// cookies. The first one encodes; all decode (for rotation). Each is at
 	// least 32 bytes.
 	CookieSecrets [][]byte
+
+	// BackchannelClient posts logout tokens to clients' back-channel logout
+	// URIs; when nil, a client that gives up after a few seconds and follows
+	// no redirects.
+	BackchannelClient *http.Client
 
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

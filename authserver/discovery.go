@@ -31,6 +31,9 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		RequestParameterSupported         bool     `json:"request_parameter_supported"`
 		RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 		AuthorizationResponseISSSupported bool     `json:"authorization_response_iss_parameter_supported"`
+		EndSessionEndpoint                string   `json:"end_session_endpoint"`
+		BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported"`
+		BackchannelLogoutSessionSupported bool     `json:"backchannel_logout_session_supported"`
 	}{
 		Issuer:                            s.cfg.Issuer,
 		AuthorizationEndpoint:             s.url(PathAuthorize),
@@ -45,10 +48,14 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		IDTokenSigningAlgValuesSupported:  []string{s.cfg.SigningAlgorithm},
 		TokenEndpointAuthMethodsSupported: []string{directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone},
 		CodeChallengeMethodsSupported:     []string{"S256"},
-		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
 			"name", "preferred_username", "email", "email_verified", "groups"},
 		PromptValuesSupported:             []string{"none", "login", "consent", "select_account"},
 		AuthorizationResponseISSSupported: true,
+		EndSessionEndpoint:                s.url(PathEndSession),
+		// ID tokens and logout tokens carry sid (Back-Channel Logout 1.0 §2.1).
+		BackchannelLogoutSupported:        true,
+		BackchannelLogoutSessionSupported: true,
 	})
 }
 

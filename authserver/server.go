@@ -176,6 +176,9 @@ func withDefaults(cfg Config) (Config, error) {
 			return cfg, fmt.Errorf("authserver: %s must be at least one second, got %v", d.name, *d.value)
 		}
 	}
+	if cfg.BackchannelClient == nil {
+		cfg.BackchannelClient = defaultBackchannelClient()
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -210,6 +213,8 @@ func (s *Server) routes() {
 	handle("GET", PathUserInfo, s.api(s.handleUserInfo))
 	handle("POST", PathUserInfo, s.api(s.handleUserInfo))
 	handle("GET", PathAPIMe, s.api(s.handleAPIMe))
+	handle("GET", PathEndSession, s.pages(s.handleEndSession))
+	handle("POST", PathEndSession, s.pages(s.handleEndSession))
 	handle("GET", PathHealth, http.HandlerFunc(handleHealth))
 	handle("GET", pathStatic, http.StripPrefix(s.base+pathStatic, staticFiles(static)))
 }

@@ -14,6 +14,7 @@ type templates struct {
 	login     *template.Template
 	consent   *template.Template
 	errorPage *template.Template
+	logout    *template.Template
 }
 
 func loadTemplates() (*templates, error) {
@@ -33,6 +34,9 @@ func loadTemplates() (*templates, error) {
 		return nil, err
 	}
 	if t.errorPage, err = parse("error.html"); err != nil {
+		return nil, err
+	}
+	if t.logout, err = parse("logout.html"); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -74,6 +78,19 @@ type errorPage struct {
 	Message string
 	Hint    string
 }
+
+// logoutPage either asks the signed-in person to confirm signing out (when
+// Action is set) or says that they are signed out.
+type logoutPage struct {
+	page
+	Message    string
+	UserName   string
+	ClientName string
+	Action     string
+	Fields     []hiddenField
+}
+
+type hiddenField struct{ Name, Value string }
 
 // render writes a page. Pages are rendered into a buffer first, so that a
 // template error becomes a clean 500 rather than half a page.

@@ -36,6 +36,13 @@ func TestPagesGolden(t *testing.T) {
 			Message: "redirect_uri https://evil.example/cb is not registered for client web; registered: https://app.example/callback.",
 			Hint:    "Tell the application's developers what this page says.",
 		}},
+		{"logout_confirm", s.tmpl.logout, logoutPage{
+			page: s.page("Sign out?"), UserName: "Alice Example (alice)", ClientName: "Web <App>", Action: PathEndSession,
+			Fields: []hiddenField{{"csrf_token", "csrf-token"}, {"state", `a"b`}},
+		}},
+		{"signed_out", s.tmpl.logout, logoutPage{
+			page: s.page("You are signed out"), Message: "You are signed out of this service. You can close this window.",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

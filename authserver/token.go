@@ -317,6 +317,7 @@ func (s *Server) issueAccess(ctx context.Context, user *directory.User, g grant,
 			nonce:       g.Nonce,
 			authTime:    g.AuthTime,
 			accessToken: access,
+			sid:         sessionID(g.Subject, g.AuthTime),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("signing ID token: %w", err)

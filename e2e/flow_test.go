@@ -48,6 +48,7 @@ authserver:
       name: Alice's app
       secret: e2e-proxy-secret
       redirect_uris: ["%[2]s/oauth2/callback"]
+      post_logout_redirect_uris: ["%[2]s/oauth2/signed_out"]
       scopes: [openid, profile, email, groups]
 proxy:
   public_url: %[2]s
@@ -219,10 +220,9 @@ func TestWholeFlow(t *testing.T) {
 		}
 	}
 
-	// Signing out, confirmed on the proxy's page, ends the proxy session:
-	// the next page needs a sign-in. (Following that redirect would sign in
-	// again silently: the authserver has no logout endpoint yet, so its own
-	// login session and the consent are still live.)
+	// Signing out, confirmed on the proxy's page, ends the proxy session
+	// and, through the authserver's end_session_endpoint, its login
+	// session: the next page needs a sign-in with a password.
 	out := b.get(s.proxyURL + "/oauth2/sign_out")
 	out = b.submit(out.formWith(t, "token"), nil, "", "")
 	if out.Status != http.StatusOK || !strings.Contains(out.Body, "You are signed out") {
@@ -240,6 +240,7 @@ func TestWholeFlow(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, s.authURL+"/authorize?") {
 		t.Errorf("after sign-out: got %d to %q, want 302 to the authorization endpoint", resp.StatusCode, loc)
 	}
+	b.get(s.proxyURL+"/").formWith(t, "password")
 }
 
 func TestWrongPasswordShowsLoginAgain(t *testing.T) {

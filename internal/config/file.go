@@ -85,6 +85,8 @@ type Client struct {
 	TokenEndpointAuthMethod string   `yaml:"token_endpoint_auth_method"`
 	GrantTypes              []string `yaml:"grant_types"`
 	RequirePKCE             *bool    `yaml:"require_pkce"`
+	PostLogoutRedirectURIs  []string `yaml:"post_logout_redirect_uris"`
+	BackchannelLogoutURI    string   `yaml:"backchannel_logout_uri"`
 }
 
 // Proxy is the `proxy:` section.

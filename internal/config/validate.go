@@ -273,7 +273,9 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 	}
 	seenClients := map[string]bool{}
 	for i := range a.Clients {
-		l.validateClient(fmt.Sprintf("authserver.clients[%d]", i), &a.Clients[i], seenClients)
+		field := fmt.Sprintf("authserver.clients[%d]", i)
+		l.validateClient(field, &a.Clients[i], seenClients)
+		l.validateClientLogout(field, &a.Clients[i], a.InsecureAllowHTTP)
 	}
 }
 
@@ -300,12 +302,7 @@ func (l *loader) validateClient(field string, c *Client, seen map[string]bool) {
 	if len(c.RedirectURIs) == 0 {
 		l.addf(field+".redirect_uris", "list at least one redirect URI")
 	}
-	for j, raw := range c.RedirectURIs {
-		rf := fmt.Sprintf("%s.redirect_uris[%d]", field, j)
-		if u := l.absURL(rf, raw); u != nil && u.Fragment != "" {
-			l.addf(rf, "a redirect URI must not contain a fragment (RFC 6749 §3.1.2)")
-		}
-	}
+	l.redirectURIs(field+".redirect_uris", c.RedirectURIs)
 	l.oneOf(field+".token_endpoint_auth_method", c.TokenEndpointAuthMethod,
 		directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone)
 	secrets := 0
@@ -341,6 +338,36 @@ func (l *loader) validateClient(field string, c *Client, seen map[string]bool) {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
 			l.addf(fmt.Sprintf("%s.scopes[%d]", field, j), "%q is not a valid scope token (RFC 6749 §3.3)", s)
 		}
+	}
+}
+
+// redirectURIs checks a list of URIs the browser is sent to, which clients
+// name exactly: absolute http(s) URLs without a fragment (RFC 6749 §3.1.2,
+// OpenID Connect RP-Initiated Logout 1.0 §3.1).
+func (l *loader) redirectURIs(field string, uris []string) {
+	for j, raw := range uris {
+		rf := fmt.Sprintf("%s[%d]", field, j)
+		if u := l.absURL(rf, raw); u != nil && u.Fragment != "" {
+			l.addf(rf, "a redirect URI must not contain a fragment (RFC 6749 §3.1.2)")
+		}
+	}
+}
+
+// validateClientLogout checks where a client hears of logouts. The
+// back-channel URI receives logout tokens from this server, so like the
+// issuer it needs TLS off this machine.
+func (l *loader) validateClientLogout(field string, c *Client, allowHTTP bool) {
+	l.redirectURIs(field+".post_logout_redirect_uris", c.PostLogoutRedirectURIs)
+	if c.BackchannelLogoutURI == "" {
+		return
+	}
+	bf := field + ".backchannel_logout_uri"
+	if u := l.absURL(bf, c.BackchannelLogoutURI); u != nil {
+		if u.Fragment != "" {
+			// OpenID Connect Back-Channel Logout 1.0 §2.2.
+			l.addf(bf, "must not contain a fragment")
+		}
+		l.requireTLS(bf, u, allowHTTP)
 	}
 }
 
