@@ -562,7 +562,7 @@ func FuzzParseEndSession(f *testing.F) {
 			return
 		}
 		if repeated(q) != "" || len(req.IDTokenHint) > maxHintLen || len(req.State) > maxStateLen ||
-			len(req.ClientID) > maxClientIDLen || len(req.PostLogoutRedirectURI) > maxURILen {
+			len(req.ClientID) > maxClientIDLen || len(req.PostLogoutRedirectURI) > maxParamLen {
 			t.Fatalf("accepted %q as %+v", raw, req)
 		}
 		if again, perr := parseEndSession(req.values()); perr != nil || again.IDTokenHint != req.IDTokenHint ||

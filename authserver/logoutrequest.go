@@ -6,14 +6,6 @@ import (
 	"net/url"
 )
 
-// Limits on end-session parameters beyond those of request.go. Client IDs
-// and URIs come from the configuration, so real ones are far shorter.
-const (
-	maxClientIDLen  = 256
-	maxURILen       = 2048
-	maxUILocalesLen = 256
-)
-
 // endSessionRequest is a checked logout request (OpenID Connect
 // RP-Initiated Logout 1.0 §2). Nothing in it is trusted yet: the hint is
 // verified and the redirect URI matched by the handler.
@@ -29,26 +21,14 @@ type endSessionRequest struct {
 }
 
 // parseEndSession checks the parameters of a logout request: none may be
-// repeated or longer than its limit. ui_locales is accepted and ignored
+// repeated or longer than its limit (see oversized). ui_locales is accepted and ignored
 // (pages are in English only); unknown parameters are ignored (§2).
 func parseEndSession(q url.Values) (*endSessionRequest, *pageError) {
 	if name := repeated(q); name != "" {
 		return nil, logoutRequestPage(fmt.Sprintf("The sign-out request gives %s more than once.", name))
 	}
-	for _, p := range []struct {
-		name string
-		max  int
-	}{
-		{"id_token_hint", maxHintLen},
-		{"client_id", maxClientIDLen},
-		{"post_logout_redirect_uri", maxURILen},
-		{"state", maxStateLen},
-		{"ui_locales", maxUILocalesLen},
-		{"csrf_token", maxTokenLen},
-	} {
-		if len(q.Get(p.name)) > p.max {
-			return nil, logoutRequestPage(fmt.Sprintf("The sign-out request's %s is longer than %d bytes.", p.name, p.max))
-		}
+	if problem := oversized(q); problem != "" {
+		return nil, logoutRequestPage("The sign-out request is not valid: " + problem + ".")
 	}
 	return &endSessionRequest{
 		IDTokenHint:           q.Get("id_token_hint"),

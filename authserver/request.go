@@ -21,7 +21,8 @@ import (
 // Location headers and the pages small. A parameter without a limit of its
 // own gets maxParamLen.
 const (
-	maxParamLen     = 2048
+	maxParamLen     = 2048 // also the longest URI accepted
+	maxUILocalesLen = 256
 	maxParams       = 64
 	maxClientIDLen  = 256
 	maxStateLen     = 2048
@@ -45,6 +46,8 @@ var paramLimits = map[string]int{
 	"code_verifier": maxTokenLen,
 	"token":         maxTokenLen,
 	"logout_token":  maxTokenLen,
+	"csrf_token":    maxTokenLen,
+	"ui_locales":    maxUILocalesLen,
 }
 
 // oversized returns a description of the first parameter of v, in sorted
