@@ -80,6 +80,9 @@ func clients(in []Client) []directory.Client {
 			AuthMethod:   c.TokenEndpointAuthMethod,
 			GrantTypes:   c.GrantTypes,
 			RequirePKCE:  c.RequirePKCE == nil || *c.RequirePKCE,
+
+			AccessTokenFormat:   c.AccessTokenFormat,
+			AccessTokenAudience: c.AccessTokenAudience,
 		}
 	}
 	return out

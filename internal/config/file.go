@@ -85,6 +85,8 @@ type Client struct {
 	TokenEndpointAuthMethod string   `yaml:"token_endpoint_auth_method"`
 	GrantTypes              []string `yaml:"grant_types"`
 	RequirePKCE             *bool    `yaml:"require_pkce"`
+	AccessTokenFormat       string   `yaml:"access_token_format"`   // opaque (default) or jwt
+	AccessTokenAudience     []string `yaml:"access_token_audience"` // aud of JWT access tokens; the client id when empty
 }
 
 // Proxy is the `proxy:` section.
