@@ -35,7 +35,7 @@ func with(v url.Values, kv ...string) url.Values {
 }
 
 func TestAuthorizeErrorsAreShownNotRedirected(t *testing.T) {
-	h := newHarness(t)
+	h := newServiceHarness(t)
 	_, challenge := pkce("x")
 	base := authParams(challenge)
 	tests := []struct {
@@ -45,6 +45,7 @@ func TestAuthorizeErrorsAreShownNotRedirected(t *testing.T) {
 	}{
 		{"missing client_id", with(base, "client_id", ""), "client_id is missing"},
 		{"unknown client", with(base, "client_id", "nobody"), `"nobody" is not registered`},
+		{"client without the code grant", with(base, "client_id", "svc", "redirect_uri", ""), `"svc" may not sign people in here: its grant types are client_credentials, without authorization_code.`},
 		{"unregistered redirect_uri", with(base, "redirect_uri", "https://evil.example/cb"),
 			"redirect_uri https://evil.example/cb is not registered for client web; registered: https://app.example/callback, https://app.example/other."},
 		{"redirect_uri differs in case", with(base, "redirect_uri", "https://app.example/Callback"), "is not registered for client web"},

@@ -43,7 +43,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		ScopesSupported:                   []string{"openid", "profile", "email", "groups", "offline_access"},
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},
-		GrantTypesSupported:               []string{grantAuthorizationCode, grantRefreshToken},
+		GrantTypesSupported:               supportedGrantTypes(),
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{s.cfg.SigningAlgorithm},
 		TokenEndpointAuthMethodsSupported: []string{directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone},

@@ -122,6 +122,12 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 	if client == nil {
 		return nil, badRequestPage(fmt.Sprintf("The application %q is not registered here (unknown client_id).", clientID))
 	}
+	if !client.AllowsGrant(grantAuthorizationCode) {
+		// Such a client, acting only for itself, has no redirect URI to
+		// send an unauthorized_client error to.
+		return nil, badRequestPage(fmt.Sprintf("The application %q may not sign people in here: its grant types are %s, without authorization_code.",
+			client.ID, strings.Join(client.GrantTypes, ", ")))
+	}
 	req := &authRequest{ClientID: client.ID, RedirectURI: q.Get("redirect_uri"), MaxAge: -1}
 	switch {
 	case req.RedirectURI != "" && slices.Contains(client.RedirectURIs, req.RedirectURI):

@@ -131,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 		Store:            cfg.Store,
 		Algorithm:        cfg.SigningAlgorithm,
 		RotationPeriod:   cfg.KeyRotationPeriod,
-		MaxTokenLifetime: cfg.IDTokenTTL,
+		MaxTokenLifetime: max(cfg.IDTokenTTL, cfg.AccessTokenTTL), // JWT access tokens are signed too
 		Now:              cfg.Now,
 		Logger:           cfg.Logger,
 	})

@@ -41,7 +41,7 @@ func TestDiscovery(t *testing.T) {
 			}
 			wantList := map[string][]string{
 				"response_types_supported":              {"code"},
-				"grant_types_supported":                 {"authorization_code", "refresh_token"},
+				"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials"},
 				"code_challenge_methods_supported":      {"S256"},
 				"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "none"},
 				"id_token_signing_alg_values_supported": {alg},

@@ -20,7 +20,14 @@ import (
 const (
 	grantAuthorizationCode = "authorization_code"
 	grantRefreshToken      = "refresh_token"
+	grantClientCredentials = "client_credentials"
 )
+
+// supportedGrantTypes lists the grant types, as the token endpoint accepts
+// them and discovery advertises them.
+func supportedGrantTypes() []string {
+	return []string{grantAuthorizationCode, grantRefreshToken, grantClientCredentials}
+}
 
 // tokenResponse is a successful token response (RFC 6749 §5.1, OpenID
 // Connect Core §3.1.3.3).
@@ -76,12 +83,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	var resp *tokenResponse
 	switch {
-	case req.GrantType != grantAuthorizationCode && req.GrantType != grantRefreshToken:
-		return newOAuthError(codeUnsupportedGrantType, http.StatusBadRequest, "grant_type %s is not supported; use %s or %s", req.GrantType, grantAuthorizationCode, grantRefreshToken)
+	case !slices.Contains(supportedGrantTypes(), req.GrantType):
+		return newOAuthError(codeUnsupportedGrantType, http.StatusBadRequest, "grant_type %s is not supported; use one of: %s", req.GrantType, strings.Join(supportedGrantTypes(), " "))
 	case !client.AllowsGrant(req.GrantType):
 		return newOAuthError(codeUnauthorizedClient, http.StatusBadRequest, "client %s may not use grant_type %s; allowed: %s", client.ID, req.GrantType, strings.Join(client.GrantTypes, " "))
 	case req.GrantType == grantAuthorizationCode:
 		resp, err = s.exchangeCode(r.Context(), client, req)
+	case req.GrantType == grantClientCredentials:
+		resp, err = s.clientCredentials(r.Context(), client, req)
 	default:
 		resp, err = s.refresh(r.Context(), client, req)
 	}
@@ -159,7 +168,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req
 		Nonce:    code.Nonce,
 		AuthTime: code.AuthTime,
 	}
-	resp, err := s.issueAccess(ctx, user, g, g.Scopes)
+	resp, err := s.issueAccess(ctx, client, user, g, g.Scopes)
 	if err != nil {
 		return nil, s.revokedMeanwhile(ctx, client, "authorization code", err)
 	}
@@ -256,7 +265,7 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 	case err != nil:
 		return nil, s.revokedMeanwhile(ctx, client, "refresh token", fmt.Errorf("rotating refresh token: %w", err))
 	}
-	resp, err := s.issueAccess(ctx, user, g, scopes)
+	resp, err := s.issueAccess(ctx, client, user, g, scopes)
 	if err != nil {
 		return nil, s.revokedMeanwhile(ctx, client, "refresh token", err)
 	}
@@ -301,9 +310,15 @@ func usedTwice(what string) error {
 }
 
 // issueAccess makes and stores an access token for scopes (the grant's or
-// fewer) and, when openid is among them, an ID token.
-func (s *Server) issueAccess(ctx context.Context, user *directory.User, g grant, scopes []string) (*tokenResponse, error) {
-	access := newSecret()
+// fewer) and, when openid is among them, an ID token for user. The user is
+// nil for a client acting for itself, whose grant has no Subject.
+func (s *Server) issueAccess(ctx context.Context, client *directory.Client, user *directory.User, g grant, scopes []string) (*tokenResponse, error) {
+	now := s.now()
+	expires := now.Add(s.cfg.AccessTokenTTL)
+	access, err := s.newAccessToken(ctx, client, g, scopes, now, expires)
+	if err != nil {
+		return nil, err
+	}
 	resp := &tokenResponse{
 		AccessToken: access,
 		TokenType:   "Bearer",
@@ -324,15 +339,15 @@ func (s *Server) issueAccess(ctx context.Context, user *directory.User, g grant,
 		}
 		resp.IDToken = idToken
 	}
-	err := s.cfg.Store.CreateAccessToken(ctx, storage.AccessToken{
+	err = s.cfg.Store.CreateAccessToken(ctx, storage.AccessToken{
 		ID:        hashSecret(access),
 		FamilyID:  g.FamilyID,
 		ClientID:  g.ClientID,
 		Subject:   g.Subject,
 		Scopes:    scopes,
 		AuthTime:  g.AuthTime,
-		CreatedAt: s.now(),
-		ExpiresAt: s.now().Add(s.cfg.AccessTokenTTL),
+		CreatedAt: now,
+		ExpiresAt: expires,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storing access token: %w", err)

@@ -70,6 +70,12 @@ type stack struct {
 // package's New. proxyExtra is appended to the proxy section.
 func startStack(t *testing.T, proxyExtra string) *stack {
 	t.Helper()
+	return startStackFrom(t, stackYAML, proxyExtra)
+}
+
+// startStackFrom is startStack with a template of stackYAML's form.
+func startStackFrom(t *testing.T, template, proxyExtra string) *stack {
+	t.Helper()
 	authSrv := httptest.NewUnstartedServer(nil)
 	proxySrv := httptest.NewUnstartedServer(nil)
 	appSrv := httptest.NewServer(demoapp.Handler())
@@ -80,7 +86,7 @@ func startStack(t *testing.T, proxyExtra string) *stack {
 		appURL:   appSrv.URL,
 	}
 	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
-	yaml := fmt.Sprintf(stackYAML, s.authURL, s.proxyURL, s.appURL, testPasswordHash) + proxyExtra
+	yaml := fmt.Sprintf(template, s.authURL, s.proxyURL, s.appURL, testPasswordHash) + proxyExtra
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

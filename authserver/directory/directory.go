@@ -53,6 +53,10 @@ type Client struct {
 	// AccessTokenFormat is AccessTokenOpaque (also when empty) or
 	// AccessTokenJWT (RFC 9068).
 	AccessTokenFormat string
+	// AccessTokenAudience is the aud claim of the client's JWT access
+	// tokens: the resource servers that accept them. Empty means the
+	// client's own ID.
+	AccessTokenAudience []string
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser afterwards, compared exactly.
 	PostLogoutRedirectURIs []string

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/internal/testcert"
 )
 
@@ -247,6 +249,51 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 			want: []string{"proxy.provider.client_secret: is required: authserver.clients[0] is a confidential client"},
 		},
 		{
+			name: "code client without redirect URIs",
+			yaml: strings.Replace(minimalAuth, "      redirect_uris: [http://localhost:8000/cb]\n", "", 1),
+			want: []string{":9: authserver.clients[0].redirect_uris: list at least one redirect URI"},
+		},
+		{
+			name: "unknown grant type",
+			yaml: minimalAuth + "      grant_types: [authorization_code, password]\n",
+			want: []string{":12: authserver.clients[0].grant_types[1]: \"password\" is not allowed; use one of authorization_code, refresh_token, client_credentials"},
+		},
+		{
+			name: "no grant that issues tokens",
+			yaml: minimalAuth + "      grant_types: []\n",
+			want: []string{":12: authserver.clients[0].grant_types: must include authorization_code (people sign in) or client_credentials"},
+		},
+		{
+			name: "refresh token without the code flow",
+			yaml: minimalAuth + "      grant_types: [client_credentials, refresh_token]\n",
+			want: []string{":12: authserver.clients[0].grant_types: refresh_token needs authorization_code"},
+		},
+		{
+			name: "public client with client_credentials",
+			yaml: strings.Replace(minimalAuth, "      secret: s\n", "      token_endpoint_auth_method: none\n      grant_types:\n        - authorization_code\n        - client_credentials\n", 1),
+			want: []string{":13: authserver.clients[0].grant_types[1]: a public client (token_endpoint_auth_method: none) cannot use client_credentials"},
+		},
+		{
+			name: "service client named like a user",
+			yaml: strings.Replace(minimalAuth, "    - id: c\n", "    - id: u\n      grant_types: [client_credentials]\n", 1),
+			want: []string{":9: authserver.clients[0].id: \"u\" is also a user id"},
+		},
+		{
+			name: "unknown access token format",
+			yaml: minimalAuth + "      access_token_format: paseto\n",
+			want: []string{":12: authserver.clients[0].access_token_format: \"paseto\" is not allowed; use one of opaque, jwt"},
+		},
+		{
+			name: "audience of opaque tokens",
+			yaml: minimalAuth + "      access_token_audience: [https://api.example]\n",
+			want: []string{":12: authserver.clients[0].access_token_audience: applies only to access_token_format: jwt"},
+		},
+		{
+			name: "empty audience",
+			yaml: minimalAuth + "      access_token_format: jwt\n      access_token_audience:\n        - https://api.example\n        - \"\"\n",
+			want: []string{":15: authserver.clients[0].access_token_audience[1]: is empty"},
+		},
+		{
 			name: "proxy client without openid",
 			yaml: strings.Replace(minimalAuth, "/cb]", "/oauth2/callback]\n      scopes: [profile]", 1) + proxyFor("c", "s", "http://localhost:8000"),
 			want: []string{"authserver.clients[0].scopes: lacks openid"},
@@ -271,6 +318,48 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 				t.Errorf("error does not name the file: %s", err)
 			}
 		})
+	}
+}
+
+// TestServiceClientConverts checks that a client that only acts for
+// itself needs no redirect URIs, and that the access token options reach
+// the directory, opaque being the default.
+func TestServiceClientConverts(t *testing.T) {
+	yaml := minimalAuth + `    - id: svc
+      secret: t
+      grant_types: [client_credentials]
+      scopes: [api.read]
+      access_token_format: jwt
+      access_token_audience: [https://api.example]
+`
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatalf("got %v, want a service client without redirect URIs to load", err)
+	}
+	ac, err := c.AuthServer(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		id, format string
+		audience   []string
+		grants     []string
+	}{
+		{"c", directory.AccessTokenOpaque, nil, []string{"authorization_code", "refresh_token"}},
+		{"svc", directory.AccessTokenJWT, []string{"https://api.example"}, []string{"client_credentials"}},
+	} {
+		cl := ac.Directory.Client(tt.id)
+		if cl == nil {
+			t.Fatalf("client %s missing", tt.id)
+		}
+		if cl.AccessTokenFormat != tt.format || !slices.Equal(cl.AccessTokenAudience, tt.audience) || !slices.Equal(cl.GrantTypes, tt.grants) {
+			t.Errorf("client %s: format %q audience %v grants %v, want %q %v %v",
+				tt.id, cl.AccessTokenFormat, cl.AccessTokenAudience, cl.GrantTypes, tt.format, tt.audience, tt.grants)
+		}
 	}
 }
 

@@ -83,6 +83,8 @@ func clients(in []Client) []directory.Client {
 
 			PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 			BackchannelLogoutURI:   c.BackchannelLogoutURI,
+			AccessTokenFormat:      c.AccessTokenFormat,
+			AccessTokenAudience:    c.AccessTokenAudience,
 		}
 	}
 	return out

@@ -87,6 +87,8 @@ type Client struct {
 	RequirePKCE             *bool    `yaml:"require_pkce"`
 	PostLogoutRedirectURIs  []string `yaml:"post_logout_redirect_uris"`
 	BackchannelLogoutURI    string   `yaml:"backchannel_logout_uri"`
+	AccessTokenFormat       string   `yaml:"access_token_format"`   // opaque (default) or jwt
+	AccessTokenAudience     []string `yaml:"access_token_audience"` // aud of JWT access tokens; the client id when empty
 }
 
 // Proxy is the `proxy:` section.

@@ -44,6 +44,7 @@ var (
 const (
 	grantAuthorizationCode = "authorization_code"
 	grantRefreshToken      = "refresh_token"
+	grantClientCredentials = "client_credentials"
 )
 
 // secretPair enforces "value or value_file, not both" and reads the file.
@@ -137,6 +138,7 @@ func (l *loader) applyDefaults(f *File) {
 			if c.GrantTypes == nil {
 				c.GrantTypes = defaultGrantTypes
 			}
+			setDefault(&c.AccessTokenFormat, directory.AccessTokenOpaque)
 		}
 	}
 	if p := f.Proxy; p != nil {
@@ -276,6 +278,11 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 		field := fmt.Sprintf("authserver.clients[%d]", i)
 		l.validateClient(field, &a.Clients[i], seenClients)
 		l.validateClientLogout(field, &a.Clients[i], a.InsecureAllowHTTP)
+		if c := a.Clients[i]; seenUsers[c.ID] && slices.Contains(c.GrantTypes, grantClientCredentials) {
+			// The client is the subject of its own tokens (RFC 9068 §2.2),
+			// which must not be mistaken for the user's (§5).
+			l.addf(field+".id", "%q is also a user id, and tokens this client gets with client_credentials have it as subject; rename the client or the user", c.ID)
+		}
 	}
 }
 
@@ -299,7 +306,7 @@ func (l *loader) validateClient(field string, c *Client, seen map[string]bool) {
 		l.addf(field+".id", "client id %q is used twice", c.ID)
 	}
 	seen[c.ID] = true
-	if len(c.RedirectURIs) == 0 {
+	if len(c.RedirectURIs) == 0 && slices.Contains(c.GrantTypes, grantAuthorizationCode) {
 		l.addf(field+".redirect_uris", "list at least one redirect URI")
 	}
 	l.redirectURIs(field+".redirect_uris", c.RedirectURIs)
@@ -328,11 +335,15 @@ func (l *loader) validateClient(field string, c *Client, seen map[string]bool) {
 			l.bcryptHash(field+".secret_hash", c.SecretHash)
 		}
 	}
-	for j, g := range c.GrantTypes {
-		l.oneOf(fmt.Sprintf("%s.grant_types[%d]", field, j), g, grantAuthorizationCode, grantRefreshToken)
+	l.validateGrantTypes(field, c)
+	l.oneOf(field+".access_token_format", c.AccessTokenFormat, directory.AccessTokenOpaque, directory.AccessTokenJWT)
+	if len(c.AccessTokenAudience) > 0 && c.AccessTokenFormat != directory.AccessTokenJWT {
+		l.addf(field+".access_token_audience", "applies only to access_token_format: jwt; opaque tokens carry no audience")
 	}
-	if !slices.Contains(c.GrantTypes, grantAuthorizationCode) {
-		l.addf(field+".grant_types", "must include authorization_code, the only way to obtain tokens here")
+	for j, a := range c.AccessTokenAudience {
+		if a == "" {
+			l.addf(fmt.Sprintf("%s.access_token_audience[%d]", field, j), "is empty; name the resource servers that accept the tokens, or remove access_token_audience for the client id")
+		}
 	}
 	for j, s := range c.Scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
@@ -368,6 +379,26 @@ func (l *loader) validateClientLogout(field string, c *Client, allowHTTP bool) {
 			l.addf(bf, "must not contain a fragment")
 		}
 		l.requireTLS(bf, u, allowHTTP)
+	}
+}
+
+// validateGrantTypes checks a client's grant types: known ones, at least
+// one that issues tokens, refresh tokens only with the code flow that
+// yields them, and client_credentials only for clients with a secret.
+func (l *loader) validateGrantTypes(field string, c *Client) {
+	for j, g := range c.GrantTypes {
+		gf := fmt.Sprintf("%s.grant_types[%d]", field, j)
+		l.oneOf(gf, g, grantAuthorizationCode, grantRefreshToken, grantClientCredentials)
+		if g == grantClientCredentials && c.TokenEndpointAuthMethod == directory.AuthNone {
+			l.addf(gf, "a public client (token_endpoint_auth_method: none) cannot use client_credentials: anyone knowing its id could; give it a secret or remove the grant")
+		}
+	}
+	code, service := slices.Contains(c.GrantTypes, grantAuthorizationCode), slices.Contains(c.GrantTypes, grantClientCredentials)
+	switch {
+	case !code && !service:
+		l.addf(field+".grant_types", "must include authorization_code (people sign in) or client_credentials (the client acts for itself)")
+	case !code && slices.Contains(c.GrantTypes, grantRefreshToken):
+		l.addf(field+".grant_types", "refresh_token needs authorization_code, the only grant that issues refresh tokens")
 	}
 }
 
