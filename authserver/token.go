@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -47,30 +44,15 @@ type grant struct {
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
-	h := w.Header()
-	// Token responses carry credentials (RFC 6749 §5.1).
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	if r.Method != http.MethodPost {
-		h.Set("Allow", http.MethodPost)
-		return newOAuthError(codeInvalidRequest, http.StatusMethodNotAllowed, "the token endpoint only accepts POST")
-	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body must be application/x-www-form-urlencoded")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	form, err := readForm(w, r)
 	if err != nil {
-		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body could not be read or is larger than %d bytes", maxFormBytes)
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body is not valid form encoding")
+		return err
 	}
 	req, oerr := parseTokenRequest(form, r.Header.Values("Authorization"))
 	if oerr != nil {
 		return oerr
 	}
-	client, err := s.authenticateClient(r.Context(), req)
+	client, err := s.authenticateClient(r.Context(), req.clientAuth)
 	if err != nil {
 		return err
 	}
@@ -92,25 +74,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		"scope", resp.Scope, "refresh_token", resp.RefreshToken != "", "id_token", resp.IDToken != "")
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// authenticateClient checks the client's credentials, and that it used the
-// authentication method it is registered with.
-func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest) (*directory.Client, error) {
-	fail := func(format string, args ...any) error {
-		s.log.WarnContext(ctx, "client authentication failed", "client_id", req.ClientID, "method", req.AuthMethod)
-		return invalidClient(format, args...)
-	}
-	client := s.cfg.Directory.Client(req.ClientID)
-	switch {
-	case client == nil:
-		return nil, fail("client_id %s is not registered", req.ClientID)
-	case client.AuthMethod != req.AuthMethod:
-		return nil, fail("client %s must authenticate with %s, not %s", client.ID, client.AuthMethod, req.AuthMethod)
-	case req.AuthMethod != directory.AuthNone && !client.CheckSecret(req.Secret):
-		return nil, fail("the client secret of %s is wrong", client.ID)
-	}
-	return client, nil
 }
 
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3).
