@@ -32,6 +32,13 @@ const (
 	pathStatic    = "/static/"
 )
 
+// Paths of the token revocation (RFC 7009) and introspection (RFC 7662)
+// endpoints.
+const (
+	PathRevoke     = "/revoke"
+	PathIntrospect = "/introspect"
+)
+
 // Cookie names. Browsers do not separate cookies by port, so when the
 // authserver and the proxy share a host name (localhost:9000 and
 // localhost:8000) each sees the other's cookies. These names differ from the
@@ -207,6 +214,8 @@ func (s *Server) routes() {
 	handle("POST", PathConsent, s.pages(s.handleConsent))
 	// Any method, so that a wrong one still gets an OAuth error.
 	handle("", PathToken, s.api(s.handleToken))
+	handle("", PathRevoke, s.api(s.handleRevoke))
+	handle("", PathIntrospect, s.api(s.handleIntrospect))
 	handle("GET", PathUserInfo, s.api(s.handleUserInfo))
 	handle("POST", PathUserInfo, s.api(s.handleUserInfo))
 	handle("GET", PathAPIMe, s.api(s.handleAPIMe))
