@@ -88,6 +88,7 @@ type Server struct {
 	sessionCodecs []securecookie.Codec
 	csrfCodecs    []securecookie.Codec
 	requestCodecs []securecookie.Codec
+	retryCodecs   []securecookie.Codec // nil when RefreshRetryGrace is zero
 
 	discovery []byte
 }
@@ -123,6 +124,14 @@ func New(cfg Config) (*Server, error) {
 		{&s.requestCodecs, "authserver-request", pendingRequestTTL},
 	} {
 		if *c.codecs, err = cookiecrypt.Codecs(c.purpose, cfg.CookieSecrets, int(c.maxAge/time.Second)); err != nil {
+			return nil, fmt.Errorf("authserver: cookie secrets: %w", err)
+		}
+	}
+	if cfg.RefreshRetryGrace > 0 {
+		// The codec's own age check runs on the wall clock in whole
+		// seconds; the grace itself is checked against the store's UsedAt.
+		maxAge := int((cfg.RefreshRetryGrace + time.Second - 1) / time.Second)
+		if s.retryCodecs, err = cookiecrypt.Codecs("authserver-refresh-retry", cfg.CookieSecrets, maxAge); err != nil {
 			return nil, fmt.Errorf("authserver: cookie secrets: %w", err)
 		}
 	}
@@ -182,6 +191,9 @@ func withDefaults(cfg Config) (Config, error) {
 		case *d.value < time.Second:
 			return cfg, fmt.Errorf("authserver: %s must be at least one second, got %v", d.name, *d.value)
 		}
+	}
+	if g := cfg.RefreshRetryGrace; g < 0 || g > MaxRefreshRetryGrace {
+		return cfg, fmt.Errorf("authserver: RefreshRetryGrace must be between 0 (off) and %v, got %v", MaxRefreshRetryGrace, g)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -159,9 +159,10 @@ func checkPKCE(client *directory.Client, code *storage.AuthCode, verifier string
 
 // refresh uses a refresh token (RFC 6749 §6). Every use rotates the token;
 // presenting a rotated token again revokes the whole family, because only a
-// stolen copy can be presented twice (RFC 9700 §4.14.2). Every check runs
-// on the stored row before the rotation, so a mistaken request changes
-// nothing.
+// stolen copy can be presented twice (RFC 9700 §4.14.2), unless it is the
+// same client's retry within RefreshRetryGrace (see answerReuse). Every
+// check runs on the stored row before the rotation, so a mistaken request
+// changes nothing.
 func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tokenRequest) (*tokenResponse, error) {
 	if req.RefreshToken == "" {
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "refresh_token is missing")
@@ -178,7 +179,7 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 		// (RFC 6749 §6), so this changes nothing, even for a used token.
 		return nil, invalidGrant("the refresh token was issued to another client")
 	case !old.UsedAt.IsZero():
-		return nil, s.refuseReuse(ctx, client, old)
+		return s.answerReuse(ctx, client, req, old)
 	}
 	// The client's allowed scopes may have shrunk since the grant; the
 	// grant keeps only those the configuration still allows.
@@ -207,23 +208,36 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 		Nonce:    old.Nonce,
 		AuthTime: old.AuthTime,
 	}
+	// The whole answer, its access token stored, exists before the
+	// rotation: a retry that finds the rotation done (see answerReuse) must
+	// also find everything it answers with.
+	resp, err := s.issueAccess(ctx, user, g, scopes)
+	if err != nil {
+		return nil, s.revokedMeanwhile(ctx, client, "refresh token", err)
+	}
 	token, row := s.newRefreshToken(g)
-	_, err = s.cfg.Store.RotateRefreshToken(ctx, id, row, nil, s.now())
+	resp.RefreshToken = token
+	var used storage.RefreshToken
+	retry, err := s.sealRetry(id, req, resp)
+	if err == nil {
+		used, err = s.cfg.Store.RotateRefreshToken(ctx, id, row, retry, s.now())
+	}
+	if err != nil {
+		// This request's access token will not be handed out.
+		if derr := s.cfg.Store.DeleteAccessToken(ctx, hashSecret(resp.AccessToken)); derr != nil {
+			s.log.ErrorContext(ctx, "removing the access token of a failed refresh", "err", derr)
+		}
+	}
 	switch {
 	case errors.Is(err, storage.ErrTokenReused):
 		// Another request rotated the token since the lookup.
-		return nil, s.refuseReuse(ctx, client, old)
+		return s.answerReuse(ctx, client, req, used)
 	case errors.Is(err, storage.ErrNotFound):
 		// Revoked or expired since the lookup.
 		return nil, invalidGrant("the refresh token is invalid, expired or revoked")
 	case err != nil:
 		return nil, s.revokedMeanwhile(ctx, client, "refresh token", fmt.Errorf("rotating refresh token: %w", err))
 	}
-	resp, err := s.issueAccess(ctx, user, g, scopes)
-	if err != nil {
-		return nil, s.revokedMeanwhile(ctx, client, "refresh token", err)
-	}
-	resp.RefreshToken = token
 	return resp, nil
 }
 
