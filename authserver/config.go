@@ -33,6 +33,13 @@ type Config struct {
 	LoginSessionTTL time.Duration // default 12h
 	ConsentTTL      time.Duration // default 30 days
 
+	// RefreshRetryGrace is how long after a refresh the same client may
+	// present the same refresh token again and get the same answer, for a
+	// client that lost the response; zero (the default) means never, and
+	// any second presentation revokes the grant. At most
+	// MaxRefreshRetryGrace.
+	RefreshRetryGrace time.Duration
+
 	// CookieSecrets encrypt and authenticate the login-session and CSRF
 	// cookies. The first one encodes; all decode (for rotation). Each is at
 	// least 32 bytes.

@@ -16,6 +16,8 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 		TokenEndpoint                     string   `json:"token_endpoint"`
 		UserInfoEndpoint                  string   `json:"userinfo_endpoint"`
+		RevocationEndpoint                string   `json:"revocation_endpoint"`
+		IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 		JWKSURI                           string   `json:"jwks_uri"`
 		ScopesSupported                   []string `json:"scopes_supported"`
 		ResponseTypesSupported            []string `json:"response_types_supported"`
@@ -24,6 +26,8 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		SubjectTypesSupported             []string `json:"subject_types_supported"`
 		IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 		TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+		RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+		IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 		CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 		ClaimsSupported                   []string `json:"claims_supported"`
 		PromptValuesSupported             []string `json:"prompt_values_supported"`
@@ -39,6 +43,8 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		AuthorizationEndpoint:             s.url(PathAuthorize),
 		TokenEndpoint:                     s.url(PathToken),
 		UserInfoEndpoint:                  s.url(PathUserInfo),
+		RevocationEndpoint:                s.url(PathRevoke),
+		IntrospectionEndpoint:             s.url(PathIntrospect),
 		JWKSURI:                           s.url(PathKeys),
 		ScopesSupported:                   []string{"openid", "profile", "email", "groups", "offline_access"},
 		ResponseTypesSupported:            []string{"code"},
@@ -47,6 +53,9 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{s.cfg.SigningAlgorithm},
 		TokenEndpointAuthMethodsSupported: []string{directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone},
+		RevocationAuthMethodsSupported:    []string{directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone},
+		// Introspection tells whether a token is live, so it needs a secret.
+		IntrospectionAuthMethodsSupported: []string{directory.AuthClientSecretBasic, directory.AuthClientSecretPost},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
 			"name", "preferred_username", "email", "email_verified", "groups"},

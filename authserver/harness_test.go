@@ -355,7 +355,14 @@ func (b *browser) withT(t testing.TB) *browser {
 // tokenCall posts a token request.
 func (h *harness) tokenCall(form url.Values, basicID, basicSecret string) *response {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.ts.URL+PathToken, strings.NewReader(form.Encode()))
+	return h.clientCall(PathToken, form, basicID, basicSecret)
+}
+
+// clientCall posts a form to a client endpoint, with Basic authentication
+// when basicID is set.
+func (h *harness) clientCall(path string, form url.Values, basicID, basicSecret string) *response {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.ts.URL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		h.t.Fatal(err)
 	}

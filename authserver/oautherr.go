@@ -9,7 +9,7 @@ import (
 )
 
 // OAuth 2.0 and OpenID Connect error codes (RFC 6749 §4.1.2.1 and §5.2,
-// RFC 6750 §3.1, OpenID Connect Core §3.1.2.6).
+// RFC 6750 §3.1, RFC 7009 §2.2.1, OpenID Connect Core §3.1.2.6).
 const (
 	codeInvalidRequest           = "invalid_request"
 	codeInvalidClient            = "invalid_client"
@@ -27,6 +27,7 @@ const (
 	codeRequestNotSupported      = "request_not_supported"
 	codeRequestURINotSupported   = "request_uri_not_supported"
 	codeRegistrationNotSupported = "registration_not_supported"
+	codeUnsupportedTokenType     = "unsupported_token_type" // RFC 7009 §2.2.1
 )
 
 // oauthError is an error answered with an OAuth error code: as JSON by the

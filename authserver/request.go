@@ -340,12 +340,8 @@ func isUnreserved(c byte) bool {
 
 // tokenRequest is a parsed token request (RFC 6749 §4.1.3, §6).
 type tokenRequest struct {
-	GrantType string
-	ClientID  string
-	Secret    string
-	// AuthMethod is how the client tried to authenticate: one of the
-	// directory.Auth* methods.
-	AuthMethod   string
+	clientAuth
+	GrantType    string
 	Code         string
 	RedirectURI  string
 	CodeVerifier string
@@ -364,46 +360,21 @@ func invalidClient(format string, args ...any) *oauthError {
 	return e
 }
 
-// parseTokenRequest reads the form of a token request and the values of its
-// Authorization header.
+// parseTokenRequest checks a token request: its form (see parseForm) and
+// the values of its Authorization header.
 func parseTokenRequest(form url.Values, authorization []string) (*tokenRequest, *oauthError) {
-	if name := repeated(form); name != "" {
-		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "parameter %s is given more than once", name)
-	}
-	if len(authorization) > 1 {
-		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the Authorization header is given more than once")
+	auth, oerr := parseClientAuth(form, authorization)
+	if oerr != nil {
+		return nil, oerr
 	}
 	req := &tokenRequest{
+		clientAuth:   auth,
 		GrantType:    form.Get("grant_type"),
 		Code:         form.Get("code"),
 		RedirectURI:  form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"),
 		RefreshToken: form.Get("refresh_token"),
 		ScopeGiven:   form.Has("scope"),
-	}
-	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
-	switch {
-	case len(authorization) == 1:
-		id, secret, err := parseBasicAuth(authorization[0])
-		if err != nil {
-			return nil, invalidClient("%v", err)
-		}
-		if formSecret != "" {
-			return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the client authenticated with both HTTP Basic and client_secret; use only one method")
-		}
-		if formID != "" && formID != id {
-			return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "client_id in the form differs from the one in the Authorization header")
-		}
-		req.ClientID, req.Secret, req.AuthMethod = id, secret, directory.AuthClientSecretBasic
-	case formSecret != "":
-		if formID == "" {
-			return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "client_secret is given without client_id")
-		}
-		req.ClientID, req.Secret, req.AuthMethod = formID, formSecret, directory.AuthClientSecretPost
-	case formID != "":
-		req.ClientID, req.AuthMethod = formID, directory.AuthNone
-	default:
-		return nil, invalidClient("client authentication is missing: use HTTP Basic with the client ID and secret, or send client_id for a public client")
 	}
 	if req.GrantType == "" {
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "grant_type is missing")

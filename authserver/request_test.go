@@ -183,12 +183,15 @@ func FuzzParseTokenRequest(f *testing.F) {
 		f.Add(seed.body, seed.auth)
 	}
 	f.Fuzz(func(t *testing.T, body, auth string) {
-		form, _ := url.ParseQuery(body)
 		var header []string
 		if auth != "" {
 			header = []string{auth}
 		}
-		req, oerr := parseTokenRequest(form, header)
+		var req *tokenRequest
+		form, oerr := parseForm(body)
+		if oerr == nil {
+			req, oerr = parseTokenRequest(form, header)
+		}
 		if oerr != nil {
 			switch {
 			case oerr.code == codeInvalidClient && oerr.status == http.StatusUnauthorized:

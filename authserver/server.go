@@ -32,6 +32,13 @@ const (
 	pathStatic    = "/static/"
 )
 
+// Paths of the token revocation (RFC 7009) and introspection (RFC 7662)
+// endpoints.
+const (
+	PathRevoke     = "/revoke"
+	PathIntrospect = "/introspect"
+)
+
 // Cookie names. Browsers do not separate cookies by port, so when the
 // authserver and the proxy share a host name (localhost:9000 and
 // localhost:8000) each sees the other's cookies. These names differ from the
@@ -81,6 +88,7 @@ type Server struct {
 	sessionCodecs []securecookie.Codec
 	csrfCodecs    []securecookie.Codec
 	requestCodecs []securecookie.Codec
+	retryCodecs   []securecookie.Codec // nil when RefreshRetryGrace is zero
 
 	discovery []byte
 }
@@ -116,6 +124,14 @@ func New(cfg Config) (*Server, error) {
 		{&s.requestCodecs, "authserver-request", pendingRequestTTL},
 	} {
 		if *c.codecs, err = cookiecrypt.Codecs(c.purpose, cfg.CookieSecrets, int(c.maxAge/time.Second)); err != nil {
+			return nil, fmt.Errorf("authserver: cookie secrets: %w", err)
+		}
+	}
+	if cfg.RefreshRetryGrace > 0 {
+		// The codec's own age check runs on the wall clock in whole
+		// seconds; the grace itself is checked against the store's UsedAt.
+		maxAge := int((cfg.RefreshRetryGrace + time.Second - 1) / time.Second)
+		if s.retryCodecs, err = cookiecrypt.Codecs("authserver-refresh-retry", cfg.CookieSecrets, maxAge); err != nil {
 			return nil, fmt.Errorf("authserver: cookie secrets: %w", err)
 		}
 	}
@@ -179,6 +195,9 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.BackchannelClient == nil {
 		cfg.BackchannelClient = defaultBackchannelClient()
 	}
+	if g := cfg.RefreshRetryGrace; g < 0 || g > MaxRefreshRetryGrace {
+		return cfg, fmt.Errorf("authserver: RefreshRetryGrace must be between 0 (off) and %v, got %v", MaxRefreshRetryGrace, g)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -210,6 +229,8 @@ func (s *Server) routes() {
 	handle("POST", PathConsent, s.pages(s.handleConsent))
 	// Any method, so that a wrong one still gets an OAuth error.
 	handle("", PathToken, s.api(s.handleToken))
+	handle("", PathRevoke, s.api(s.handleRevoke))
+	handle("", PathIntrospect, s.api(s.handleIntrospect))
 	handle("GET", PathUserInfo, s.api(s.handleUserInfo))
 	handle("POST", PathUserInfo, s.api(s.handleUserInfo))
 	handle("GET", PathAPIMe, s.api(s.handleAPIMe))

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -54,30 +51,15 @@ type grant struct {
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
-	h := w.Header()
-	// Token responses carry credentials (RFC 6749 §5.1).
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	if r.Method != http.MethodPost {
-		h.Set("Allow", http.MethodPost)
-		return newOAuthError(codeInvalidRequest, http.StatusMethodNotAllowed, "the token endpoint only accepts POST")
-	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body must be application/x-www-form-urlencoded")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	form, err := readForm(w, r)
 	if err != nil {
-		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body could not be read or is larger than %d bytes", maxFormBytes)
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return newOAuthError(codeInvalidRequest, http.StatusBadRequest, "the request body is not valid form encoding")
+		return err
 	}
 	req, oerr := parseTokenRequest(form, r.Header.Values("Authorization"))
 	if oerr != nil {
 		return oerr
 	}
-	client, err := s.authenticateClient(r.Context(), req)
+	client, err := s.authenticateClient(r.Context(), req.clientAuth)
 	if err != nil {
 		return err
 	}
@@ -101,25 +83,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		"scope", resp.Scope, "refresh_token", resp.RefreshToken != "", "id_token", resp.IDToken != "")
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// authenticateClient checks the client's credentials, and that it used the
-// authentication method it is registered with.
-func (s *Server) authenticateClient(ctx context.Context, req *tokenRequest) (*directory.Client, error) {
-	fail := func(format string, args ...any) error {
-		s.log.WarnContext(ctx, "client authentication failed", "client_id", req.ClientID, "method", req.AuthMethod)
-		return invalidClient(format, args...)
-	}
-	client := s.cfg.Directory.Client(req.ClientID)
-	switch {
-	case client == nil:
-		return nil, fail("client_id %s is not registered", req.ClientID)
-	case client.AuthMethod != req.AuthMethod:
-		return nil, fail("client %s must authenticate with %s, not %s", client.ID, client.AuthMethod, req.AuthMethod)
-	case req.AuthMethod != directory.AuthNone && !client.CheckSecret(req.Secret):
-		return nil, fail("the client secret of %s is wrong", client.ID)
-	}
-	return client, nil
 }
 
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3).
@@ -205,9 +168,10 @@ func checkPKCE(client *directory.Client, code *storage.AuthCode, verifier string
 
 // refresh uses a refresh token (RFC 6749 §6). Every use rotates the token;
 // presenting a rotated token again revokes the whole family, because only a
-// stolen copy can be presented twice (RFC 9700 §4.14.2). Every check runs
-// on the stored row before the rotation, so a mistaken request changes
-// nothing.
+// stolen copy can be presented twice (RFC 9700 §4.14.2), unless it is the
+// same client's retry within RefreshRetryGrace (see answerReuse). Every
+// check runs on the stored row before the rotation, so a mistaken request
+// changes nothing.
 func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tokenRequest) (*tokenResponse, error) {
 	if req.RefreshToken == "" {
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "refresh_token is missing")
@@ -224,7 +188,7 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 		// (RFC 6749 §6), so this changes nothing, even for a used token.
 		return nil, invalidGrant("the refresh token was issued to another client")
 	case !old.UsedAt.IsZero():
-		return nil, s.refuseReuse(ctx, client, old)
+		return s.answerReuse(ctx, client, req, old)
 	}
 	// The client's allowed scopes may have shrunk since the grant; the
 	// grant keeps only those the configuration still allows.
@@ -253,23 +217,36 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 		Nonce:    old.Nonce,
 		AuthTime: old.AuthTime,
 	}
+	// The whole answer, its access token stored, exists before the
+	// rotation: a retry that finds the rotation done (see answerReuse) must
+	// also find everything it answers with.
+	resp, err := s.issueAccess(ctx, client, user, g, scopes)
+	if err != nil {
+		return nil, s.revokedMeanwhile(ctx, client, "refresh token", err)
+	}
 	token, row := s.newRefreshToken(g)
-	_, err = s.cfg.Store.RotateRefreshToken(ctx, id, row, nil, s.now())
+	resp.RefreshToken = token
+	var used storage.RefreshToken
+	retry, err := s.sealRetry(id, req, resp)
+	if err == nil {
+		used, err = s.cfg.Store.RotateRefreshToken(ctx, id, row, retry, s.now())
+	}
+	if err != nil {
+		// This request's access token will not be handed out.
+		if derr := s.cfg.Store.DeleteAccessToken(ctx, hashSecret(resp.AccessToken)); derr != nil {
+			s.log.ErrorContext(ctx, "removing the access token of a failed refresh", "err", derr)
+		}
+	}
 	switch {
 	case errors.Is(err, storage.ErrTokenReused):
 		// Another request rotated the token since the lookup.
-		return nil, s.refuseReuse(ctx, client, old)
+		return s.answerReuse(ctx, client, req, used)
 	case errors.Is(err, storage.ErrNotFound):
 		// Revoked or expired since the lookup.
 		return nil, invalidGrant("the refresh token is invalid, expired or revoked")
 	case err != nil:
 		return nil, s.revokedMeanwhile(ctx, client, "refresh token", fmt.Errorf("rotating refresh token: %w", err))
 	}
-	resp, err := s.issueAccess(ctx, client, user, g, scopes)
-	if err != nil {
-		return nil, s.revokedMeanwhile(ctx, client, "refresh token", err)
-	}
-	resp.RefreshToken = token
 	return resp, nil
 }
 

@@ -43,6 +43,7 @@ func (c *Config) AuthServer(store storage.Store, logger *slog.Logger) (authserve
 		RefreshTokenTTL:   a.Lifetimes.RefreshToken,
 		LoginSessionTTL:   a.Lifetimes.LoginSession,
 		ConsentTTL:        a.Lifetimes.Consent,
+		RefreshRetryGrace: a.RefreshRetryGrace,
 		CookieSecrets:     bytesList(a.CookieSecrets),
 		Logger:            logger,
 	}, nil

@@ -26,6 +26,8 @@ type AuthServer struct {
 	SigningAlgorithm  string        `yaml:"signing_algorithm"`
 	KeyRotationPeriod time.Duration `yaml:"key_rotation_period"`
 	Lifetimes         Lifetimes     `yaml:"lifetimes"`
+	// RefreshRetryGrace: see authserver.Config.
+	RefreshRetryGrace time.Duration `yaml:"refresh_retry_grace"`
 	CookieSecrets     []string      `yaml:"cookie_secrets"`
 	CookieSecretsFile string        `yaml:"cookie_secrets_file"`
 	Storage           Storage       `yaml:"storage"`

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gatehouse/gatehouse/authserver"
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
 	"github.com/gatehouse/gatehouse/proxy"
@@ -250,6 +251,10 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 	}
 	if lt.AuthorizationCode > 10*time.Minute {
 		l.addf("authserver.lifetimes.authorization_code", "%s is too long; RFC 6749 §4.1.2 recommends at most 10m", lt.AuthorizationCode)
+	}
+	if g := a.RefreshRetryGrace; g < 0 || g > authserver.MaxRefreshRetryGrace {
+		l.addf("authserver.refresh_retry_grace", "%s is out of range: use 0 (off) or at most %s, which is ample to retry a lost response; a longer grace lets a stolen refresh token yield tokens instead of revoking the grant",
+			g, authserver.MaxRefreshRetryGrace)
 	}
 	l.cookieSecrets("authserver.cookie_secrets", a.CookieSecrets)
 	l.validateStorage(&a.Storage)
