@@ -255,17 +255,25 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 	if len(a.Users) == 0 {
 		l.addf("authserver.users", "no users are configured, so nobody can sign in; add at least one (password hashes come from `gatehouse hash-password`)")
 	}
-	seenUsers := map[string]bool{}
+	// People sign in with what directory.CanonicalID makes of what they
+	// type, so IDs equal in that form would be one account.
+	seenUsers := map[string]int{}
 	for i, u := range a.Users {
 		field := fmt.Sprintf("authserver.users[%d]", i)
+		key := directory.CanonicalID(u.ID)
+		prev, dup := seenUsers[key]
 		switch {
-		case u.ID == "":
+		case key == "":
 			l.addf(field+".id", "is required")
-		case seenUsers[u.ID]:
+		case dup && a.Users[prev].ID == u.ID:
 			l.addf(field+".id", "user id %q is used twice", u.ID)
+		case dup:
+			l.addf(field+".id", "%q and users[%d].id %q are the same user id once case, width and spaces are ignored; rename one", u.ID, prev, a.Users[prev].ID)
 		}
-		seenUsers[u.ID] = true
-		l.bcryptHash(field+".password_hash", u.PasswordHash)
+		if !dup {
+			seenUsers[key] = i
+		}
+		l.passwordHash(field+".password_hash", u.PasswordHash)
 	}
 
 	if len(a.Clients) == 0 {
@@ -484,6 +492,17 @@ func (l *loader) bcryptHash(field, hash string) {
 	}
 	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
 		l.addf(field, "is not a bcrypt hash; make one with `gatehouse hash-password`")
+	}
+}
+
+// passwordHash accepts what directory.New can verify: bcrypt or argon2id.
+func (l *loader) passwordHash(field, hash string) {
+	if hash == "" {
+		l.addf(field, "is required; make one with `gatehouse hash-password`")
+		return
+	}
+	if err := directory.ParsePasswordHash(hash); err != nil {
+		l.addf(field, "%v", err)
 	}
 }
 
