@@ -37,6 +37,10 @@ type Config struct {
 	// least 32 bytes.
 	CookieSecrets [][]byte
 
+	// LoginThrottle limits password guessing; the zero value means
+	// DefaultLoginThrottle().
+	LoginThrottle LoginThrottle
+
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives structured logs; slog.Default() when nil.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -72,6 +73,7 @@ type Server struct {
 	issuer string // without a trailing slash, for building URLs
 	base   string // the issuer's path without a trailing slash
 	secure bool   // cookies get the Secure attribute
+	origin string // the issuer's scheme://host[:port], as browsers send Origin
 	log    *slog.Logger
 	now    func() time.Time
 	keys   *keys.Manager
@@ -83,6 +85,9 @@ type Server struct {
 	requestCodecs []securecookie.Codec
 
 	discovery []byte
+
+	throttle  *loginThrottle
+	hashSlots chan struct{} // see authenticate
 }
 
 // New checks cfg, fills in its defaults, loads or creates the signing key
@@ -102,9 +107,13 @@ func New(cfg Config) (*Server, error) {
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"),
 		base:   strings.TrimSuffix(issuer.Path, "/"),
 		secure: issuer.Scheme == "https",
+		origin: webOrigin(issuer),
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		mux:    http.NewServeMux(),
+
+		throttle:  newLoginThrottle(cfg.LoginThrottle),
+		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	for _, c := range []struct {
 		codecs  *[]securecookie.Codec
@@ -175,6 +184,12 @@ func withDefaults(cfg Config) (Config, error) {
 		case *d.value < time.Second:
 			return cfg, fmt.Errorf("authserver: %s must be at least one second, got %v", d.name, *d.value)
 		}
+	}
+	if cfg.LoginThrottle == (LoginThrottle{}) {
+		cfg.LoginThrottle = DefaultLoginThrottle()
+	}
+	if err := cfg.LoginThrottle.check(); err != nil {
+		return cfg, fmt.Errorf("authserver: LoginThrottle: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -255,6 +270,19 @@ func (s *Server) maintain(ctx context.Context) {
 	if err := s.keys.Refresh(ctx); err != nil && ctx.Err() == nil {
 		s.log.ErrorContext(ctx, "signing key check failed", "err", err)
 	}
+}
+
+// webOrigin is the origin of u as a browser serialises it: lower case,
+// without the scheme's default port.
+func webOrigin(u *url.URL) string {
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); p == "443" && u.Scheme == "https" || p == "80" && u.Scheme == "http" {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return u.Scheme + "://" + host
 }
 
 // url returns the absolute URL of an endpoint path.
