@@ -88,9 +88,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 // user ID exists, and does not say whether the account or the address hit
 // the limit.
 func throttledMessage(t *throttled) string {
-	wait := fmt.Sprintf("%d seconds", int((t.wait+time.Second-1)/time.Second))
+	n, unit := int((t.wait+time.Second-1)/time.Second), "second"
 	if t.wait > 2*time.Minute {
-		wait = fmt.Sprintf("%d minutes", int((t.wait+time.Minute-1)/time.Minute))
+		n, unit = int((t.wait+time.Minute-1)/time.Minute), "minute"
+	}
+	wait := fmt.Sprintf("%d %s", n, unit)
+	if n != 1 {
+		wait += "s"
 	}
 	if t.locked {
 		return "There have been too many failed sign-ins with this user ID or from your network, so signing in is paused. Try again in " + wait + "."

@@ -235,7 +235,7 @@ func TestThrottledLoginsLookAlike(t *testing.T) {
 			t.Errorf("attempt %d: status %d, want %d", i, known[i].status, wantStatus[i])
 		}
 	}
-	if !strings.Contains(known[2].body, "Wait 1 seconds, then try again.") || known[2].retryAfter != "1" {
+	if !strings.Contains(known[2].body, "Wait 1 second, then try again.") || known[2].retryAfter != "1" {
 		t.Errorf("the delay is not explained: Retry-After %q; body: %s", known[2].retryAfter, known[2].body)
 	}
 	if !strings.Contains(known[6].body, "signing in is paused. Try again in 5 minutes.") || known[6].retryAfter != "300" {

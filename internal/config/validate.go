@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gatehouse/gatehouse/authserver"
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
 	"github.com/gatehouse/gatehouse/proxy"
@@ -120,6 +121,21 @@ func (l *loader) applyDefaults(f *File) {
 		setDefault(&lt.RefreshToken, d.RefreshToken)
 		setDefault(&lt.LoginSession, d.LoginSession)
 		setDefault(&lt.Consent, d.Consent)
+		th := &a.LoginThrottle
+		if th.Enabled == nil {
+			on := true
+			th.Enabled = &on
+		}
+		dt := authserver.DefaultLoginThrottle()
+		setDefault(&th.Window, dt.Window)
+		setDefault(&th.BaseDelay, dt.BaseDelay)
+		setDefault(&th.MaxDelay, dt.MaxDelay)
+		setDefault(&th.LockDuration, dt.LockDuration)
+		setDefault(&th.PerAccount.DelayAfter, dt.Account.DelayAfter)
+		setDefault(&th.PerAccount.LockAfter, dt.Account.LockAfter)
+		setDefault(&th.PerIP.DelayAfter, dt.IP.DelayAfter)
+		setDefault(&th.PerIP.LockAfter, dt.IP.LockAfter)
+		setDefault(&th.MaxEntries, dt.MaxEntries)
 		setDefault(&a.Storage.Type, "sqlite")
 		if a.Storage.Type == "sqlite" {
 			if a.Storage.SQLite == nil {
@@ -251,6 +267,7 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 	}
 	l.cookieSecrets("authserver.cookie_secrets", a.CookieSecrets)
 	l.validateStorage(&a.Storage)
+	l.validateLoginThrottle(&a.LoginThrottle)
 
 	if len(a.Users) == 0 {
 		l.addf("authserver.users", "no users are configured, so nobody can sign in; add at least one (password hashes come from `gatehouse hash-password`)")
@@ -492,6 +509,27 @@ func (l *loader) bcryptHash(field, hash string) {
 	}
 	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
 		l.addf(field, "is not a bcrypt hash; make one with `gatehouse hash-password`")
+	}
+}
+
+func (l *loader) validateLoginThrottle(t *LoginThrottle) {
+	const field = "authserver.login_throttle"
+	for name, d := range map[string]time.Duration{"window": t.Window, "base_delay": t.BaseDelay, "max_delay": t.MaxDelay, "lock_duration": t.LockDuration} {
+		l.positive(field+"."+name, d)
+	}
+	if t.MaxDelay > 0 && t.MaxDelay < t.BaseDelay {
+		l.addf(field+".max_delay", "%s is shorter than base_delay %s", t.MaxDelay, t.BaseDelay)
+	}
+	if t.MaxEntries < 1 {
+		l.addf(field+".max_entries", "must be a positive number")
+	}
+	for name, lim := range map[string]ThrottleLimits{"per_account": t.PerAccount, "per_ip": t.PerIP} {
+		switch {
+		case lim.DelayAfter < 1:
+			l.addf(field+"."+name+".delay_after", "must be at least 1")
+		case lim.LockAfter <= lim.DelayAfter:
+			l.addf(field+"."+name+".lock_after", "must be more than delay_after (%d), or the delays never happen", lim.DelayAfter)
+		}
 	}
 }
 
