@@ -31,6 +31,11 @@ type loginSession struct {
 type sealedRequest struct {
 	Request   authRequest
 	ExpiresAt time.Time
+	// ID is new at every sealing, so each page's form has its own, which
+	// claimForm makes usable once. One request can rightly pass the login
+	// page twice (when the session is lost before consent), each time with
+	// a fresh form.
+	ID string
 }
 
 // csrfToken is the content of the CSRF cookie that protects the login form,
@@ -106,12 +111,22 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge tim
 
 // sealRequest encrypts req for the login and consent URLs.
 func (s *Server) sealRequest(req *authRequest) (string, error) {
-	return securecookie.EncodeMulti("req", sealedRequest{Request: *req, ExpiresAt: s.now().Add(pendingRequestTTL)}, s.requestCodecs...)
+	return securecookie.EncodeMulti("req", sealedRequest{Request: *req, ExpiresAt: s.now().Add(pendingRequestTTL), ID: newSecret()}, s.requestCodecs...)
 }
 
 // openRequest decrypts a sealed request and checks that its client and
 // redirect URI are still registered.
 func (s *Server) openRequest(sealed string) (*authRequest, error) {
+	sr, err := s.openSealed(sealed)
+	if err != nil {
+		return nil, err
+	}
+	return &sr.Request, nil
+}
+
+// openSealed is openRequest keeping the sealing's ID and expiry, for the
+// form posts.
+func (s *Server) openSealed(sealed string) (*sealedRequest, error) {
 	expired := &pageError{
 		status:  http.StatusBadRequest,
 		title:   "This sign-in link is not valid",
@@ -123,15 +138,14 @@ func (s *Server) openRequest(sealed string) (*authRequest, error) {
 		return nil, expired
 	}
 	var sr sealedRequest
-	if err := securecookie.DecodeMulti("req", sealed, &sr, s.requestCodecs...); err != nil || !s.now().Before(sr.ExpiresAt) {
+	if err := securecookie.DecodeMulti("req", sealed, &sr, s.requestCodecs...); err != nil || !s.now().Before(sr.ExpiresAt) || sr.ID == "" {
 		return nil, expired
 	}
-	req := &sr.Request
 	// The configuration may have changed since the request was sealed.
-	if c := s.cfg.Directory.Client(req.ClientID); c == nil || !slices.Contains(c.RedirectURIs, req.Target) {
+	if c := s.cfg.Directory.Client(sr.Request.ClientID); c == nil || !slices.Contains(c.RedirectURIs, sr.Request.Target) {
 		return nil, expired
 	}
-	return req, nil
+	return &sr, nil
 }
 
 // redirectToPage sends the browser to one of the server's pages, carrying

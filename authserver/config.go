@@ -49,6 +49,9 @@ type Config struct {
 	// URIs; when nil, a client that gives up after a few seconds and follows
 	// no redirects.
 	BackchannelClient *http.Client
+	// LoginThrottle limits password guessing; the zero value means
+	// DefaultLoginThrottle().
+	LoginThrottle LoginThrottle
 
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

@@ -69,8 +69,12 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return formPageError(err)
 	}
-	req, err := s.openRequest(r.PostForm.Get("req"))
+	sr, err := s.openSealed(r.PostForm.Get("req"))
 	if err != nil {
+		return err
+	}
+	req := &sr.Request
+	if err := s.checkFormOrigin(r); err != nil {
 		return err
 	}
 	sess := s.readSession(r)
@@ -82,18 +86,22 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
 	if !equalSecrets(sess.CSRF, r.PostForm.Get("csrf_token")) {
 		return csrfPageError()
 	}
-	switch r.PostForm.Get("decision") {
-	case "approve":
-	case "deny":
-		s.log.InfoContext(r.Context(), "consent denied", "client_id", req.ClientID, "user", sess.Subject)
-		return s.refuse(w, r, req.fail(codeAccessDenied, "the user denied the request"))
-	default:
+	decision := r.PostForm.Get("decision")
+	if decision != "approve" && decision != "deny" {
 		return &pageError{
 			status:  http.StatusBadRequest,
 			title:   "No decision was received",
 			message: "The form did not say whether you approve or deny the request.",
 			hint:    "Go back and choose Approve or Deny.",
 		}
+	}
+	// Either decision uses the form up: a replayed approval issues nothing.
+	if err := s.claimForm(r.Context(), "consent", sr); err != nil {
+		return err
+	}
+	if decision == "deny" {
+		s.log.InfoContext(r.Context(), "consent denied", "client_id", req.ClientID, "user", sess.Subject)
+		return s.refuse(w, r, req.fail(codeAccessDenied, "the user denied the request"))
 	}
 	if err := s.rememberConsent(r, req, sess); err != nil {
 		return err

@@ -1,7 +1,10 @@
 package authserver
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gorilla/securecookie"
 
@@ -31,8 +34,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return formPageError(err)
 	}
 	sealed := r.PostForm.Get("req")
-	req, err := s.openRequest(sealed)
+	sr, err := s.openSealed(sealed)
 	if err != nil {
+		return err
+	}
+	req := &sr.Request
+	if err := s.checkFormOrigin(r); err != nil {
 		return err
 	}
 	cookieToken := s.readCSRFCookie(r)
@@ -40,17 +47,33 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return csrfPageError()
 	}
 	userID := r.PostForm.Get("user_id")
-	user := s.cfg.Directory.Authenticate(userID, r.PostForm.Get("password"))
+	// Throttled by what was typed, not by who it names, so that no answer
+	// depends on whether the user exists.
+	account, address, now := directory.CanonicalID(userID), clientAddress(r.RemoteAddr), s.now()
+	if t := s.throttle.begin(account, address, now); t != nil {
+		s.log.WarnContext(r.Context(), "login throttled", "client_id", req.ClientID, "address", address, "locked", t.locked)
+		w.Header().Set("Retry-After", strconv.Itoa(int(t.wait.Round(time.Second)/time.Second)))
+		s.renderLogin(w, http.StatusTooManyRequests, req, sealed, cookieToken, userID, throttledMessage(t))
+		return nil
+	}
+	user, err := s.authenticate(r.Context(), userID, r.PostForm.Get("password"))
+	if err != nil {
+		s.throttle.abandoned(account, address, now)
+		return err
+	}
 	if user == nil {
 		// The attempted user ID is not logged: people sometimes type their
 		// password into it.
-		s.log.WarnContext(r.Context(), "login failed", "client_id", req.ClientID)
+		s.log.WarnContext(r.Context(), "login failed", "client_id", req.ClientID, "address", address)
 		// One message for unknown user and wrong password, so the form does
 		// not reveal which user IDs exist.
 		s.renderLogin(w, http.StatusUnauthorized, req, sealed, cookieToken, userID, "The user ID or password is incorrect. Check them and try again.")
 		return nil
 	}
-	now := s.now()
+	s.throttle.succeeded(account, address, now)
+	if err := s.claimForm(r.Context(), "login", sr); err != nil {
+		return err
+	}
 	sess := &loginSession{Subject: user.ID, AuthTime: now, ExpiresAt: now.Add(s.cfg.LoginSessionTTL), CSRF: newSecret()}
 	value, err := securecookie.EncodeMulti(SessionCookie, sess, s.sessionCodecs...)
 	if err != nil {
@@ -59,6 +82,24 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	s.setCookie(w, SessionCookie, value, s.cfg.LoginSessionTTL)
 	s.log.InfoContext(r.Context(), "login succeeded", "user", user.ID, "client_id", req.ClientID)
 	return s.continueAuthorization(w, r, req, sess)
+}
+
+// throttledMessage says how long to wait. It is the same whether or not the
+// user ID exists, and does not say whether the account or the address hit
+// the limit.
+func throttledMessage(t *throttled) string {
+	n, unit := int((t.wait+time.Second-1)/time.Second), "second"
+	if t.wait > 2*time.Minute {
+		n, unit = int((t.wait+time.Minute-1)/time.Minute), "minute"
+	}
+	wait := fmt.Sprintf("%d %s", n, unit)
+	if n != 1 {
+		wait += "s"
+	}
+	if t.locked {
+		return "There have been too many failed sign-ins with this user ID or from your network, so signing in is paused. Try again in " + wait + "."
+	}
+	return "There have been several failed sign-ins with this user ID or from your network. Wait " + wait + ", then try again."
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, status int, req *authRequest, sealed, csrf, userID, message string) {

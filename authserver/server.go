@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -79,6 +80,7 @@ type Server struct {
 	issuer string // without a trailing slash, for building URLs
 	base   string // the issuer's path without a trailing slash
 	secure bool   // cookies get the Secure attribute
+	origin string // the issuer's scheme://host[:port], as browsers send Origin
 	log    *slog.Logger
 	now    func() time.Time
 	keys   *keys.Manager
@@ -91,6 +93,9 @@ type Server struct {
 	retryCodecs   []securecookie.Codec // nil when RefreshRetryGrace is zero
 
 	discovery []byte
+
+	throttle  *loginThrottle
+	hashSlots chan struct{} // see authenticate
 }
 
 // New checks cfg, fills in its defaults, loads or creates the signing key
@@ -110,9 +115,13 @@ func New(cfg Config) (*Server, error) {
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"),
 		base:   strings.TrimSuffix(issuer.Path, "/"),
 		secure: issuer.Scheme == "https",
+		origin: webOrigin(issuer),
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		mux:    http.NewServeMux(),
+
+		throttle:  newLoginThrottle(cfg.LoginThrottle),
+		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	for _, c := range []struct {
 		codecs  *[]securecookie.Codec
@@ -198,6 +207,12 @@ func withDefaults(cfg Config) (Config, error) {
 	if g := cfg.RefreshRetryGrace; g < 0 || g > MaxRefreshRetryGrace {
 		return cfg, fmt.Errorf("authserver: RefreshRetryGrace must be between 0 (off) and %v, got %v", MaxRefreshRetryGrace, g)
 	}
+	if cfg.LoginThrottle == (LoginThrottle{}) {
+		cfg.LoginThrottle = DefaultLoginThrottle()
+	}
+	if err := cfg.LoginThrottle.check(); err != nil {
+		return cfg, fmt.Errorf("authserver: LoginThrottle: %w", err)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -281,6 +296,19 @@ func (s *Server) maintain(ctx context.Context) {
 	if err := s.keys.Refresh(ctx); err != nil && ctx.Err() == nil {
 		s.log.ErrorContext(ctx, "signing key check failed", "err", err)
 	}
+}
+
+// webOrigin is the origin of u as a browser serialises it: lower case,
+// without the scheme's default port.
+func webOrigin(u *url.URL) string {
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); p == "443" && u.Scheme == "https" || p == "80" && u.Scheme == "http" {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return u.Scheme + "://" + host
 }
 
 // url returns the absolute URL of an endpoint path.

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"slices"
-	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -21,7 +20,7 @@ const (
 // User is a person who can sign in at the login page.
 type User struct {
 	ID            string // what the person types as user id; also the "sub" claim
-	PasswordHash  []byte // bcrypt
+	PasswordHash  []byte // bcrypt, or argon2id in PHC form
 	Name          string
 	Email         string
 	EmailVerified bool
@@ -99,22 +98,39 @@ func (c *Client) CheckSecret(secret string) bool {
 
 // Directory is the immutable set of users and clients.
 type Directory struct {
-	users   map[string]*User
+	users   map[string]*User // by ID, as issued in "sub"
+	logins  map[string]login // by CanonicalID, as typed at the login page
 	clients map[string]*Client
 	// dummyHash is compared against when the user is unknown, so the login
 	// takes as long for unknown users as for wrong passwords.
-	dummyHash []byte
+	dummyHash passwordHash
 }
 
-// New builds a directory. It returns an error for duplicate IDs.
+// login is a user with the parsed password hash; hash is nil when the
+// configured one does not parse, and then nobody can sign in as the user.
+type login struct {
+	user *User
+	hash passwordHash
+}
+
+// New builds a directory. It returns an error for duplicate IDs, including
+// user IDs that differ only in what CanonicalID removes.
 func New(users []User, clients []Client) (*Directory, error) {
-	d := &Directory{users: map[string]*User{}, clients: map[string]*Client{}}
+	d := &Directory{users: map[string]*User{}, logins: map[string]login{}, clients: map[string]*Client{}}
+	var hashes []passwordHash
 	for i := range users {
 		u := users[i]
-		if _, dup := d.users[u.ID]; dup {
-			return nil, fmt.Errorf("duplicate user id %q", u.ID)
+		key := CanonicalID(u.ID)
+		if prev, dup := d.logins[key]; dup {
+			return nil, fmt.Errorf("user ids %q and %q are the same once case, width and spaces are ignored", prev.user.ID, u.ID)
+		}
+		l := login{user: &u}
+		if h, err := parsePasswordHash(u.PasswordHash); err == nil {
+			l.hash = h
+			hashes = append(hashes, h)
 		}
 		d.users[u.ID] = &u
+		d.logins[key] = l
 	}
 	for i := range clients {
 		c := clients[i]
@@ -123,30 +139,11 @@ func New(users []User, clients []Client) (*Directory, error) {
 		}
 		d.clients[c.ID] = &c
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte("gatehouse-timing-equaliser"), dummyCost(users))
-	if err != nil {
+	var err error
+	if d.dummyHash, err = dummyHash(hashes); err != nil {
 		return nil, err
 	}
-	d.dummyHash = h
 	return d, nil
-}
-
-// dummyCost is the bcrypt cost of the hash compared for unknown users: the
-// highest cost among the users' hashes, since bcrypt's time grows with the
-// cost and a cheaper dummy would tell unknown user IDs apart. With mixed
-// costs no single value hides every user; the highest hides the most
-// expensive ones. Without users it is bcrypt's default.
-func dummyCost(users []User) int {
-	cost := 0
-	for _, u := range users {
-		if c, err := bcrypt.Cost(u.PasswordHash); err == nil {
-			cost = max(cost, c)
-		}
-	}
-	if cost == 0 {
-		return bcrypt.DefaultCost
-	}
-	return cost
 }
 
 // Client returns the client with this ID, or nil.
@@ -155,16 +152,17 @@ func (d *Directory) Client(id string) *Client { return d.clients[id] }
 // User returns the user with this ID, or nil.
 func (d *Directory) User(id string) *User { return d.users[id] }
 
-// Authenticate returns the user if id and password match, else nil. It does
-// the same bcrypt work whether or not the user exists.
+// Authenticate returns the user whose CanonicalID is that of id if the
+// password matches, else nil. It does the same hashing work whether or not
+// the user exists.
 func (d *Directory) Authenticate(id, password string) *User {
-	u := d.users[strings.TrimSpace(id)]
+	l, ok := d.logins[CanonicalID(id)]
 	hash := d.dummyHash
-	if u != nil {
-		hash = u.PasswordHash
+	if l.hash != nil {
+		hash = l.hash
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || u == nil {
+	if !hash.verify([]byte(password)) || !ok || l.hash == nil {
 		return nil
 	}
-	return u
+	return l.user
 }

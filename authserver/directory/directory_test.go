@@ -1,6 +1,8 @@
 package directory
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -16,7 +18,11 @@ func mustHash(t *testing.T, s string) []byte {
 }
 
 func TestAuthenticate(t *testing.T) {
-	d, err := New([]User{{ID: "alice", PasswordHash: mustHash(t, "pw")}}, nil)
+	d, err := New([]User{
+		{ID: "alice", PasswordHash: mustHash(t, "pw")},
+		{ID: "Carol", PasswordHash: []byte(HashArgon2id("argon pw"))},
+		{ID: "dave", PasswordHash: []byte("pw")},
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +32,12 @@ func TestAuthenticate(t *testing.T) {
 	}{
 		{"alice", "pw", true},
 		{" alice ", "pw", true},
+		{"ALICE", "pw", true},
+		{"ａｌｉｃｅ", "pw", true},
+		{"carol", "argon pw", true},
+		{"Carol", "argon pw", true},
+		{"carol", "argon PW", false},
+		{"dave", "pw", false}, // unparsable hash: nobody can sign in as dave
 		{"alice", "PW", false},
 		{"alice", "", false},
 		{"bob", "pw", false},
@@ -61,8 +73,11 @@ func TestCheckSecret(t *testing.T) {
 }
 
 func TestNewRejectsDuplicates(t *testing.T) {
-	if _, err := New([]User{{ID: "a"}, {ID: "a"}}, nil); err == nil {
-		t.Error("duplicate user ids accepted")
+	for _, ids := range [][2]string{{"a", "a"}, {"Alice", " alice"}, {"ａ", "A"}} {
+		_, err := New([]User{{ID: ids[0]}, {ID: ids[1]}}, nil)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q and %q", ids[0], ids[1])) {
+			t.Errorf("user ids %q: got %v, want an error naming both", ids, err)
+		}
 	}
 	if _, err := New(nil, []Client{{ID: "c"}, {ID: "c"}}); err == nil {
 		t.Error("duplicate client ids accepted")
@@ -84,25 +99,32 @@ func TestClientHelpers(t *testing.T) {
 }
 
 // TestUnknownUsersCostAsMuchAsKnownOnes checks that the hash compared for
-// unknown user IDs has the cost of the configured users' hashes, so the login
-// takes as long for an unknown user as for a wrong password.
+// unknown user IDs has the parameters of the most expensive configured hash,
+// so the login takes as long for an unknown user as for a wrong password.
 func TestUnknownUsersCostAsMuchAsKnownOnes(t *testing.T) {
-	hashAt := func(cost int) []byte {
+	bcryptAt := func(cost int) []byte {
 		h, err := bcrypt.GenerateFromPassword([]byte("pw"), cost)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return h
 	}
+	argon := func(m, time uint32) []byte {
+		h := &argon2idHash{memory: m, time: time, threads: 1, salt: make([]byte, 16), key: make([]byte, 32)}
+		return []byte(h.String())
+	}
 	tests := []struct {
 		name  string
 		users []User
-		want  int
+		want  string // the dummy's parameters
 	}{
-		{"no users", nil, bcrypt.DefaultCost},
-		{"cheap hashes", []User{{ID: "a", PasswordHash: hashAt(bcrypt.MinCost)}}, bcrypt.MinCost},
-		{"mixed costs: the highest", []User{{ID: "a", PasswordHash: hashAt(bcrypt.MinCost)}, {ID: "b", PasswordHash: hashAt(bcrypt.MinCost + 1)}}, bcrypt.MinCost + 1},
-		{"unparsable hash ignored", []User{{ID: "a", PasswordHash: []byte("not a hash")}, {ID: "b", PasswordHash: hashAt(bcrypt.MinCost)}}, bcrypt.MinCost},
+		{"no users", nil, "bcrypt 10"},
+		{"cheap hashes", []User{{ID: "a", PasswordHash: bcryptAt(bcrypt.MinCost)}}, "bcrypt 4"},
+		{"mixed costs: the highest", []User{{ID: "a", PasswordHash: bcryptAt(bcrypt.MinCost)}, {ID: "b", PasswordHash: bcryptAt(bcrypt.MinCost + 1)}}, "bcrypt 5"},
+		{"unparsable hash ignored", []User{{ID: "a", PasswordHash: []byte("not a hash")}, {ID: "b", PasswordHash: bcryptAt(bcrypt.MinCost)}}, "bcrypt 4"},
+		{"argon2id: the most memory and passes", []User{{ID: "a", PasswordHash: argon(64, 2)}, {ID: "b", PasswordHash: argon(256, 1)}, {ID: "c", PasswordHash: argon(32, 3)}}, "argon2id m=256 t=1"},
+		{"mixed kinds: argon2id costlier", []User{{ID: "a", PasswordHash: bcryptAt(bcrypt.MinCost)}, {ID: "b", PasswordHash: argon(19*1024, 2)}}, "argon2id m=19456 t=2"},
+		{"mixed kinds: bcrypt costlier", []User{{ID: "a", PasswordHash: bcryptAt(bcrypt.MinCost + 1)}, {ID: "b", PasswordHash: argon(64, 1)}}, "bcrypt 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,12 +132,22 @@ func TestUnknownUsersCostAsMuchAsKnownOnes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := bcrypt.Cost(d.dummyHash)
-			if err != nil {
-				t.Fatal(err)
+			var got string
+			switch h := d.dummyHash.(type) {
+			case *bcryptHash:
+				c, err := bcrypt.Cost(h.hash)
+				if err != nil || c != h.cost {
+					t.Fatalf("dummy bcrypt hash %q does not have cost %d", h.hash, h.cost)
+				}
+				got = fmt.Sprintf("bcrypt %d", c)
+			case *argon2idHash:
+				got = fmt.Sprintf("argon2id m=%d t=%d", h.memory, h.time)
 			}
 			if got != tt.want {
-				t.Errorf("dummy hash cost %d, want %d", got, tt.want)
+				t.Errorf("dummy hash %s, want %s", got, tt.want)
+			}
+			if d.dummyHash.verify([]byte("pw")) || !d.dummyHash.verify([]byte(dummyPassword)) {
+				t.Error("the dummy hash is not a hash of the dummy password")
 			}
 		})
 	}

@@ -26,7 +26,9 @@ Usage:
   gatehouse check --config FILE   validate FILE and exit
   gatehouse explain --config FILE --user ID [--email E] [--groups a,b] [--claim k=v] METHOD URL
                                   show the route and rule that decide a request
-  gatehouse hash-password         read a password on stdin, print its bcrypt hash
+  gatehouse hash-password [--argon2id]
+                                  read a password on stdin, print its bcrypt
+                                  (or argon2id) hash
   gatehouse version               print the version
 `
 
@@ -62,7 +64,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "explain":
 		return explain(ctx, args[1:], stdout, stderr)
 	case "hash-password":
-		return hashPassword(stdin, stdout, stderr)
+		return hashPassword(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "gatehouse", buildVersion())
 		return nil

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse/gatehouse/authserver/directory"
 )
 
 func TestCommands(t *testing.T) {
@@ -24,6 +26,10 @@ func TestCommands(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, wantErr: `unknown command "frobnicate"`},
 		{name: "hash-password without input", args: []string{"hash-password"}, stdin: "", wantErr: "no password given"},
 		{name: "hash-password too long", args: []string{"hash-password"}, stdin: strings.Repeat("x", 73), wantErr: "at most 72"},
+		{name: "hash-password argon2id has no length limit", args: []string{"hash-password", "--argon2id"}, stdin: strings.Repeat("x", 73), wantStdout: "$argon2id$v=19$m=19456,t=2,p=1$"},
+		{name: "hash-password argon2id without input", args: []string{"hash-password", "--argon2id"}, stdin: "", wantErr: "no password given"},
+		{name: "hash-password with an argument", args: []string{"hash-password", "secret"}, wantErr: "takes no arguments"},
+		{name: "hash-password unknown flag", args: []string{"hash-password", "--scrypt"}, wantErr: "flag provided but not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -38,6 +44,21 @@ func TestCommands(t *testing.T) {
 				t.Errorf("stdout %q lacks %q", stdout.String(), tc.wantStdout)
 			}
 		})
+	}
+}
+
+func TestHashPasswordArgon2idFromPipe(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"hash-password", "--argon2id"}, strings.NewReader("s3cret pass\n"), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.TrimSpace(stdout.String())
+	d, err := directory.New([]directory.User{{ID: "u", PasswordHash: []byte(hash)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Authenticate("u", "s3cret pass") == nil || d.Authenticate("u", "s3cret pass\n") != nil {
+		t.Fatalf("printed hash %q does not match exactly the piped password", hash)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/authserver"
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/internal/testcert"
 )
@@ -135,7 +136,23 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 		{
 			name: "several problems at once",
 			yaml: strings.NewReplacer("http://localhost:9000", "localhost", `"$2a`, `"x$2a`).Replace(minimalAuth),
-			want: []string{"2 problems", ":2: authserver.issuer:", "not an absolute", ":7: authserver.users[0].password_hash: is not a bcrypt hash"},
+			want: []string{"2 problems", ":2: authserver.issuer:", "not an absolute", ":7: authserver.users[0].password_hash: is neither a bcrypt hash nor an argon2id hash"},
+		},
+		{
+			name: "argon2id hash out of bounds",
+			yaml: strings.Replace(minimalAuth, `"$2a$10$nS./0Q.CDp1T.yvtKbGIAePr9lUez3mRKswldUMYv9jWe0.7m00YW"`, `"$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"`, 1),
+			want: []string{":7: authserver.users[0].password_hash: has argon2id m=4194304; want 8 (8·p) to 262144 KiB"},
+		},
+		{
+			name: "user ids equal but for case and width",
+			yaml: strings.Replace(minimalAuth, "  clients:\n", "    - id: \"Ｕ \"\n      password_hash: \"$2a$10$nS./0Q.CDp1T.yvtKbGIAePr9lUez3mRKswldUMYv9jWe0.7m00YW\"\n  clients:\n", 1),
+			want: []string{":8: authserver.users[1].id: \"Ｕ \" and users[0].id \"u\" are the same user id once case, width and spaces are ignored"},
+		},
+		{
+			name: "login throttle limits",
+			yaml: minimalAuth + "  login_throttle:\n    base_delay: 10s\n    max_delay: 5s\n    per_ip: {delay_after: 5, lock_after: 5}\n    per_account: {delay_after: -1}\n    window: -1m\n",
+			want: []string{":14: authserver.login_throttle.max_delay: 5s is shorter than base_delay 10s", ":15: authserver.login_throttle.per_ip.lock_after: must be more than delay_after (5)",
+				":16: authserver.login_throttle.per_account.delay_after: must be at least 1", ":17: authserver.login_throttle.window: must be a positive duration"},
 		},
 		{
 			name: "short cookie secret",
@@ -371,6 +388,59 @@ func TestInsecureAllowHTTP(t *testing.T) {
 	}
 	if _, err := Load(path); err != nil {
 		t.Fatalf("got %v, want an http issuer accepted with insecure_allow_http", err)
+	}
+}
+
+func TestLoginThrottleConverts(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       authserver.LoginThrottle
+	}{
+		{"defaults", "", authserver.DefaultLoginThrottle()},
+		{"off", "  login_throttle: {enabled: false}\n", authserver.LoginThrottle{Disabled: true}},
+		{"some set", "  login_throttle: {lock_duration: 1h, per_ip: {lock_after: 500}}\n", func() authserver.LoginThrottle {
+			d := authserver.DefaultLoginThrottle()
+			d.LockDuration, d.IP.LockAfter = time.Hour, 500
+			return d
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(minimalAuth+tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ac, err := c.AuthServer(nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ac.LoginThrottle != tc.want {
+				t.Errorf("got %+v, want %+v", ac.LoginThrottle, tc.want)
+			}
+		})
+	}
+}
+
+func TestArgon2idPasswordHash(t *testing.T) {
+	hash := directory.HashArgon2id("pw")
+	yaml := strings.Replace(minimalAuth, "$2a$10$nS./0Q.CDp1T.yvtKbGIAePr9lUez3mRKswldUMYv9jWe0.7m00YW", hash, 1)
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatalf("got %v, want an argon2id password hash accepted", err)
+	}
+	ac, err := c.AuthServer(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ac.Directory.Authenticate(" U ", "pw") == nil {
+		t.Error("the user with an argon2id hash cannot sign in")
 	}
 }
 

@@ -45,8 +45,24 @@ func (c *Config) AuthServer(store storage.Store, logger *slog.Logger) (authserve
 		ConsentTTL:        a.Lifetimes.Consent,
 		RefreshRetryGrace: a.RefreshRetryGrace,
 		CookieSecrets:     bytesList(a.CookieSecrets),
+		LoginThrottle:     loginThrottle(a.LoginThrottle),
 		Logger:            logger,
 	}, nil
+}
+
+func loginThrottle(t LoginThrottle) authserver.LoginThrottle {
+	if !*t.Enabled {
+		return authserver.LoginThrottle{Disabled: true}
+	}
+	return authserver.LoginThrottle{
+		Window:       t.Window,
+		BaseDelay:    t.BaseDelay,
+		MaxDelay:     t.MaxDelay,
+		LockDuration: t.LockDuration,
+		Account:      authserver.ThrottleLimits(t.PerAccount),
+		IP:           authserver.ThrottleLimits(t.PerIP),
+		MaxEntries:   t.MaxEntries,
+	}
 }
 
 func users(in []User) []directory.User {

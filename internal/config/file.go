@@ -31,6 +31,7 @@ type AuthServer struct {
 	CookieSecrets     []string      `yaml:"cookie_secrets"`
 	CookieSecretsFile string        `yaml:"cookie_secrets_file"`
 	Storage           Storage       `yaml:"storage"`
+	LoginThrottle     LoginThrottle `yaml:"login_throttle"`
 	Users             []User        `yaml:"users"`
 	Clients           []Client      `yaml:"clients"`
 }
@@ -43,6 +44,25 @@ type Lifetimes struct {
 	RefreshToken      time.Duration `yaml:"refresh_token"`
 	LoginSession      time.Duration `yaml:"login_session"`
 	Consent           time.Duration `yaml:"consent"`
+}
+
+// LoginThrottle limits password guessing; authserver.LoginThrottle
+// documents each field.
+type LoginThrottle struct {
+	Enabled      *bool          `yaml:"enabled"` // true when not set
+	Window       time.Duration  `yaml:"window"`
+	BaseDelay    time.Duration  `yaml:"base_delay"`
+	MaxDelay     time.Duration  `yaml:"max_delay"`
+	LockDuration time.Duration  `yaml:"lock_duration"`
+	PerAccount   ThrottleLimits `yaml:"per_account"`
+	PerIP        ThrottleLimits `yaml:"per_ip"`
+	MaxEntries   int            `yaml:"max_entries"`
+}
+
+// ThrottleLimits are failure counts of login_throttle.
+type ThrottleLimits struct {
+	DelayAfter int `yaml:"delay_after"`
+	LockAfter  int `yaml:"lock_after"`
 }
 
 // Storage selects and configures the authserver's store.

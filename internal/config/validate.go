@@ -122,6 +122,21 @@ func (l *loader) applyDefaults(f *File) {
 		setDefault(&lt.RefreshToken, d.RefreshToken)
 		setDefault(&lt.LoginSession, d.LoginSession)
 		setDefault(&lt.Consent, d.Consent)
+		th := &a.LoginThrottle
+		if th.Enabled == nil {
+			on := true
+			th.Enabled = &on
+		}
+		dt := authserver.DefaultLoginThrottle()
+		setDefault(&th.Window, dt.Window)
+		setDefault(&th.BaseDelay, dt.BaseDelay)
+		setDefault(&th.MaxDelay, dt.MaxDelay)
+		setDefault(&th.LockDuration, dt.LockDuration)
+		setDefault(&th.PerAccount.DelayAfter, dt.Account.DelayAfter)
+		setDefault(&th.PerAccount.LockAfter, dt.Account.LockAfter)
+		setDefault(&th.PerIP.DelayAfter, dt.IP.DelayAfter)
+		setDefault(&th.PerIP.LockAfter, dt.IP.LockAfter)
+		setDefault(&th.MaxEntries, dt.MaxEntries)
 		setDefault(&a.Storage.Type, "sqlite")
 		if a.Storage.Type == "sqlite" {
 			if a.Storage.SQLite == nil {
@@ -258,21 +273,34 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 	}
 	l.cookieSecrets("authserver.cookie_secrets", a.CookieSecrets)
 	l.validateStorage(&a.Storage)
+	l.validateLoginThrottle(&a.LoginThrottle)
 
 	if len(a.Users) == 0 {
 		l.addf("authserver.users", "no users are configured, so nobody can sign in; add at least one (password hashes come from `gatehouse hash-password`)")
 	}
-	seenUsers := map[string]bool{}
+	// People sign in with what directory.CanonicalID makes of what they
+	// type, so IDs equal in that form would be one account.
+	seenUsers := map[string]int{}
 	for i, u := range a.Users {
 		field := fmt.Sprintf("authserver.users[%d]", i)
+		key := directory.CanonicalID(u.ID)
+		prev, dup := seenUsers[key]
 		switch {
-		case u.ID == "":
+		case key == "":
 			l.addf(field+".id", "is required")
-		case seenUsers[u.ID]:
+		case dup && a.Users[prev].ID == u.ID:
 			l.addf(field+".id", "user id %q is used twice", u.ID)
+		case dup:
+			l.addf(field+".id", "%q and users[%d].id %q are the same user id once case, width and spaces are ignored; rename one", u.ID, prev, a.Users[prev].ID)
 		}
-		seenUsers[u.ID] = true
-		l.bcryptHash(field+".password_hash", u.PasswordHash)
+		if !dup {
+			seenUsers[key] = i
+		}
+		l.passwordHash(field+".password_hash", u.PasswordHash)
+	}
+	isUser := func(id string) bool {
+		_, ok := seenUsers[directory.CanonicalID(id)]
+		return ok
 	}
 
 	if len(a.Clients) == 0 {
@@ -283,7 +311,7 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 		field := fmt.Sprintf("authserver.clients[%d]", i)
 		l.validateClient(field, &a.Clients[i], seenClients)
 		l.validateClientLogout(field, &a.Clients[i], a.InsecureAllowHTTP)
-		if c := a.Clients[i]; seenUsers[c.ID] && slices.Contains(c.GrantTypes, grantClientCredentials) {
+		if c := a.Clients[i]; slices.Contains(c.GrantTypes, grantClientCredentials) && isUser(c.ID) {
 			// The client is the subject of its own tokens (RFC 9068 §2.2),
 			// which must not be mistaken for the user's (§5).
 			l.addf(field+".id", "%q is also a user id, and tokens this client gets with client_credentials have it as subject; rename the client or the user", c.ID)
@@ -547,6 +575,38 @@ func (l *loader) bcryptHash(field, hash string) {
 	}
 	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
 		l.addf(field, "is not a bcrypt hash; make one with `gatehouse hash-password`")
+	}
+}
+
+func (l *loader) validateLoginThrottle(t *LoginThrottle) {
+	const field = "authserver.login_throttle"
+	for name, d := range map[string]time.Duration{"window": t.Window, "base_delay": t.BaseDelay, "max_delay": t.MaxDelay, "lock_duration": t.LockDuration} {
+		l.positive(field+"."+name, d)
+	}
+	if t.MaxDelay > 0 && t.MaxDelay < t.BaseDelay {
+		l.addf(field+".max_delay", "%s is shorter than base_delay %s", t.MaxDelay, t.BaseDelay)
+	}
+	if t.MaxEntries < 1 {
+		l.addf(field+".max_entries", "must be a positive number")
+	}
+	for name, lim := range map[string]ThrottleLimits{"per_account": t.PerAccount, "per_ip": t.PerIP} {
+		switch {
+		case lim.DelayAfter < 1:
+			l.addf(field+"."+name+".delay_after", "must be at least 1")
+		case lim.LockAfter <= lim.DelayAfter:
+			l.addf(field+"."+name+".lock_after", "must be more than delay_after (%d), or the delays never happen", lim.DelayAfter)
+		}
+	}
+}
+
+// passwordHash accepts what directory.New can verify: bcrypt or argon2id.
+func (l *loader) passwordHash(field, hash string) {
+	if hash == "" {
+		l.addf(field, "is required; make one with `gatehouse hash-password`")
+		return
+	}
+	if err := directory.ParsePasswordHash(hash); err != nil {
+		l.addf(field, "%v", err)
 	}
 }
 

@@ -1,0 +1,66 @@
+package authserver
+
+// This file holds the checks of the login and consent form posts beyond
+// their CSRF tokens: that the browser says the form came from this server,
+// and that each form is submitted successfully only once.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/authserver/storage"
+)
+
+// checkFormOrigin refuses a form post that the browser says came from
+// another site. Sec-Fetch-Site is set by the browser and is decisive when
+// present: same-origin for the server's own forms, none for a navigation
+// the person started. Otherwise Origin must be the issuer's. "null" tells
+// nothing: browsers send it for pages with Referrer-Policy no-referrer,
+// which ours have. Without either header (older browsers, scripts) the
+// CSRF token, checked as well, is the protection.
+func (s *Server) checkFormOrigin(r *http.Request) error {
+	site := r.Header.Get("Sec-Fetch-Site")
+	origin := r.Header.Get("Origin")
+	switch {
+	case site == "same-origin" || site == "none":
+		return nil
+	case site != "":
+		return crossSitePageError("the browser says it was sent from another site (Sec-Fetch-Site: " + site + ")")
+	case origin != "" && origin != "null" && !strings.EqualFold(origin, s.origin):
+		return crossSitePageError("it was sent from " + origin)
+	}
+	return nil
+}
+
+func crossSitePageError(why string) *pageError {
+	return &pageError{
+		status:  http.StatusForbidden,
+		title:   "The form was sent from another site",
+		message: "This form can only be submitted from this sign-in service's own pages.",
+		hint:    "If you did not mean to sign in, close this page. Otherwise go back to the application you wanted to use and sign in from there.",
+		cause:   errors.New(why),
+	}
+}
+
+// claimForm marks the form of the sealed request sr as used for step
+// ("login" or "consent") until the request expires, on every replica. A
+// second submission of the same form gets a page saying so and does
+// nothing.
+func (s *Server) claimForm(ctx context.Context, step string, sr *sealedRequest) error {
+	err := s.cfg.Store.ClaimOnce(ctx, step+"/"+sr.ID, sr.ExpiresAt, s.now())
+	switch {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return &pageError{
+			status:  http.StatusConflict,
+			title:   "This form was already used",
+			message: "This form has already been submitted once, and a form can only be used once.",
+			hint:    "Go back to the application you wanted to use and sign in from there again.",
+		}
+	case err != nil:
+		return fmt.Errorf("claiming the %s form: %w", step, err)
+	}
+	return nil
+}
