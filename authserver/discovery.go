@@ -8,8 +8,8 @@ import (
 )
 
 // discoveryDocument builds the OpenID Provider metadata (OpenID Connect
-// Discovery §3, RFC 8414 §2). It depends only on the configuration, so it is
-// built once.
+// Discovery §3, RFC 8414 §2). It depends only on the configuration and the
+// key manager's algorithms, so it is built once.
 func (s *Server) discoveryDocument() ([]byte, error) {
 	return json.Marshal(struct {
 		Issuer                            string   `json:"issuer"`
@@ -42,7 +42,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		ResponseModesSupported:            []string{"query"},
 		GrantTypesSupported:               []string{grantAuthorizationCode, grantRefreshToken},
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{s.cfg.SigningAlgorithm},
+		IDTokenSigningAlgValuesSupported:  s.keys.Algorithms(),
 		TokenEndpointAuthMethodsSupported: []string{directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
