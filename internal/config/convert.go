@@ -80,6 +80,7 @@ func clients(in []Client) []directory.Client {
 			AuthMethod:   c.TokenEndpointAuthMethod,
 			GrantTypes:   c.GrantTypes,
 			RequirePKCE:  c.RequirePKCE == nil || *c.RequirePKCE,
+			SigningAlg:   c.IDTokenSignedResponseAlg,
 		}
 	}
 	return out

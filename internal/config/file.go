@@ -85,6 +85,8 @@ type Client struct {
 	TokenEndpointAuthMethod string   `yaml:"token_endpoint_auth_method"`
 	GrantTypes              []string `yaml:"grant_types"`
 	RequirePKCE             *bool    `yaml:"require_pkce"`
+	// IDTokenSignedResponseAlg: see directory.Client.SigningAlg.
+	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg"`
 }
 
 // Proxy is the `proxy:` section.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/keys"
 	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
 	"github.com/gatehouse/gatehouse/proxy"
 )
@@ -237,7 +238,7 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 		}
 		l.requireTLS("authserver.issuer", u, a.InsecureAllowHTTP)
 	}
-	l.oneOf("authserver.signing_algorithm", a.SigningAlgorithm, "ES256", "RS256")
+	l.oneOf("authserver.signing_algorithm", a.SigningAlgorithm, keys.Supported()...)
 	l.positive("authserver.key_rotation_period", a.KeyRotationPeriod)
 	lt := a.Lifetimes
 	for name, d := range map[string]time.Duration{
@@ -305,6 +306,9 @@ func (l *loader) validateClient(field string, c *Client, seen map[string]bool) {
 		if u := l.absURL(rf, raw); u != nil && u.Fragment != "" {
 			l.addf(rf, "a redirect URI must not contain a fragment (RFC 6749 §3.1.2)")
 		}
+	}
+	if c.IDTokenSignedResponseAlg != "" { // empty: authserver.signing_algorithm
+		l.oneOf(field+".id_token_signed_response_alg", c.IDTokenSignedResponseAlg, keys.Supported()...)
 	}
 	l.oneOf(field+".token_endpoint_auth_method", c.TokenEndpointAuthMethod,
 		directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone)
