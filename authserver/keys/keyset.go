@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -35,6 +36,15 @@ type key struct {
 // current key (the newest not retired). Keys of other algorithms are
 // ignored: they are never used to sign, verify or publish.
 func parse(stored []storage.SigningKey, now time.Time) (*keySet, error) {
+	// Newest first, ties by ID, whatever order stored came in (from the
+	// store or from a rotation), so that every replica publishes the same
+	// JWKS.
+	stored = slices.SortedFunc(slices.Values(stored), func(a, b storage.SigningKey) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	set := &keySet{
 		loadedAt: now,
 		current:  make(map[string]*key, len(supported)),
