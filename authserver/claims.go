@@ -84,12 +84,22 @@ func (s *Server) signIDToken(ctx context.Context, user *directory.User, p idToke
 	if err != nil {
 		return "", fmt.Errorf("encoding ID token claims: %w", err)
 	}
-	return s.keys.Sign(ctx, "", keys.TypeIDToken, payload)
+	return s.keys.Sign(ctx, s.signingAlg(p.clientID), keys.TypeIDToken, payload)
+}
+
+// signingAlg is the JWS alg of the tokens signed for a client: its
+// id_token_signed_response_alg, or "" for the server's default.
+func (s *Server) signingAlg(clientID string) string {
+	if c := s.cfg.Directory.Client(clientID); c != nil {
+		return c.SigningAlg
+	}
+	return ""
 }
 
 // accessTokenHash is the at_hash claim (OpenID Connect Core §3.1.3.6): the
-// left half of the access token's hash, base64url-encoded. Both supported
-// algorithms, ES256 and RS256, hash with SHA-256.
+// left half of the access token's hash, base64url-encoded, with the hash of
+// the ID token's alg. Both algorithms a client may choose, ES256 and RS256,
+// use SHA-256.
 func accessTokenHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])

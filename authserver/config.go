@@ -19,8 +19,9 @@ type Config struct {
 	Directory *directory.Directory
 	Store     storage.Store
 
-	// SigningAlgorithm is the only JWS alg produced or accepted: ES256
-	// (default) or RS256.
+	// SigningAlgorithm is the JWS alg of ID tokens for clients that name
+	// none (directory.Client.SigningAlg): ES256 (default) or RS256. Keys of
+	// both are kept, published and accepted either way.
 	SigningAlgorithm string
 	// KeyRotationPeriod is how long a signing key signs before a new one
 	// takes over. Zero means 30 days.

@@ -8,8 +8,8 @@ import (
 )
 
 // discoveryDocument builds the OpenID Provider metadata (OpenID Connect
-// Discovery §3, RFC 8414 §2). It depends only on the configuration, so it is
-// built once.
+// Discovery §3, RFC 8414 §2). It depends only on the configuration and the
+// key manager's algorithms, so it is built once.
 func (s *Server) discoveryDocument() ([]byte, error) {
 	return json.Marshal(struct {
 		Issuer                            string   `json:"issuer"`
@@ -51,7 +51,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		ResponseModesSupported:            []string{"query"},
 		GrantTypesSupported:               supportedGrantTypes(),
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{s.cfg.SigningAlgorithm},
+		IDTokenSigningAlgValuesSupported:  s.keys.Algorithms(),
 		TokenEndpointAuthMethodsSupported: []string{directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone},
 		RevocationAuthMethodsSupported:    []string{directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone},
 		// Introspection tells whether a token is live, so it needs a secret.

@@ -147,9 +147,6 @@ func New(cfg Config) (*Server, error) {
 	if s.tmpl, err = loadTemplates(); err != nil {
 		return nil, err
 	}
-	if s.discovery, err = s.discoveryDocument(); err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.keys, err = keys.New(ctx, keys.Config{
@@ -162,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authserver: %w", err)
+	}
+	if s.discovery, err = s.discoveryDocument(); err != nil {
+		return nil, err
 	}
 	s.routes()
 	return s, nil

@@ -19,6 +19,7 @@ func TestDiscovery(t *testing.T) {
 	for _, alg := range []string{"ES256", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.SigningAlgorithm = alg })
+			other := map[string]string{"ES256": "RS256", "RS256": "ES256"}[alg]
 			r := h.browser().get(PathDiscovery)
 			if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/json" {
 				t.Fatalf("status %d, Content-Type %q", r.status, r.header.Get("Content-Type"))
@@ -44,7 +45,7 @@ func TestDiscovery(t *testing.T) {
 				"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials"},
 				"code_challenge_methods_supported":      {"S256"},
 				"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "none"},
-				"id_token_signing_alg_values_supported": {alg},
+				"id_token_signing_alg_values_supported": {alg, other},
 				"subject_types_supported":               {"public"},
 			}
 			for k, want := range wantList {
@@ -69,8 +70,17 @@ func TestDiscovery(t *testing.T) {
 			if err := json.Unmarshal([]byte(keys.body), &set); err != nil {
 				t.Fatalf("jwks: %v; body %s", err, keys.body)
 			}
-			if len(set.Keys) != 1 || set.Keys[0].KeyID == "" || set.Keys[0].Algorithm != alg || !set.Keys[0].IsPublic() {
-				t.Errorf("jwks = %s, want one public %s key with a kid", keys.body, alg)
+			// Every alg discovery advertises has its key (OpenID Connect
+			// Discovery §3 requires RS256), whatever the default.
+			var algs []string
+			for _, k := range set.Keys {
+				if k.KeyID == "" || !k.IsPublic() || k.Use != "sig" {
+					t.Errorf("jwks key %+v, want a public signing key with a kid", k)
+				}
+				algs = append(algs, k.Algorithm)
+			}
+			if slices.Sort(algs); !slices.Equal(algs, []string{"ES256", "RS256"}) {
+				t.Errorf("jwks = %s, want one ES256 and one RS256 key", keys.body)
 			}
 			if strings.Contains(keys.body, `"d"`) {
 				t.Error("jwks leaks private key material")
@@ -181,13 +191,14 @@ func TestMaintain(t *testing.T) {
 		t.Errorf("maintenance log lacks the removed code:\n%s", h.logs.String())
 	}
 
-	// Maintenance rotates the signing key when it is due.
+	// Maintenance rotates the signing keys, one per algorithm, when due.
 	before := mustKIDs(t, h)
 	h.clk.Advance(h.srv.cfg.KeyRotationPeriod)
 	h.srv.maintain(ctx)
 	after := mustKIDs(t, h)
-	if len(after) != 2 || after[1] != before[0] {
-		t.Errorf("after the rotation period, published kids %v (before %v), want a new key then the old", after, before)
+	if len(before) != 2 || len(after) != 4 || slices.Contains(before, after[0]) || slices.Contains(before, after[1]) ||
+		!slices.Equal(slices.Sorted(slices.Values(after[2:])), slices.Sorted(slices.Values(before))) {
+		t.Errorf("after the rotation period, published kids %v (before %v), want two new keys then the old two", after, before)
 	}
 
 	// Maintain returns once its context is done.

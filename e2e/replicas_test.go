@@ -90,8 +90,8 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	defer srvB.Close()
 
 	kidsA, kidsB := jwksKids(t, issuer), jwksKids(t, srvB.URL)
-	if len(kidsA) != 1 || !slices.Equal(kidsA, kidsB) {
-		t.Fatalf("JWKS: replica A publishes %v, B publishes %v; want the same single key", kidsA, kidsB)
+	if len(kidsA) != 2 || !slices.Equal(kidsA, kidsB) {
+		t.Fatalf("JWKS: replica A publishes %v, B publishes %v; want the same two keys, ES256 and RS256", kidsA, kidsB)
 	}
 
 	// A code issued by A is redeemed at B, and B's ID token verifies with the
@@ -109,6 +109,7 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	if _, err := verifyWith(issuer+"/keys", tok.Extra("id_token").(string)); err != nil {
 		t.Fatalf("ID token from replica B does not verify with replica A's JWKS: %v", err)
 	}
+	signedBefore := headerKid(t, tok.Extra("id_token").(string))
 	// The refresh token B issued works at A. (That a code is redeemed once
 	// across replicas is checked by conformance.RunReplicaTests.)
 	ocA := *oc
@@ -122,21 +123,23 @@ func TestTwoReplicasOnPostgres(t *testing.T) {
 	maintainCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { a.Maintain(maintainCtx); close(done) }()
-	waitFor(t, "replica A to rotate its key", func() bool { return len(jwksKids(t, issuer)) == 2 })
+	waitFor(t, "replica A to rotate its keys", func() bool { return len(jwksKids(t, issuer)) == 4 })
 	stop()
 	<-done
 	waitFor(t, "replica B to publish A's new key", func() bool {
 		return slices.Equal(jwksKids(t, srvB.URL), jwksKids(t, issuer))
 	})
 	newKids := jwksKids(t, issuer)
-	if !slices.Contains(newKids, kidsA[0]) {
-		t.Errorf("after rotation the retired key %s is no longer published (%v)", kidsA[0], newKids)
+	for _, kid := range kidsA {
+		if !slices.Contains(newKids, kid) {
+			t.Errorf("after rotation the retired key %s is no longer published (%v)", kid, newKids)
+		}
 	}
 	tok = codeFlow(t, ctx, oc) // signed at B after A's rotation
 	if _, err := verifyWith(srvB.URL+"/keys", tok.Extra("id_token").(string)); err != nil {
 		t.Fatal(err)
 	}
-	if kid := headerKid(t, tok.Extra("id_token").(string)); kid == kidsA[0] {
+	if kid := headerKid(t, tok.Extra("id_token").(string)); kid == signedBefore {
 		t.Errorf("replica B still signs with the retired key %s after A rotated", kid)
 	}
 }

@@ -1,28 +1,23 @@
-// Package keys manages the keys that sign ID tokens: it loads them from the
-// store or generates the first one, rotates them on a schedule, signs with
-// the current key, verifies with any key still published, and publishes the
-// public halves as a JWK Set.
+// Package keys manages the keys that sign tokens: it keeps one current key
+// for each supported algorithm (ES256 and RS256), loading them from the store
+// or generating them, rotates each on its own schedule, signs with the
+// current key of the algorithm asked for, verifies with any key still
+// published, and publishes the public halves as a JWK Set.
 //
 // The store is the single source of truth. Every change goes through
 // storage.Store.UpdateSigningKeys, a compare-and-swap, so replicas sharing a
-// database agree on one signing key and only one of them rotates it. Each
-// Manager caches the set and reads the store again when the cache is older
-// than the reload interval, when the signing key is due for rotation, or when
-// asked to verify a token signed by a key it does not know.
+// database agree on one current key per algorithm and only one of them
+// rotates it. Each Manager caches the set and reads the store again when the
+// cache is older than the reload interval, when a current key is due for
+// rotation, or when asked to verify a token signed by a key it does not know.
 package keys
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +33,17 @@ const (
 	RS256 = "RS256"
 )
 
+// supported lists every algorithm the manager keeps a key of. RS256 is there
+// because OpenID Connect Discovery §3 requires it; ES256 is the faster one.
+var supported = []string{ES256, RS256}
+
+// joseAlgs is supported as go-jose wants it for parsing, so that every other
+// alg is refused before a key is looked up.
+var joseAlgs = []jose.SignatureAlgorithm{ES256, RS256}
+
+// Supported returns the JWS algs a Manager signs with and accepts.
+func Supported() []string { return slices.Clone(supported) }
+
 // ErrUnknownKey means a token names a key ID that is not published (never
 // was, or has been dropped since every token it signed expired).
 var ErrUnknownKey = errors.New("keys: unknown signing key")
@@ -47,16 +53,14 @@ var ErrUnknownKey = errors.New("keys: unknown signing key")
 // a flood of store reads.
 const unknownKeyReloadGap = time.Second
 
-// rsaBits is the modulus size of generated RS256 keys.
-const rsaBits = 2048
-
 // Config is what a Manager needs.
 type Config struct {
 	Store storage.Store
-	// Algorithm is the only JWS alg the manager signs with or accepts: ES256
-	// (the default when empty) or RS256.
+	// Algorithm is the JWS alg Sign uses when the caller names none: ES256
+	// (the default when empty) or RS256. Keys of both are kept either way.
 	Algorithm string
-	// RotationPeriod is how long a key signs before a new one takes over.
+	// RotationPeriod is how long a key signs before a new one of its
+	// algorithm takes over.
 	RotationPeriod time.Duration
 	// MaxTokenLifetime is the longest lifetime of anything signed with these
 	// keys. A retired key stays published this long after its retirement, so
@@ -71,11 +75,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Manager signs with the current key and publishes the verification keys.
+// Manager signs with the current keys and publishes the verification keys.
 // It is safe for concurrent use.
 type Manager struct {
 	store          storage.Store
-	alg            jose.SignatureAlgorithm
+	defaultAlg     string
 	rotationPeriod time.Duration
 	maxLifetime    time.Duration
 	reloadInterval time.Duration
@@ -97,24 +101,9 @@ const (
 
 var tokenTypes = []string{TypeIDToken, TypeAccessToken, TypeLogoutToken}
 
-// keySet is one parsed snapshot of the stored keys of the manager's
-// algorithm that are still published.
-type keySet struct {
-	loadedAt time.Time
-	active   *key
-	signers  map[string]jose.Signer // by token type, ready to sign
-	keys     []*key                 // newest first, active included
-}
-
-type key struct {
-	jwk          jose.JSONWebKey // private
-	createdAt    time.Time
-	retiredAt    time.Time
-	publishUntil time.Time
-}
-
-// New returns a Manager, generating and storing the first key if the store
-// has no usable one. Replicas calling New at once end up with one key.
+// New returns a Manager, generating and storing a key of each supported
+// algorithm the store lacks a current one of. Replicas calling New at once
+// end up with one current key per algorithm.
 func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("keys: no store given")
@@ -122,8 +111,8 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = ES256
 	}
-	if cfg.Algorithm != ES256 && cfg.Algorithm != RS256 {
-		return nil, fmt.Errorf("keys: signing algorithm %q is not supported; use %s or %s", cfg.Algorithm, ES256, RS256)
+	if !slices.Contains(supported, cfg.Algorithm) {
+		return nil, fmt.Errorf("keys: signing algorithm %q is not supported; use %s", cfg.Algorithm, strings.Join(supported, " or "))
 	}
 	if cfg.RotationPeriod <= 0 {
 		return nil, fmt.Errorf("keys: rotation period must be positive, got %v", cfg.RotationPeriod)
@@ -145,7 +134,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		store:          cfg.Store,
-		alg:            jose.SignatureAlgorithm(cfg.Algorithm),
+		defaultAlg:     cfg.Algorithm,
 		rotationPeriod: cfg.RotationPeriod,
 		maxLifetime:    cfg.MaxTokenLifetime,
 		reloadInterval: cfg.ReloadInterval,
@@ -158,22 +147,37 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Algorithm returns the JWS alg the manager signs with and accepts.
-func (m *Manager) Algorithm() string { return string(m.alg) }
+// Algorithm returns the default JWS alg: the one Sign uses when given none.
+func (m *Manager) Algorithm() string { return m.defaultAlg }
 
-// Sign signs payload with the current key of algorithm alg (the
-// configured one when empty) and returns the JWS in compact serialisation,
-// with the key's ID in the "kid" header and typ, one of the Type constants,
-// in the "typ" header.
+// Algorithms returns every JWS alg the manager signs with and accepts, the
+// default first, as discovery advertises them.
+func (m *Manager) Algorithms() []string {
+	out := []string{m.defaultAlg}
+	for _, alg := range supported {
+		if alg != m.defaultAlg {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// Sign signs payload with the current key of algorithm alg (the default
+// when empty) and returns the JWS in compact serialisation, with the key's
+// ID in the "kid" header and typ, one of the Type constants, in the "typ"
+// header.
 func (m *Manager) Sign(ctx context.Context, alg, typ string, payload []byte) (string, error) {
-	if alg != "" && alg != string(m.alg) {
-		return "", fmt.Errorf("keys: no %s signing key; the server signs with %s", alg, m.alg)
+	if alg == "" {
+		alg = m.defaultAlg
+	}
+	if !slices.Contains(supported, alg) {
+		return "", fmt.Errorf("keys: no %s signing key; the server signs with %s", alg, strings.Join(supported, " or "))
 	}
 	set, err := m.load(ctx, m.reloadInterval)
 	if err != nil {
 		return "", err
 	}
-	signer, ok := set.signers[typ]
+	signer, ok := set.signers[signerID{alg, typ}]
 	if !ok {
 		return "", fmt.Errorf("keys: token type %q is not one the server signs", typ)
 	}
@@ -185,43 +189,49 @@ func (m *Manager) Sign(ctx context.Context, alg, typ string, payload []byte) (st
 }
 
 // Verify checks a compact JWS of token type typ signed by one of the
-// published keys and returns its payload. Any other alg is refused before a
-// key is even looked up, and so is a token of another type.
+// published keys and returns its payload. An alg other than the supported
+// ones is refused before a key is even looked up, and so is a token of
+// another type; the key named must be one of the alg in the header.
 func (m *Manager) Verify(ctx context.Context, token, typ string) ([]byte, error) {
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{m.alg})
+	jws, err := jose.ParseSignedCompact(token, joseAlgs)
 	if err != nil {
 		return nil, fmt.Errorf("keys: parsing token: %w", err)
 	}
 	if len(jws.Signatures) != 1 {
 		return nil, errors.New("keys: token must carry exactly one signature")
 	}
+	header := jws.Signatures[0].Header
 	if got, _ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string); !sameType(got, typ) {
 		return nil, fmt.Errorf("keys: token type %q, want %q", got, typ)
 	}
-	kid := jws.Signatures[0].Header.KeyID
 	set, err := m.load(ctx, m.reloadInterval)
 	if err != nil {
 		return nil, err
 	}
-	k := set.find(kid, m.now())
+	k := set.find(header.KeyID, m.now())
 	if k == nil {
 		// Another replica may have rotated since the cache was filled.
 		if set, err = m.load(ctx, unknownKeyReloadGap); err != nil {
 			return nil, err
 		}
-		if k = set.find(kid, m.now()); k == nil {
-			return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+		if k = set.find(header.KeyID, m.now()); k == nil {
+			return nil, fmt.Errorf("%w %q", ErrUnknownKey, header.KeyID)
 		}
+	}
+	// Each key is for one alg only (RFC 8725 §3.1).
+	if k.jwk.Algorithm != header.Algorithm {
+		return nil, fmt.Errorf("keys: token signed with %s names %q, a %s key", header.Algorithm, header.KeyID, k.jwk.Algorithm)
 	}
 	payload, err := jws.Verify(k.jwk.Public())
 	if err != nil {
-		return nil, fmt.Errorf("keys: verifying token signed by %q: %w", kid, err)
+		return nil, fmt.Errorf("keys: verifying token signed by %q: %w", header.KeyID, err)
 	}
 	return payload, nil
 }
 
 // PublicKeys returns the public half of every key whose signatures may still
-// be verified: the current key and retired keys until their PublishUntil.
+// be verified, of every algorithm: the current keys and retired keys until
+// their PublishUntil.
 func (m *Manager) PublicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
 	set, err := m.load(ctx, m.reloadInterval)
 	if err != nil {
@@ -237,190 +247,12 @@ func (m *Manager) PublicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
 	return out, nil
 }
 
-// Refresh reads the store now and rotates the signing key if it is due. The
-// server's maintenance loop calls it so that rotation happens on schedule
-// even when nothing is being signed.
+// Refresh reads the store now and rotates any key that is due. The server's
+// maintenance loop calls it so that rotation happens on schedule even when
+// nothing is being signed.
 func (m *Manager) Refresh(ctx context.Context) error {
 	_, err := m.load(ctx, 0)
 	return err
-}
-
-// load returns the cached key set if it is younger than maxAge and its
-// signing key is not due for rotation; otherwise it reads the store,
-// rotating through a compare-and-swap when needed.
-func (m *Manager) load(ctx context.Context, maxAge time.Duration) (*keySet, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	if s := m.set; s != nil && now.Sub(s.loadedAt) < maxAge && !m.due(s.active.createdAt, now) {
-		return s, nil
-	}
-	stored, err := m.store.SigningKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("keys: reading signing keys: %w", err)
-	}
-	if m.needsRotation(stored, now) {
-		if stored, err = m.rotate(ctx, now); err != nil {
-			return nil, err
-		}
-	}
-	set, err := m.parse(stored, now)
-	if err != nil {
-		return nil, err
-	}
-	m.set = set
-	return set, nil
-}
-
-// due reports whether a key created at createdAt should no longer sign.
-func (m *Manager) due(createdAt, now time.Time) bool {
-	return !now.Before(createdAt.Add(m.rotationPeriod))
-}
-
-// needsRotation reports whether the stored set lacks a signing key of the
-// configured algorithm that is not yet due.
-func (m *Manager) needsRotation(stored []storage.SigningKey, now time.Time) bool {
-	for _, k := range stored {
-		if k.RetiredAt.IsZero() {
-			return k.Algorithm != string(m.alg) || m.due(k.CreatedAt, now)
-		}
-	}
-	return true
-}
-
-// errUnchanged aborts UpdateSigningKeys when another replica has already
-// done the rotation, so nothing is written.
-var errUnchanged = errors.New("keys: key set unchanged")
-
-// rotate generates a new signing key, retires the current one and drops
-// keys past their publication, all in one compare-and-swap. It returns the
-// stored set as it is afterwards.
-func (m *Manager) rotate(ctx context.Context, now time.Time) ([]storage.SigningKey, error) {
-	var (
-		result  []storage.SigningKey
-		fresh   *storage.SigningKey
-		retired []string
-	)
-	err := m.store.UpdateSigningKeys(ctx, func(current []storage.SigningKey) ([]storage.SigningKey, error) {
-		if !m.needsRotation(current, now) {
-			result = current
-			return nil, errUnchanged
-		}
-		if fresh == nil {
-			k, err := m.generate(now)
-			if err != nil {
-				return nil, err
-			}
-			fresh = &k
-		}
-		next := []storage.SigningKey{*fresh}
-		retired = retired[:0]
-		for _, k := range current {
-			if k.RetiredAt.IsZero() {
-				k.RetiredAt = now
-				k.PublishUntil = now.Add(m.maxLifetime)
-				retired = append(retired, k.ID)
-			}
-			if k.PublishUntil.After(now) {
-				next = append(next, k)
-			}
-		}
-		result = next
-		return next, nil
-	})
-	switch {
-	case errors.Is(err, errUnchanged):
-		return result, nil
-	case err != nil:
-		return nil, fmt.Errorf("keys: rotating signing key: %w", err)
-	}
-	if len(retired) == 0 {
-		m.log.Info("signing key generated", "kid", fresh.ID, "alg", fresh.Algorithm)
-	} else {
-		m.log.Info("signing key rotated", "kid", fresh.ID, "alg", fresh.Algorithm, "retired_kids", retired)
-	}
-	return result, nil
-}
-
-// generate makes a new key pair whose ID is its RFC 7638 thumbprint.
-func (m *Manager) generate(now time.Time) (storage.SigningKey, error) {
-	var (
-		priv any
-		err  error
-	)
-	switch m.alg {
-	case ES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case RS256:
-		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
-	}
-	if err != nil {
-		return storage.SigningKey{}, fmt.Errorf("keys: generating %s key: %w", m.alg, err)
-	}
-	jwk := jose.JSONWebKey{Key: priv, Algorithm: string(m.alg), Use: "sig"}
-	thumb, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return storage.SigningKey{}, fmt.Errorf("keys: key thumbprint: %w", err)
-	}
-	jwk.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
-	raw, err := jwk.MarshalJSON()
-	if err != nil {
-		return storage.SigningKey{}, fmt.Errorf("keys: encoding key: %w", err)
-	}
-	return storage.SigningKey{ID: jwk.KeyID, Algorithm: string(m.alg), PrivateJWK: raw, CreatedAt: now}, nil
-}
-
-// parse turns the stored keys of the configured algorithm that are still
-// published into a key set. Keys of another algorithm are ignored: they are
-// never used to sign, verify or publish.
-func (m *Manager) parse(stored []storage.SigningKey, now time.Time) (*keySet, error) {
-	set := &keySet{loadedAt: now}
-	for _, sk := range stored {
-		if sk.Algorithm != string(m.alg) {
-			continue
-		}
-		k := &key{createdAt: sk.CreatedAt, retiredAt: sk.RetiredAt, publishUntil: sk.PublishUntil}
-		if !k.published(now) {
-			continue
-		}
-		if err := json.Unmarshal(sk.PrivateJWK, &k.jwk); err != nil {
-			return nil, fmt.Errorf("keys: stored key %q: %w", sk.ID, err)
-		}
-		if k.jwk.IsPublic() || !k.jwk.Valid() || k.jwk.KeyID != sk.ID || k.jwk.Algorithm != sk.Algorithm {
-			return nil, fmt.Errorf("keys: stored key %q is not a valid private %s key with that ID", sk.ID, sk.Algorithm)
-		}
-		if set.active == nil && sk.RetiredAt.IsZero() {
-			set.signers = make(map[string]jose.Signer, len(tokenTypes))
-			for _, typ := range tokenTypes {
-				signer, err := jose.NewSigner(jose.SigningKey{Algorithm: m.alg, Key: k.jwk}, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
-				if err != nil {
-					return nil, fmt.Errorf("keys: signer for key %q: %w", sk.ID, err)
-				}
-				set.signers[typ] = signer
-			}
-			set.active = k
-		}
-		set.keys = append(set.keys, k)
-	}
-	if set.active == nil {
-		return nil, fmt.Errorf("keys: the store holds no current %s signing key", m.alg)
-	}
-	return set, nil
-}
-
-// find returns the published key with this ID, or nil.
-func (s *keySet) find(kid string, now time.Time) *key {
-	for _, k := range s.keys {
-		if k.jwk.KeyID == kid && k.published(now) {
-			return k
-		}
-	}
-	return nil
-}
-
-// published reports whether the key may still verify tokens at now.
-func (k *key) published(now time.Time) bool {
-	return k.retiredAt.IsZero() || k.publishUntil.After(now)
 }
 
 // sameType compares JOSE "typ" values the way RFC 7515 §4.1.9 asks:

@@ -2,16 +2,10 @@ package keys
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/base64"
-	"errors"
 	"io"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +35,7 @@ func start(store storage.Store, clk *fakeclock.Clock, alg string) (*Manager, err
 	})
 }
 
-func newManager(t *testing.T, store storage.Store, clk *fakeclock.Clock, alg string) *Manager {
+func newManager(t testing.TB, store storage.Store, clk *fakeclock.Clock, alg string) *Manager {
 	t.Helper()
 	m, err := start(store, clk, alg)
 	if err != nil {
@@ -50,7 +44,9 @@ func newManager(t *testing.T, store storage.Store, clk *fakeclock.Clock, alg str
 	return m
 }
 
-func kids(t *testing.T, m *Manager) []string {
+// kidsOf lists the IDs of the published keys of alg (of every alg when
+// empty), newest first.
+func kidsOf(t *testing.T, m *Manager, alg string) []string {
 	t.Helper()
 	set, err := m.PublicKeys(context.Background())
 	if err != nil {
@@ -61,7 +57,9 @@ func kids(t *testing.T, m *Manager) []string {
 		if !k.IsPublic() {
 			t.Errorf("published key %s is not public", k.KeyID)
 		}
-		out = append(out, k.KeyID)
+		if alg == "" || k.Algorithm == alg {
+			out = append(out, k.KeyID)
+		}
 	}
 	return out
 }
@@ -75,251 +73,189 @@ func storedKeys(t *testing.T, store storage.Store) []storage.SigningKey {
 	return keys
 }
 
-func signedKID(t *testing.T, m *Manager, payload string) (token, kid string) {
+// currentKIDs returns, by alg, the IDs of the stored keys that are not
+// retired.
+func currentKIDs(t *testing.T, store storage.Store) map[string][]string {
 	t.Helper()
-	token, err := m.Sign(context.Background(), "", TypeIDToken, []byte(payload))
-	if err != nil {
-		t.Fatalf("Sign: %v", err)
+	out := map[string][]string{}
+	for _, k := range storedKeys(t, store) {
+		if k.RetiredAt.IsZero() {
+			out[k.Algorithm] = append(out[k.Algorithm], k.ID)
+		}
 	}
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{m.alg})
+	return out
+}
+
+// checkOneCurrentEach fails unless the store holds exactly one current key
+// of each supported algorithm, and returns their IDs.
+func checkOneCurrentEach(t *testing.T, store storage.Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for alg, ids := range currentKIDs(t, store) {
+		if len(ids) != 1 {
+			t.Errorf("%d current %s keys stored (%v), want 1", len(ids), alg, ids)
+		}
+		out[alg] = ids[0]
+	}
+	for _, alg := range supported {
+		if out[alg] == "" {
+			t.Errorf("no current %s key stored", alg)
+		}
+	}
+	return out
+}
+
+// putKeys replaces the stored set, as an older version of the server or
+// another replica would have left it.
+func putKeys(t *testing.T, store storage.Store, keys ...storage.SigningKey) {
+	t.Helper()
+	err := store.UpdateSigningKeys(context.Background(), func([]storage.SigningKey) ([]storage.SigningKey, error) { return keys, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func generated(t *testing.T, alg string, createdAt time.Time) storage.SigningKey {
+	t.Helper()
+	k, err := generate(alg, createdAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// signedKID signs payload with alg ("" for the default) and returns the
+// token and the kid it names, checking that the header's alg is wantAlg.
+func signedKID(t *testing.T, m *Manager, alg, wantAlg, payload string) (token, kid string) {
+	t.Helper()
+	token, err := m.Sign(context.Background(), alg, TypeIDToken, []byte(payload))
+	if err != nil {
+		t.Fatalf("Sign(%q): %v", alg, err)
+	}
+	jws, err := jose.ParseSignedCompact(token, joseAlgs)
 	if err != nil {
 		t.Fatalf("parsing own token: %v", err)
+	}
+	if got := jws.Signatures[0].Header.Algorithm; got != wantAlg {
+		t.Fatalf("Sign(%q) made a %s token, want %s", alg, got, wantAlg)
 	}
 	return token, jws.Signatures[0].Header.KeyID
 }
 
 func TestSignVerifyAndPublish(t *testing.T) {
-	for _, alg := range []string{ES256, RS256} {
-		t.Run(alg, func(t *testing.T) {
+	tests := []struct {
+		name       string
+		defaultAlg string
+		alg        string // passed to Sign
+		want       string // alg of the token
+	}{
+		{"ES256 named, ES256 default", ES256, ES256, ES256},
+		{"RS256 named, ES256 default", ES256, RS256, RS256},
+		{"ES256 named, RS256 default", RS256, ES256, ES256},
+		{"default ES256", ES256, "", ES256},
+		{"default RS256", RS256, "", RS256},
+		{"default when unset", "", "", ES256},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			store, clk := memory.New(), newClock()
-			m := newManager(t, store, clk, alg)
-			token, kid := signedKID(t, m, `{"sub":"alice"}`)
+			m := newManager(t, store, clk, tt.defaultAlg)
+			token, kid := signedKID(t, m, tt.alg, tt.want, `{"sub":"alice"}`)
 
-			stored := storedKeys(t, store)
-			if len(stored) != 1 || stored[0].ID != kid || stored[0].Algorithm != alg || !stored[0].RetiredAt.IsZero() {
-				t.Fatalf("stored keys = %+v, want one active %s key %q", stored, alg, kid)
+			if len(storedKeys(t, store)) != 2 {
+				t.Errorf("stored %d keys, want one of each algorithm", len(storedKeys(t, store)))
+			}
+			if current := checkOneCurrentEach(t, store); current[tt.want] != kid {
+				t.Fatalf("signed with %q, want the current %s key %q", kid, tt.want, current[tt.want])
 			}
 			set, err := m.PublicKeys(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(set.Keys) != 1 {
-				t.Fatalf("got %d published keys, want 1", len(set.Keys))
+			if len(set.Keys) != 2 {
+				t.Fatalf("got %d published keys, want 2", len(set.Keys))
 			}
-			pub := set.Keys[0]
-			if pub.KeyID != kid || pub.Algorithm != alg || pub.Use != "sig" {
-				t.Errorf("published key kid=%q alg=%q use=%q, want %q %s sig", pub.KeyID, pub.Algorithm, pub.Use, kid, alg)
+			pub := set.Key(kid)
+			if len(pub) != 1 || pub[0].Algorithm != tt.want || pub[0].Use != "sig" {
+				t.Fatalf("published keys with kid %q: %+v, want one %s key for sig", kid, pub, tt.want)
 			}
 			// A verifier that knows nothing but the published key accepts it.
-			jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(tt.want)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if jws.Signatures[0].Protected.ExtraHeaders["typ"] != "JWT" {
 				t.Errorf("typ header = %v, want JWT", jws.Signatures[0].Protected.ExtraHeaders["typ"])
 			}
-			if got, err := jws.Verify(pub); err != nil || string(got) != `{"sub":"alice"}` {
+			if got, err := jws.Verify(pub[0]); err != nil || string(got) != `{"sub":"alice"}` {
 				t.Errorf("verify with published key: payload %q, err %v", got, err)
 			}
 			if got, err := m.Verify(context.Background(), token, TypeIDToken); err != nil || string(got) != `{"sub":"alice"}` {
 				t.Errorf("Verify: payload %q, err %v", got, err)
 			}
+			if _, err := m.Verify(context.Background(), token, TypeAccessToken); err == nil {
+				t.Error("Verify accepted an ID token as an access token")
+			}
 		})
 	}
 }
 
-func TestVerifyRefusesOtherAlgorithms(t *testing.T) {
-	store, clk := memory.New(), newClock()
-	m := newManager(t, store, clk, ES256)
-	_, kid := signedKID(t, m, `{}`)
-
-	other, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign := func(alg jose.SignatureAlgorithm, key any) string {
-		t.Helper()
-		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, (&jose.SignerOptions{}).WithType(TypeIDToken))
-		if err != nil {
-			t.Fatal(err)
-		}
-		jws, err := s.Sign([]byte(`{"sub":"mallory"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := jws.CompactSerialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+func TestSignRefuses(t *testing.T) {
+	m := newManager(t, memory.New(), newClock(), ES256)
 	tests := []struct {
-		name  string
-		token string
+		alg, typ, want string
 	}{
-		// HS256 keyed with something public is the classic confusion attack.
-		{"HS256", sign(jose.HS256, []byte("a shared secret of thirty-two bytes"))},
-		{"ES384", sign(jose.ES384, other)},
-		{"none", b64(`{"alg":"none","kid":"`+kid+`"}`) + "." + b64(`{"sub":"mallory"}`) + "."},
-		{"garbage", "not.a.jws"},
+		{"HS256", TypeIDToken, "no HS256 signing key"},
+		{"ES384", TypeIDToken, "no ES384 signing key"},
+		{"none", TypeIDToken, "no none signing key"},
+		{RS256, "id+jwt", `token type "id+jwt" is not one`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if payload, err := m.Verify(context.Background(), tt.token, TypeIDToken); err == nil {
-				t.Errorf("Verify accepted a %s token: payload %q", tt.name, payload)
+		t.Run(tt.alg+" "+tt.typ, func(t *testing.T) {
+			if _, err := m.Sign(context.Background(), tt.alg, tt.typ, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one containing %q", err, tt.want)
 			}
 		})
 	}
-	t.Run("same alg, unknown key", func(t *testing.T) {
-		foreign, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
+}
+
+func TestAlgorithms(t *testing.T) {
+	for _, tt := range []struct {
+		defaultAlg string
+		want       []string
+	}{
+		{"", []string{ES256, RS256}},
+		{ES256, []string{ES256, RS256}},
+		{RS256, []string{RS256, ES256}},
+	} {
+		m := newManager(t, memory.New(), newClock(), tt.defaultAlg)
+		if got := m.Algorithms(); !slices.Equal(got, tt.want) {
+			t.Errorf("default %q: Algorithms() = %v, want %v", tt.defaultAlg, got, tt.want)
 		}
-		token := sign(jose.ES256, foreign)
-		if _, err := m.Verify(context.Background(), token, TypeIDToken); err == nil {
-			t.Error("Verify accepted a token signed by a foreign key that claims our kid")
+		if m.Algorithm() != tt.want[0] {
+			t.Errorf("default %q: Algorithm() = %q, want %q", tt.defaultAlg, m.Algorithm(), tt.want[0])
 		}
-	})
-}
-
-func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-func TestRotationRetiresThenDrops(t *testing.T) {
-	store, clk := memory.New(), newClock()
-	m := newManager(t, store, clk, ES256)
-	oldToken, first := signedKID(t, m, `{"n":1}`)
-
-	clk.Advance(period - time.Second)
-	if _, kid := signedKID(t, m, `{}`); kid != first {
-		t.Fatalf("before the period ends, signed with %q, want %q", kid, first)
 	}
-
-	clk.Advance(time.Second)
-	rotatedAt := clk.Now()
-	_, second := signedKID(t, m, `{"n":2}`)
-	if second == first {
-		t.Fatal("after the rotation period, still signing with the first key")
-	}
-	if got, want := kids(t, m), []string{second, first}; !slices.Equal(got, want) {
-		t.Errorf("published after rotation = %v, want %v", got, want)
-	}
-	stored := storedKeys(t, store)
-	if len(stored) != 2 || stored[1].ID != first {
-		t.Fatalf("stored %d keys, the second %q; want 2, the second %q", len(stored), stored[len(stored)-1].ID, first)
-	}
-	if !stored[1].RetiredAt.Equal(rotatedAt) || !stored[1].PublishUntil.Equal(rotatedAt.Add(lifetime)) {
-		t.Errorf("retired key: RetiredAt %v PublishUntil %v, want %v and %v", stored[1].RetiredAt, stored[1].PublishUntil, rotatedAt, rotatedAt.Add(lifetime))
-	}
-
-	// A token signed just before the rotation is still verifiable until it
-	// can have expired.
-	clk.Advance(lifetime - time.Second)
-	if _, err := m.Verify(context.Background(), oldToken, TypeIDToken); err != nil {
-		t.Errorf("token of the retired key, before PublishUntil: %v", err)
-	}
-	if got, want := kids(t, m), []string{second, first}; !slices.Equal(got, want) {
-		t.Errorf("published just before PublishUntil = %v, want %v", got, want)
-	}
-
-	clk.Advance(time.Second)
-	if got, want := kids(t, m), []string{second}; !slices.Equal(got, want) {
-		t.Errorf("published at PublishUntil = %v, want %v", got, want)
-	}
-	if _, err := m.Verify(context.Background(), oldToken, TypeIDToken); !errors.Is(err, ErrUnknownKey) {
-		t.Errorf("token of the dropped key: got %v, want ErrUnknownKey", err)
+	if got := Supported(); !slices.Equal(got, []string{ES256, RS256}) {
+		t.Errorf("Supported() = %v", got)
 	}
 }
 
-func TestRefreshRotatesWithoutSigning(t *testing.T) {
-	store, clk := memory.New(), newClock()
-	m := newManager(t, store, clk, ES256)
-	clk.Advance(period)
-	if err := m.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(storedKeys(t, store)); n != 2 {
-		t.Errorf("after Refresh past the period, %d keys stored, want 2", n)
-	}
-}
-
-func TestReplicasAgree(t *testing.T) {
-	store := memory.New()
-	clkA, clkB := newClock(), newClock()
-
-	// Both replicas start at once on an empty store.
-	var (
-		a, b       *Manager
-		errA, errB error
-		wg         sync.WaitGroup
-	)
-	wg.Go(func() { a, errA = start(store, clkA, ES256) })
-	wg.Go(func() { b, errB = start(store, clkB, ES256) })
-	wg.Wait()
-	if errA != nil || errB != nil {
-		t.Fatalf("starting replicas: %v, %v", errA, errB)
-	}
-	if n := len(storedKeys(t, store)); n != 1 {
-		t.Fatalf("two replicas starting together stored %d keys, want 1", n)
-	}
-	if ka, kb := kids(t, a), kids(t, b); !slices.Equal(ka, kb) {
-		t.Fatalf("published keys differ: %v vs %v", ka, kb)
-	}
-
-	// a's clock reaches the rotation first; b's cache is fresh and its key
-	// not yet due, so only the unknown kid makes b read the store.
-	clkA.Advance(period)
-	token, rotated := signedKID(t, a, `{"from":"a"}`)
-	clkB.Advance(2 * unknownKeyReloadGap)
-	if payload, err := b.Verify(context.Background(), token, TypeIDToken); err != nil || string(payload) != `{"from":"a"}` {
-		t.Fatalf("b verifying a's token after a rotated: payload %q, err %v", payload, err)
-	}
-	if ka, kb := kids(t, a), kids(t, b); !slices.Equal(ka, kb) || ka[0] != rotated {
-		t.Errorf("after rotation a publishes %v, b %v; want both to start with %q", ka, kb, rotated)
-	}
-
-	// When b's key comes due it adopts a's rotation instead of rotating again.
-	clkB.Advance(period)
-	if _, kid := signedKID(t, b, `{}`); kid != rotated {
-		t.Errorf("b signs with %q, want a's new key %q", kid, rotated)
-	}
-	if n := len(storedKeys(t, store)); n != 2 {
-		t.Errorf("after both replicas passed the period, %d keys stored, want 2", n)
-	}
-}
-
-func TestManyReplicasStartOnOneKey(t *testing.T) {
-	store, clk := memory.New(), newClock()
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			if _, err := start(store, clk, ES256); err != nil {
-				t.Errorf("New: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if n := len(storedKeys(t, store)); n != 1 {
-		t.Errorf("8 replicas starting together stored %d keys, want 1", n)
-	}
-}
-
-func TestAlgorithmChangeRotates(t *testing.T) {
+// TestDefaultAlgorithmChangeKeepsKeys checks that replicas configured with
+// different defaults share the same keys rather than retiring each other's.
+func TestDefaultAlgorithmChangeKeepsKeys(t *testing.T) {
 	store, clk := memory.New(), newClock()
 	es := newManager(t, store, clk, ES256)
-	_, esKID := signedKID(t, es, `{}`)
-
+	before := storedKeys(t, store)
 	rs := newManager(t, store, clk, RS256)
-	_, rsKID := signedKID(t, rs, `{}`)
-	if rsKID == esKID {
-		t.Fatal("RS256 manager signs with the ES256 key")
+	if after := storedKeys(t, store); !slices.EqualFunc(before, after, func(a, b storage.SigningKey) bool { return a.ID == b.ID && a.RetiredAt.Equal(b.RetiredAt) }) {
+		t.Errorf("a manager with another default changed the stored keys: %v then %v", before, after)
 	}
-	if got := kids(t, rs); !slices.Equal(got, []string{rsKID}) {
-		t.Errorf("RS256 manager publishes %v, want only %q", got, rsKID)
+	if a, b := kidsOf(t, es, ""), kidsOf(t, rs, ""); !slices.Equal(a, b) || len(a) != 2 {
+		t.Errorf("keys published: %v and %v, want the same two in the same order", a, b)
 	}
-	stored := storedKeys(t, store)
-	i := slices.IndexFunc(stored, func(k storage.SigningKey) bool { return k.ID == esKID })
-	if len(stored) != 2 || i < 0 || stored[i].RetiredAt.IsZero() {
-		t.Errorf("stored %d keys, ES256 key at %d; want 2 keys with the ES256 key retired", len(stored), i)
+	if _, kid := signedKID(t, rs, "", RS256, `{}`); !slices.Equal([]string{kid}, kidsOf(t, es, RS256)) {
+		t.Errorf("RS256 default signs with %q, not the shared RS256 key", kid)
 	}
 }
 
@@ -331,7 +267,7 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no store", Config{RotationPeriod: period, MaxTokenLifetime: lifetime}, "no store"},
-		{"bad alg", Config{Store: store, Algorithm: "HS256", RotationPeriod: period, MaxTokenLifetime: lifetime}, `"HS256" is not supported`},
+		{"bad alg", Config{Store: store, Algorithm: "HS256", RotationPeriod: period, MaxTokenLifetime: lifetime}, `"HS256" is not supported; use ES256 or RS256`},
 		{"no period", Config{Store: store, MaxTokenLifetime: lifetime}, "rotation period"},
 		{"no lifetime", Config{Store: store, RotationPeriod: period}, "token lifetime"},
 		{"negative reload", Config{Store: store, RotationPeriod: period, MaxTokenLifetime: lifetime, ReloadInterval: -1}, "reload interval"},
@@ -341,6 +277,23 @@ func TestConfigErrors(t *testing.T) {
 			_, err := New(context.Background(), tt.cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// BenchmarkSign shows the cost of signing an ID token with each algorithm's
+// ready signer; no key parsing or signer setup happens per call.
+func BenchmarkSign(b *testing.B) {
+	m := newManager(b, memory.New(), newClock(), ES256)
+	payload := []byte(`{"iss":"https://login.example","sub":"alice","aud":"web","exp":1893456000,"iat":1893452400}`)
+	for _, alg := range supported {
+		b.Run(alg, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Sign(context.Background(), alg, TypeIDToken, payload); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

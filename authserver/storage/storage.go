@@ -96,14 +96,14 @@ type Consent struct {
 	ExpiresAt time.Time
 }
 
-// SigningKey is one key pair that signs (or signed) ID tokens.
+// SigningKey is one key pair that signs (or signed) tokens.
 type SigningKey struct {
 	ID         string // the JWK "kid"
 	Algorithm  string // the JWS "alg", e.g. ES256
 	PrivateJWK []byte // JSON encoding of the private JWK
 	CreatedAt  time.Time
-	// RetiredAt is zero for the key that signs now. Once set, the key only
-	// verifies; it stays published until PublishUntil.
+	// RetiredAt is zero for the keys that sign now, one per algorithm. Once
+	// set, the key only verifies; it stays published until PublishUntil.
 	RetiredAt    time.Time
 	PublishUntil time.Time
 }

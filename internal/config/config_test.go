@@ -165,6 +165,11 @@ func TestProblemsNameFileLineAndField(t *testing.T) {
 			want: []string{":11: authserver.clients[0].require_pkce: public clients always need PKCE"},
 		},
 		{
+			name: "ID token alg not supported",
+			yaml: strings.Replace(minimalAuth, "      secret: s\n", "      secret: s\n      id_token_signed_response_alg: HS256\n", 1),
+			want: []string{":11: authserver.clients[0].id_token_signed_response_alg: \"HS256\" is not allowed; use one of ES256, RS256"},
+		},
+		{
 			name: "confidential client without secret",
 			yaml: strings.Replace(minimalAuth, "      secret: s\n", "", 1),
 			want: []string{":9: authserver.clients[0].secret: a confidential client needs one of secret"},
@@ -376,6 +381,33 @@ func TestServiceClientConverts(t *testing.T) {
 		if cl.AccessTokenFormat != tt.format || !slices.Equal(cl.AccessTokenAudience, tt.audience) || !slices.Equal(cl.GrantTypes, tt.grants) {
 			t.Errorf("client %s: format %q audience %v grants %v, want %q %v %v",
 				tt.id, cl.AccessTokenFormat, cl.AccessTokenAudience, cl.GrantTypes, tt.format, tt.audience, tt.grants)
+		}
+	}
+}
+
+func TestClientSigningAlg(t *testing.T) {
+	for _, tc := range []struct {
+		line string // added to the client
+		want string
+	}{
+		{"", ""}, // the server's signing_algorithm
+		{"      id_token_signed_response_alg: RS256\n", "RS256"},
+		{"      id_token_signed_response_alg: ES256\n", "ES256"},
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(minimalAuth+tc.line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.line, err)
+		}
+		ac, err := c.AuthServer(nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ac.Directory.Client("c").SigningAlg; got != tc.want {
+			t.Errorf("%q: SigningAlg = %q, want %q", tc.line, got, tc.want)
 		}
 	}
 }

@@ -102,6 +102,7 @@ func clients(in []Client) []directory.Client {
 			BackchannelLogoutURI:   c.BackchannelLogoutURI,
 			AccessTokenFormat:      c.AccessTokenFormat,
 			AccessTokenAudience:    c.AccessTokenAudience,
+			SigningAlg:             c.IDTokenSignedResponseAlg,
 		}
 	}
 	return out

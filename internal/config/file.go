@@ -111,6 +111,8 @@ type Client struct {
 	BackchannelLogoutURI    string   `yaml:"backchannel_logout_uri"`
 	AccessTokenFormat       string   `yaml:"access_token_format"`   // opaque (default) or jwt
 	AccessTokenAudience     []string `yaml:"access_token_audience"` // aud of JWT access tokens; the client id when empty
+	// IDTokenSignedResponseAlg: see directory.Client.SigningAlg.
+	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg"`
 }
 
 // Proxy is the `proxy:` section.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver"
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/authserver/keys"
 	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
 	"github.com/gatehouse/gatehouse/proxy"
 )
@@ -255,7 +256,7 @@ func (l *loader) validateAuthServer(a *AuthServer) {
 		}
 		l.requireTLS("authserver.issuer", u, a.InsecureAllowHTTP)
 	}
-	l.oneOf("authserver.signing_algorithm", a.SigningAlgorithm, "ES256", "RS256")
+	l.oneOf("authserver.signing_algorithm", a.SigningAlgorithm, keys.Supported()...)
 	l.positive("authserver.key_rotation_period", a.KeyRotationPeriod)
 	lt := a.Lifetimes
 	for name, d := range map[string]time.Duration{
@@ -343,6 +344,9 @@ func (l *loader) validateClient(field string, c *Client, seen map[string]bool) {
 		l.addf(field+".redirect_uris", "list at least one redirect URI")
 	}
 	l.redirectURIs(field+".redirect_uris", c.RedirectURIs)
+	if c.IDTokenSignedResponseAlg != "" { // empty: authserver.signing_algorithm
+		l.oneOf(field+".id_token_signed_response_alg", c.IDTokenSignedResponseAlg, keys.Supported()...)
+	}
 	l.oneOf(field+".token_endpoint_auth_method", c.TokenEndpointAuthMethod,
 		directory.AuthClientSecretBasic, directory.AuthClientSecretPost, directory.AuthNone)
 	secrets := 0
