@@ -57,13 +57,8 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) error 
 		}
 		return s.afterLogout(w, r, req)
 	case confirming:
-		if why := s.crossSiteForm(r); why != "" {
-			return &pageError{
-				status:  http.StatusForbidden,
-				title:   "Sign-out was not confirmed",
-				message: "The sign-out form did not come from this service's page (" + why + "). You are still signed in.",
-				hint:    "Go back to the application and sign out from there again.",
-			}
+		if err := s.checkFormOrigin(r); err != nil {
+			return err
 		}
 		if !equalSecrets(sess.CSRF, req.CSRF) {
 			return csrfPageError()
@@ -167,19 +162,4 @@ func (s *Server) renderLogoutConfirmation(w http.ResponseWriter, req *endSession
 		data.ClientName = client.DisplayName()
 	}
 	s.render(w, http.StatusOK, s.tmpl.logout, data)
-}
-
-// crossSiteForm says why a form post did not come from this server's own
-// pages, or "" when nothing says so. Browsers send Sec-Fetch-Site and
-// Origin with posts; older ones may send neither, and the CSRF token still
-// has to match.
-func (s *Server) crossSiteForm(r *http.Request) string {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return "it was sent from another site"
-	}
-	issuer, _ := url.Parse(s.issuer) // checked in New
-	if origin := r.Header.Get("Origin"); origin != "" && origin != issuer.Scheme+"://"+issuer.Host {
-		return "it was sent from " + origin
-	}
-	return ""
 }
