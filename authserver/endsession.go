@@ -12,10 +12,6 @@ import (
 	"github.com/gatehouse/gatehouse/authserver/directory"
 )
 
-// PathEndSession is the end_session_endpoint's path, relative to the
-// issuer's path.
-const PathEndSession = "/logout"
-
 // handleEndSession is the end_session_endpoint (OpenID Connect
 // RP-Initiated Logout 1.0). A request tied to the signed-in person, by an
 // ID token of their current login session, ends that session at once;

@@ -21,23 +21,19 @@ import (
 
 // Endpoint paths, relative to the issuer's path.
 const (
-	PathDiscovery = "/.well-known/openid-configuration"
-	PathKeys      = "/keys"
-	PathAuthorize = "/authorize"
-	PathLogin     = "/login"
-	PathConsent   = "/consent"
-	PathToken     = "/token"
-	PathUserInfo  = "/userinfo"
-	PathAPIMe     = "/api/me"
-	PathHealth    = "/healthz"
-	pathStatic    = "/static/"
-)
-
-// Paths of the token revocation (RFC 7009) and introspection (RFC 7662)
-// endpoints.
-const (
-	PathRevoke     = "/revoke"
-	PathIntrospect = "/introspect"
+	PathDiscovery  = "/.well-known/openid-configuration"
+	PathKeys       = "/keys"
+	PathAuthorize  = "/authorize"
+	PathLogin      = "/login"
+	PathConsent    = "/consent"
+	PathToken      = "/token"
+	PathRevoke     = "/revoke"     // RFC 7009
+	PathIntrospect = "/introspect" // RFC 7662
+	PathEndSession = "/logout"     // OpenID Connect RP-Initiated Logout 1.0
+	PathUserInfo   = "/userinfo"
+	PathAPIMe      = "/api/me"
+	PathHealth     = "/healthz"
+	pathStatic     = "/static/"
 )
 
 // Cookie names. Browsers do not separate cookies by port, so when the
