@@ -81,6 +81,9 @@ type session struct {
 	renewAt time.Time
 	// kept says which tokens the session holds: only those needed.
 	kept tokenSet
+	// sid is the provider's session id (the ID token's sid), which its
+	// back-channel logout names; empty when the provider sends none.
+	sid string
 
 	policy.Identity
 
@@ -292,17 +295,17 @@ func (p *Proxy) loadShadowedSession(ctx context.Context, lines []string, first s
 func recordName(id string) string { return "record/" + id }
 
 // newSession starts a session for a person who just signed in.
-func (p *Proxy) newSession(id policy.Identity, t tokens, renewAt time.Time, kept tokenSet) *session {
+func (p *Proxy) newSession(who identified, t tokens, kept tokenSet) *session {
 	now := p.now()
 	s := &session{
 		id:           randomToken(),
 		expiry:       now.Add(p.sessionCfg.TTL),
 		touched:      now,
-		renewAt:      renewAt,
-		Identity:     id,
+		sid:          who.sid,
+		Identity:     who.Identity,
 		tokensLoaded: true,
 	}
-	s.setTokens(t, renewAt, kept)
+	s.setTokens(t, who.renewAt, kept)
 	return s
 }
 
