@@ -96,6 +96,11 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// A store that replicas share shares back-channel logouts too.
+	revocationsShared := cfg.Shared
+	if shared, ok := cfg.Sessions.(Shared); ok {
+		revocationsShared = shared
+	}
 	p := &Proxy{
 		cfg:        cfg,
 		now:        cfg.Now,
@@ -103,7 +108,7 @@ func New(cfg Config) (*Proxy, error) {
 		store:      cfg.Sessions,
 		shared:     cfg.Shared,
 		sessionCfg: cfg.Session,
-		revoked:    newRevocations(cfg.Now, cfg.Shared),
+		revoked:    newRevocations(cfg.Now, revocationsShared),
 		codecs:     cs,
 		cookieName: cfg.Cookie.Name,
 		discovery: &discovery{

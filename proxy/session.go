@@ -52,7 +52,9 @@ var ErrLocked = errors.New("locked")
 type Shared interface {
 	SessionStore
 	Locker
-	// Revoke records that the session id ended; it is remembered until.
+	// Revoke records that id ended: a session id, or a provider session
+	// or subject ("sid:…", "sub:…", any bytes after the prefix) that a
+	// back-channel logout ended. It is remembered until.
 	Revoke(ctx context.Context, id string, until time.Time) error
 	// WatchRevocations calls add for every revoked session still
 	// remembered and then for each new one, until ctx ends. It returns
@@ -253,7 +255,7 @@ func (p *Proxy) live(s *session) error {
 		return errSessionExpired
 	case p.sessionCfg.IdleTTL > 0 && !s.touched.IsZero() && !now.Before(s.touched.Add(p.sessionCfg.IdleTTL)):
 		return errSessionIdle
-	case p.store == nil && p.revoked.has(s.id):
+	case p.revoked.ended(s):
 		return errSessionEnded
 	}
 	return nil
