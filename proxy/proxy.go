@@ -30,6 +30,8 @@ type Proxy struct {
 	codecs     codecs
 	cookieName string
 	discovery  *discovery
+	// usedLogouts are the back-channel logout tokens already used.
+	usedLogouts *usedTokens
 
 	routes     *routeTable
 	headers    *headerFilter
@@ -117,6 +119,7 @@ func New(cfg Config) (*Proxy, error) {
 			now:         cfg.Now,
 		},
 	}
+	p.usedLogouts = newUsedTokens(cfg.Now, p.locker())
 	if err := p.compile(); err != nil {
 		return nil, err
 	}
@@ -405,6 +408,8 @@ func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean stri
 		err = p.signedOut(w, r)
 	case userinfoPath:
 		err = p.userinfo(w, r)
+	case BackchannelLogoutPath:
+		err = p.backchannelLogout(w, r)
 	case authPath:
 		err = p.forwardAuth(w, r)
 	default:
