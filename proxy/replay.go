@@ -45,8 +45,9 @@ func (u *usedTokens) claim(ctx context.Context, jti string, lapses time.Time) (r
 	name := "logout-token/" + base64.RawURLEncoding.EncodeToString(sum[:])
 	if u.locker != nil {
 		// The lock is never released while the logout stands: it expires
-		// when the token lapses.
-		unlock, err := u.locker.Lock(ctx, name, lapses.Sub(u.now()))
+		// when the token lapses (a moment later for one lapsing now,
+		// since no expiry would be none).
+		unlock, err := u.locker.Lock(ctx, name, max(lapses.Sub(u.now()), time.Second))
 		if errors.Is(err, ErrLocked) {
 			return nil, errReplayed
 		}
