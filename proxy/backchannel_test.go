@@ -88,9 +88,10 @@ func TestBackchannelLogout(t *testing.T) {
 				}
 			}
 
-			// Only a sub: every session of the person ends.
+			// Only a sub: every session of the person ends. Typed JWT, as
+			// providers did before logout+jwt.
 			everyone := a.LogoutClaims("")
-			if status, body := postLogout(t, a.URL(), formType, logoutForm(a.LogoutToken(nil, everyone))); status != http.StatusOK {
+			if status, body := postLogout(t, a.URL(), formType, logoutForm(a.LogoutToken(map[string]any{"typ": "JWT"}, everyone))); status != http.StatusOK {
 				t.Fatalf("logout of the subject: got %d %s, want 200", status, body)
 			}
 			for _, r := range replicas {
