@@ -240,6 +240,9 @@ type tokenChecker struct {
 	verifier      *oidc.IDTokenVerifier
 	algs          []string // what the provider signs with; public-key algorithms only
 	introspection string   // the introspection endpoint, if the provider has one
+	// logout verifies back-channel logout tokens, which are for the
+	// proxy's client id and may lack exp: backchannel.go checks times.
+	logout *oidc.IDTokenVerifier
 }
 
 // tokenChecker returns the checker for the discovered provider, building it
@@ -279,6 +282,11 @@ func (p *Proxy) tokenChecker(ctx context.Context) (*tokenChecker, error) {
 			SkipClientIDCheck:    true, // audiences are checked against the configured list
 			SupportedSigningAlgs: algs,
 			Now:                  func() time.Time { return p.now().Add(-bearerLeeway) },
+		}),
+		logout: oidc.NewVerifier(p.cfg.Provider.IssuerURL, keys, &oidc.Config{
+			ClientID:             p.cfg.Provider.ClientID,
+			SupportedSigningAlgs: algs,
+			SkipExpiryCheck:      true,
 		}),
 		introspection: meta.Introspection,
 	}

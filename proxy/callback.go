@@ -143,76 +143,89 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 		}
 		return nil, errorFromProvider("The sign-in service did not complete the sign-in.", err)
 	}
-	id, renewAt, raw, err := p.identify(r.WithContext(ctx), op, tok, f.nonce, nil)
+	who, err := p.identify(r.WithContext(ctx), op, tok, f.nonce, nil)
 	if err != nil {
 		return nil, err
 	}
-	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: raw, accessExpiry: p.accessExpiry(tok)}
-	return p.newSession(id, t, renewAt, p.keep(op)), nil
+	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: who.idToken, accessExpiry: p.accessExpiry(tok)}
+	return p.newSession(who, t, p.keep(op)), nil
 }
 
 // errAnotherPerson is a refresh whose tokens name someone else.
 var errAnotherPerson = errors.New("the provider's renewed tokens name another person")
 
+// identified is what the provider's tokens say about the person.
+type identified struct {
+	policy.Identity
+	// renewAt is when the tokens expire.
+	renewAt time.Time
+	// idToken is the raw ID token; empty when a refresh brought none.
+	idToken string
+	// sid is the ID token's sid; empty when it has none.
+	sid string
+}
+
 // identify verifies the ID token of tok and reads the person's identity
-// from it and from userinfo. It returns the identity, when it must be
-// renewed (the tokens' expiry), and the raw ID token. At sign-in (prev nil)
-// the ID token is required and must carry nonce. At a refresh the provider
-// may leave it out, and both ID token and userinfo must name prev's
-// subject; with neither, prev's identity stays as it is.
-func (p *Proxy) identify(r *http.Request, op *provider, tok *oauth2.Token, nonce string, prev *session) (policy.Identity, time.Time, string, error) {
+// from it and from userinfo. At sign-in (prev nil) the ID token is
+// required and must carry nonce. At a refresh the provider may leave it
+// out, and both ID token and userinfo must name prev's subject; with
+// neither, prev's identity stays as it is.
+func (p *Proxy) identify(r *http.Request, op *provider, tok *oauth2.Token, nonce string, prev *session) (identified, error) {
 	var c claims
-	renewAt := p.accessExpiry(tok)
-	raw, _ := tok.Extra("id_token").(string)
+	who := identified{renewAt: p.accessExpiry(tok)}
+	who.idToken, _ = tok.Extra("id_token").(string)
 	switch {
-	case raw != "":
-		idt, err := op.verifier.Verify(r.Context(), raw)
+	case who.idToken != "":
+		idt, err := op.verifier.Verify(r.Context(), who.idToken)
 		if err != nil {
-			return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an ID token that failed verification.", err)
+			return identified{}, errorFromProvider("The sign-in service sent an ID token that failed verification.", err)
 		}
 		// The nonce ties the ID token to this browser's flow (OIDC Core
 		// 3.1.3.7); a refreshed ID token need not carry one (12.2).
 		if prev == nil && subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
-			return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an ID token for a different sign-in.", errors.New("ID token nonce does not match the flow"))
+			return identified{}, errorFromProvider("The sign-in service sent an ID token for a different sign-in.", errors.New("ID token nonce does not match the flow"))
 		}
 		if idt.AccessTokenHash != "" {
 			if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-				return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent tokens that do not belong together.", err)
+				return identified{}, errorFromProvider("The sign-in service sent tokens that do not belong together.", err)
 			}
 		}
-		if err := idt.Claims(&c); err != nil {
-			return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an unreadable ID token.", err)
+		var sid struct {
+			SID string `json:"sid"`
 		}
-		if err := p.readExtraClaims(r, idt.Claims, &c); err != nil {
-			return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an unreadable ID token.", err)
+		if err := errors.Join(idt.Claims(&c), idt.Claims(&sid), p.readExtraClaims(r, idt.Claims, &c)); err != nil {
+			return identified{}, errorFromProvider("The sign-in service sent an unreadable ID token.", err)
 		}
-		if renewAt.IsZero() || idt.Expiry.Before(renewAt) {
-			renewAt = idt.Expiry
+		who.sid = sid.SID
+		if who.renewAt.IsZero() || idt.Expiry.Before(who.renewAt) {
+			who.renewAt = idt.Expiry
 		}
 	case prev == nil:
-		return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent no ID token.", errors.New("token response without id_token; is the openid scope granted?"))
+		return identified{}, errorFromProvider("The sign-in service sent no ID token.", errors.New("token response without id_token; is the openid scope granted?"))
 	default:
 		c.Subject = prev.Subject
 	}
 	if prev != nil && c.Subject != prev.Subject {
-		return policy.Identity{}, time.Time{}, "", fmt.Errorf("%w: sub %q, was %q", errAnotherPerson, c.Subject, prev.Subject)
+		return identified{}, fmt.Errorf("%w: sub %q, was %q", errAnotherPerson, c.Subject, prev.Subject)
 	}
-	if renewAt.IsZero() {
+	if who.renewAt.IsZero() {
 		// Neither expires_in nor an ID token: check back soon.
-		renewAt = p.now().Add(unknownTokenLifetime)
+		who.renewAt = p.now().Add(unknownTokenLifetime)
 	}
 	switch {
 	case op.oidc.UserInfoEndpoint() != "" && tok.AccessToken != "":
 		if err := p.addUserinfo(r, op, tok, &c); err != nil {
-			return policy.Identity{}, time.Time{}, "", err
+			return identified{}, err
 		}
-	case raw == "":
-		return prev.Identity, renewAt, "", nil
+	case who.idToken == "":
+		who.Identity = prev.Identity
+		return who, nil
 	}
 	if err := c.check(); err != nil {
-		return policy.Identity{}, time.Time{}, "", errorFromProvider("The sign-in service sent an identity the proxy cannot pass on safely.", err)
+		return identified{}, errorFromProvider("The sign-in service sent an identity the proxy cannot pass on safely.", err)
 	}
-	return p.identityOf(r, &c), renewAt, raw, nil
+	who.Identity = p.identityOf(r, &c)
+	return who, nil
 }
 
 // accessExpiry is when tok's access token expires by the proxy's clock:

@@ -12,11 +12,13 @@ import (
 // length-prefixed strings: smaller than JSON or gob, which matters for
 // cookies, and cheap to parse on every request. Format 2 added the extra
 // claims, format 3 the session's timing (generation, use, renewal) and which
-// tokens it keeps; values of earlier formats are still read.
+// tokens it keeps, format 4 the provider's session id; values of earlier
+// formats are still read.
 const (
 	identityFormatV1 byte = 1
 	identityFormatV2 byte = 2
-	identityFormat   byte = 3
+	identityFormatV3 byte = 3
+	identityFormat   byte = 4
 	tokensFormat     byte = 1
 )
 
@@ -46,7 +48,7 @@ func appendIdentity(b []byte, s *session) []byte {
 		b = appendString(b, n)
 		b = appendStrings(b, s.Claims[n])
 	}
-	return b
+	return appendString(b, s.sid)
 }
 
 // appendTime appends t in Unix seconds; 0 is the zero time.
@@ -179,11 +181,11 @@ func (d *decoder) identity(s *session) {
 		return
 	}
 	s.id = d.string()
-	if format >= identityFormat {
+	if format >= identityFormatV3 {
 		s.generation = d.uvarint()
 	}
 	s.expiry = d.time()
-	if format >= identityFormat {
+	if format >= identityFormatV3 {
 		s.touched = d.time()
 		s.renewAt = d.time()
 		s.kept = tokenSet(d.byte())
@@ -230,6 +232,9 @@ func (d *decoder) identity(s *session) {
 			}
 			s.Claims[name] = values
 		}
+	}
+	if format >= identityFormat {
+		s.sid = d.string()
 	}
 	if s.id == "" || s.Subject == "" || s.expiry.IsZero() {
 		d.bad = true

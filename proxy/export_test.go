@@ -2,11 +2,19 @@ package proxy
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // This file lends the test harness to the tests in package proxy_test,
@@ -94,3 +102,51 @@ func (b *browser) Cookies(u string) []*http.Cookie {
 }
 func (b *browser) CookieNames(u string) []string      { return b.cookieNames(u) }
 func (b *browser) SetCookie(u string, c *http.Cookie) { b.setCookie(u, c) }
+
+// LastSID is the provider session (sid) of the latest sign-in.
+func (e *env) LastSID() string {
+	e.op.mu.Lock()
+	defer e.op.mu.Unlock()
+	return e.op.sids[len(e.op.sids)-1]
+}
+
+// LogoutClaims are the claims of a valid logout token for the provider
+// session sid, or, with sid empty, for every session of the user.
+func (e *env) LogoutClaims(sid string) map[string]any { return e.op.logoutClaims(sid) }
+
+// LogoutToken signs claims as the provider signs logout tokens; header
+// adds to or replaces typ (logout+jwt) and kid.
+func (e *env) LogoutToken(header, claims map[string]any) string {
+	h := map[string]any{"typ": "logout+jwt"}
+	maps.Copy(h, header)
+	return e.op.jwt(h, claims)
+}
+
+// ForgedLogoutToken signs claims without the provider's key: "other-key"
+// signs with another key under the provider's kid, "HS256" with the client
+// secret, "none" not at all.
+func (e *env) ForgedLogoutToken(how string, claims map[string]any) string {
+	opts := (&jose.SignerOptions{}).WithType("logout+jwt").WithHeader("kid", "k1")
+	switch how {
+	case "other-key":
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return signJWT(e.t, jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts, claims)
+	case "HS256":
+		return signJWT(e.t, jose.SigningKey{Algorithm: jose.HS256, Key: []byte(e.op.clientSecret + ", padded to HS256 key size")}, opts, claims)
+	case "none":
+		payload, err := json.Marshal(claims)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"none","typ":"logout+jwt","kid":"k1"}`)) + "." + enc(payload) + "."
+	}
+	e.t.Fatalf("no forgery %q", how)
+	return ""
+}
+
+// Revocations counts the entries of the proxy's revocation list.
+func (e *env) Revocations() int64 { return e.proxy.revoked.count.Load() }

@@ -17,13 +17,15 @@ import (
 )
 
 // Reserved paths. CallbackPath, under PublicURL, is the redirect URI to
-// register at the provider.
+// register at the provider, BackchannelLogoutPath its back-channel logout
+// URI.
 const (
-	reservedPrefix = "/oauth2/"
-	startPath      = "/oauth2/start"
-	CallbackPath   = "/oauth2/callback"
-	signOutPath    = "/oauth2/sign_out"
-	userinfoPath   = "/oauth2/userinfo"
+	reservedPrefix        = "/oauth2/"
+	startPath             = "/oauth2/start"
+	CallbackPath          = "/oauth2/callback"
+	signOutPath           = "/oauth2/sign_out"
+	userinfoPath          = "/oauth2/userinfo"
+	BackchannelLogoutPath = "/oauth2/backchannel_logout"
 )
 
 const (

@@ -78,8 +78,12 @@ type testProvider struct {
 	refreshWithoutIDToken bool
 	codes                 map[string]grant
 	accessTokens          map[string]bool
-	refreshTokens         map[string]bool
-	logins                map[string]bool
+	// refreshTokens are the live refresh tokens, each with the provider
+	// session (sid) it continues.
+	refreshTokens map[string]string
+	// sids are the provider sessions begun, one per sign-in, in order.
+	sids   []string
+	logins map[string]bool
 	// logouts records the end-session requests' parameters.
 	logouts []url.Values
 	// introspect answers introspection requests by token; other tokens
@@ -88,7 +92,7 @@ type testProvider struct {
 }
 
 type grant struct {
-	redirectURI, challenge, nonce string
+	redirectURI, challenge, nonce, sid string
 }
 
 func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
@@ -113,7 +117,7 @@ func newTestProvider(t testing.TB, now func() time.Time) *testProvider {
 		},
 		codes:         map[string]grant{},
 		accessTokens:  map[string]bool{},
-		refreshTokens: map[string]bool{},
+		refreshTokens: map[string]string{},
 		logins:        map[string]bool{},
 		introspect:    map[string]map[string]any{},
 	}
@@ -242,7 +246,10 @@ func (tp *testProvider) authorize(w http.ResponseWriter, r *http.Request) {
 		v.Set("error_description", "the user said no")
 	} else {
 		code := rand.Text()
-		tp.codes[code] = grant{redirectURI: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), nonce: q.Get("nonce")}
+		// Each sign-in begins a provider session.
+		sid := rand.Text()
+		tp.sids = append(tp.sids, sid)
+		tp.codes[code] = grant{redirectURI: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), nonce: q.Get("nonce"), sid: sid}
 		v.Set("code", code)
 	}
 	tp.mu.Unlock()
@@ -294,10 +301,11 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 		case tp.refreshStatus == http.StatusServiceUnavailable:
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 			return
-		case tp.refreshStatus != 0 || !tp.refreshTokens[rt]:
+		case tp.refreshStatus != 0 || tp.refreshTokens[rt] == "":
 			writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
 			return
 		}
+		g.sid = tp.refreshTokens[rt]
 		// Rotation: a refresh token works once.
 		delete(tp.refreshTokens, rt)
 	default:
@@ -307,7 +315,7 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 	access := rand.Text() + strings.Repeat("p", tp.extraTokenBytes)
 	tp.accessTokens[access] = true
 	refresh := rand.Text()
-	tp.refreshTokens[refresh] = true
+	tp.refreshTokens[refresh] = g.sid
 	ttl := cmp.Or(tp.accessTTL, time.Hour)
 	now := tp.now()
 	claims := map[string]any{"sub": tp.claims["sub"]}
@@ -318,6 +326,7 @@ func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 	claims["aud"] = tp.clientID
 	claims["iat"] = now.Unix()
 	claims["exp"] = now.Add(ttl).Unix()
+	claims["sid"] = g.sid
 	if g.nonce != "" {
 		claims["nonce"] = g.nonce
 	}
@@ -367,6 +376,33 @@ func (tp *testProvider) introspection(w http.ResponseWriter, r *http.Request) {
 		answer = map[string]any{"active": false}
 	}
 	writeTestJSON(w, http.StatusOK, answer)
+}
+
+// logoutClaims are the claims of a valid back-channel logout token for
+// the user: for the provider session sid, or, when sid is empty, for
+// every session of the user.
+func (tp *testProvider) logoutClaims(sid string) map[string]any {
+	now := tp.now()
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	c := map[string]any{
+		"iss":    tp.issuer(),
+		"aud":    tp.clientID,
+		"iat":    now.Unix(),
+		"exp":    now.Add(2 * time.Minute).Unix(),
+		"jti":    rand.Text(),
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+		"sub":    tp.claims["sub"],
+	}
+	if sid != "" {
+		c["sid"] = sid
+	}
+	return c
+}
+
+// logoutToken signs claims as a logout token, typed logout+jwt.
+func (tp *testProvider) logoutToken(claims map[string]any) string {
+	return tp.jwt(map[string]any{"typ": "logout+jwt"}, claims)
 }
 
 func (tp *testProvider) sign(claims map[string]any) string {

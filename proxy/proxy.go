@@ -30,6 +30,8 @@ type Proxy struct {
 	codecs     codecs
 	cookieName string
 	discovery  *discovery
+	// usedLogouts are the back-channel logout tokens already used.
+	usedLogouts *usedTokens
 
 	routes     *routeTable
 	headers    *headerFilter
@@ -96,6 +98,11 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// A store that replicas share shares back-channel logouts too.
+	revocationsShared := cfg.Shared
+	if shared, ok := cfg.Sessions.(Shared); ok {
+		revocationsShared = shared
+	}
 	p := &Proxy{
 		cfg:        cfg,
 		now:        cfg.Now,
@@ -103,7 +110,7 @@ func New(cfg Config) (*Proxy, error) {
 		store:      cfg.Sessions,
 		shared:     cfg.Shared,
 		sessionCfg: cfg.Session,
-		revoked:    newRevocations(cfg.Now, cfg.Shared),
+		revoked:    newRevocations(cfg.Now, revocationsShared),
 		codecs:     cs,
 		cookieName: cfg.Cookie.Name,
 		discovery: &discovery{
@@ -112,6 +119,7 @@ func New(cfg Config) (*Proxy, error) {
 			now:         cfg.Now,
 		},
 	}
+	p.usedLogouts = newUsedTokens(cfg.Now, p.locker())
 	if err := p.compile(); err != nil {
 		return nil, err
 	}
@@ -400,6 +408,8 @@ func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean stri
 		err = p.signedOut(w, r)
 	case userinfoPath:
 		err = p.userinfo(w, r)
+	case BackchannelLogoutPath:
+		err = p.backchannelLogout(w, r)
 	case authPath:
 		err = p.forwardAuth(w, r)
 	default:

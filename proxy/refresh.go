@@ -236,7 +236,7 @@ func (p *Proxy) redeemRefresh(ctx context.Context, r *http.Request, s *session) 
 		}
 		return nil, &refreshError{err}
 	}
-	id, renewAt, raw, err := p.identify(r.WithContext(ctx), op, tok, "", s)
+	who, err := p.identify(r.WithContext(ctx), op, tok, "", s)
 	if err != nil {
 		var pe *pageError
 		if !errors.Is(err, errAnotherPerson) && errors.As(err, &pe) && pe.status == http.StatusBadGateway {
@@ -246,13 +246,15 @@ func (p *Proxy) redeemRefresh(ctx context.Context, r *http.Request, s *session) 
 	}
 	renewed := *s
 	renewed.generation++
-	renewed.Identity = id
-	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: raw, accessExpiry: p.accessExpiry(tok)}
+	renewed.Identity = who.Identity
+	t := tokens{access: tok.AccessToken, refresh: tok.RefreshToken, id: who.idToken, accessExpiry: p.accessExpiry(tok)}
 	// A provider may keep the refresh token, or leave the ID token out
-	// (RFC 6749 section 6, OIDC Core 12.2): the old ones stay good.
+	// (RFC 6749 section 6, OIDC Core 12.2): the old ones stay good, as
+	// does the provider's session id when the new ID token has none.
 	t.refresh = cmp.Or(t.refresh, s.tokens.refresh)
 	t.id = cmp.Or(t.id, s.tokens.id)
-	renewed.setTokens(t, renewAt, p.keep(op))
+	renewed.sid = cmp.Or(who.sid, s.sid)
+	renewed.setTokens(t, who.renewAt, p.keep(op))
 	renewed.touched = p.now()
 	return &renewed, nil
 }

@@ -52,7 +52,9 @@ var ErrLocked = errors.New("locked")
 type Shared interface {
 	SessionStore
 	Locker
-	// Revoke records that the session id ended; it is remembered until.
+	// Revoke records that id ended: a session id, or a provider session
+	// or subject ("sid:…", "sub:…", any bytes after the prefix) that a
+	// back-channel logout ended. It is remembered until.
 	Revoke(ctx context.Context, id string, until time.Time) error
 	// WatchRevocations calls add for every revoked session still
 	// remembered and then for each new one, until ctx ends. It returns
@@ -81,6 +83,9 @@ type session struct {
 	renewAt time.Time
 	// kept says which tokens the session holds: only those needed.
 	kept tokenSet
+	// sid is the provider's session id (the ID token's sid), which its
+	// back-channel logout names; empty when the provider sends none.
+	sid string
 
 	policy.Identity
 
@@ -250,7 +255,7 @@ func (p *Proxy) live(s *session) error {
 		return errSessionExpired
 	case p.sessionCfg.IdleTTL > 0 && !s.touched.IsZero() && !now.Before(s.touched.Add(p.sessionCfg.IdleTTL)):
 		return errSessionIdle
-	case p.store == nil && p.revoked.has(s.id):
+	case p.revoked.ended(s):
 		return errSessionEnded
 	}
 	return nil
@@ -292,17 +297,17 @@ func (p *Proxy) loadShadowedSession(ctx context.Context, lines []string, first s
 func recordName(id string) string { return "record/" + id }
 
 // newSession starts a session for a person who just signed in.
-func (p *Proxy) newSession(id policy.Identity, t tokens, renewAt time.Time, kept tokenSet) *session {
+func (p *Proxy) newSession(who identified, t tokens, kept tokenSet) *session {
 	now := p.now()
 	s := &session{
 		id:           randomToken(),
 		expiry:       now.Add(p.sessionCfg.TTL),
 		touched:      now,
-		renewAt:      renewAt,
-		Identity:     id,
+		sid:          who.sid,
+		Identity:     who.Identity,
 		tokensLoaded: true,
 	}
-	s.setTokens(t, renewAt, kept)
+	s.setTokens(t, who.renewAt, kept)
 	return s
 }
 

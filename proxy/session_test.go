@@ -72,7 +72,7 @@ func FuzzSessionCookie(f *testing.F) {
 // has one reading.
 func FuzzSessionDecoders(f *testing.F) {
 	s := &session{
-		id: "id", expiry: time.Unix(1900000000, 0), Identity: policy.Identity{Subject: "s", Email: "e@x", Name: "n", Groups: []string{"a", "b"}},
+		id: "id", expiry: time.Unix(1900000000, 0), sid: "op-sid", Identity: policy.Identity{Subject: "s", Email: "e@x", Name: "n", Groups: []string{"a", "b"}},
 		tokens: tokens{access: "a", refresh: "r", id: "i", accessExpiry: time.Unix(1900000000, 0)},
 	}
 	f.Add(appendIdentity(nil, s))

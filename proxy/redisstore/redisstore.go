@@ -153,7 +153,9 @@ func (s *Store) WatchRevocations(ctx context.Context, add func(id string, until 
 			if !ok {
 				return
 			}
-			id, ms, _ := strings.Cut(m.Payload, " ")
+			// The id may hold spaces (a subject's, say); the time never does.
+			i := strings.LastIndexByte(m.Payload, ' ')
+			id, ms := m.Payload[:max(i, 0)], m.Payload[i+1:]
 			if n, err := strconv.ParseInt(ms, 10, 64); err == nil && id != "" {
 				add(id, time.UnixMilli(n))
 			}
