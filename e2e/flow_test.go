@@ -49,6 +49,7 @@ authserver:
       secret: e2e-proxy-secret
       redirect_uris: ["%[2]s/oauth2/callback"]
       post_logout_redirect_uris: ["%[2]s/oauth2/signed_out"]
+      backchannel_logout_uri: "%[2]s/oauth2/backchannel_logout"
       scopes: [openid, profile, email, groups]
 proxy:
   public_url: %[2]s
