@@ -16,13 +16,9 @@ import (
 // then sends the person through login and consent as needed and finally
 // back to the client with a code.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
-	params := r.URL.Query()
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			return formPageError(err)
-		}
-		params = r.PostForm
+	params, err := requestParams(w, r)
+	if err != nil {
+		return err
 	}
 	req, err := parseAuthRequest(params, s.cfg.Directory.Client)
 	if err != nil {

@@ -58,6 +58,9 @@ func parseForm(body string) (url.Values, *oauthError) {
 	if name := repeated(form); name != "" {
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "parameter %s is given more than once", name)
 	}
+	if problem := oversized(form); problem != "" {
+		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "%s", problem)
+	}
 	return form, nil
 }
 

@@ -65,9 +65,8 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 // handleConsent takes the person's decision. Approval is remembered, so the
 // page is not shown again for these scopes until the consent expires.
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		return formPageError(err)
+	if err := readPageForm(w, r); err != nil {
+		return err
 	}
 	sr, err := s.openSealed(r.PostForm.Get("req"))
 	if err != nil {

@@ -19,13 +19,9 @@ import (
 // sign anyone out. Afterwards the browser goes to the registered
 // post_logout_redirect_uri, with the state, or sees a signed-out page.
 func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) error {
-	params := r.URL.Query()
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			return formPageError(err)
-		}
-		params = r.PostForm
+	params, err := requestParams(w, r)
+	if err != nil {
+		return err
 	}
 	req, perr := parseEndSession(params)
 	if perr != nil {

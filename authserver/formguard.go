@@ -9,10 +9,38 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
 )
+
+// requestParams returns the parameters of a request that may come as a
+// query (GET) or as a form post of at most maxFormBytes (POST); the
+// endpoint's own parser checks them.
+func requestParams(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return r.URL.Query(), nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return nil, formPageError(err)
+	}
+	return r.PostForm, nil
+}
+
+// readPageForm reads the form a page posted: at most maxFormBytes, and
+// every field within its limit (see oversized).
+func readPageForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return formPageError(err)
+	}
+	if problem := oversized(r.PostForm); problem != "" {
+		return formPageError(errors.New(problem))
+	}
+	return nil
+}
 
 // checkFormOrigin refuses a form post that the browser says came from
 // another site. Sec-Fetch-Site is set by the browser and is decisive when

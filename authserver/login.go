@@ -29,9 +29,8 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) error {
 // handleLogin checks the submitted user ID and password and, when they
 // match, starts a login session and continues the authorization request.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		return formPageError(err)
+	if err := readPageForm(w, r); err != nil {
+		return err
 	}
 	sealed := r.PostForm.Get("req")
 	sr, err := s.openSealed(sealed)

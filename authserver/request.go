@@ -31,6 +31,8 @@ const (
 	maxHintLen      = 8192
 	maxLoginHintLen = 256
 	maxTokenLen     = 4096
+	maxSealedLen    = 8192 // a sealed request in the login and consent forms
+	maxPasswordLen  = 1024
 )
 
 // paramLimits are the limits of the parameters that have their own.
@@ -47,6 +49,9 @@ var paramLimits = map[string]int{
 	"token":         maxTokenLen,
 	"logout_token":  maxTokenLen,
 	"csrf_token":    maxTokenLen,
+	"req":           maxSealedLen,
+	"user_id":       maxLoginHintLen,
+	"password":      maxPasswordLen,
 	"ui_locales":    maxUILocalesLen,
 }
 
@@ -378,9 +383,6 @@ func parseTokenRequest(form url.Values, authorization []string) (*tokenRequest, 
 	}
 	if req.GrantType == "" {
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "grant_type is missing")
-	}
-	if len(req.Code) > maxTokenLen || len(req.RefreshToken) > maxTokenLen || len(req.CodeVerifier) > maxTokenLen {
-		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "a parameter is longer than %d bytes", maxTokenLen)
 	}
 	if req.ScopeGiven {
 		scopes, err := parseScope(form.Get("scope"))

@@ -277,3 +277,37 @@ func FuzzParseBearer(f *testing.F) {
 		}
 	})
 }
+
+// TestOversizedParametersAreRefused checks that the form endpoints refuse
+// a parameter beyond its limit with invalid_request, and the login form
+// with a page, before looking anything up.
+func TestOversizedParametersAreRefused(t *testing.T) {
+	h := newHarness(t)
+	for _, tt := range []struct {
+		path string
+		form url.Values
+		want string
+	}{
+		{PathToken, url.Values{"grant_type": {grantAuthorizationCode}, "code": {strings.Repeat("c", maxTokenLen+1)}}, "code is longer than 4096 bytes"},
+		{PathToken, url.Values{"grant_type": {grantRefreshToken}, "refresh_token": {"r"}, "scope": {strings.Repeat("s", maxScopeLen+1)}}, "scope is longer than 1024 bytes"},
+		{PathToken, url.Values{"grant_type": {grantClientCredentials}, "x_extension": {strings.Repeat("x", maxParamLen+1)}}, "x_extension is longer than 2048 bytes"},
+		{PathRevoke, url.Values{"token": {strings.Repeat("t", maxTokenLen+1)}}, "token is longer than 4096 bytes"},
+		{PathIntrospect, url.Values{"token": {strings.Repeat("t", maxTokenLen+1)}}, "token is longer than 4096 bytes"},
+	} {
+		r := h.clientCall(tt.path, tt.form, "web", webSecret)
+		wantOAuthError(t, r, http.StatusBadRequest, codeInvalidRequest)
+		if got := r.json(t)["error_description"]; got != tt.want {
+			t.Errorf("%s: error_description %q, want %q", tt.path, got, tt.want)
+		}
+	}
+
+	b := h.browser()
+	_, challenge := pkce("big")
+	login := b.get(b.authorize(authParams(challenge)).location(t).String())
+	form := hiddenFields(t, login)
+	form.Set("user_id", "alice")
+	form.Set("password", strings.Repeat("p", maxPasswordLen+1))
+	if r := b.post(PathLogin, form); r.status != http.StatusBadRequest || r.header.Get("Set-Cookie") != "" {
+		t.Errorf("oversized password: status %d, cookies %q; want 400 and no session", r.status, r.header.Get("Set-Cookie"))
+	}
+}

@@ -35,11 +35,8 @@ func parseTokenQuery(form url.Values, authorization []string) (*tokenQuery, *oau
 		return nil, oerr
 	}
 	q := &tokenQuery{clientAuth: auth, Token: form.Get("token"), Hint: form.Get("token_type_hint")}
-	switch {
-	case q.Token == "":
+	if q.Token == "" {
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "token is missing; send the token to act on in the token parameter")
-	case len(q.Token) > maxTokenLen:
-		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "token is longer than %d bytes, so it cannot be one this server issued", maxTokenLen)
 	}
 	return q, nil
 }
