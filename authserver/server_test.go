@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -86,6 +87,74 @@ func TestDiscovery(t *testing.T) {
 				t.Error("jwks leaks private key material")
 			}
 		})
+	}
+}
+
+// TestDiscoveryIsExact checks that discovery advertises what the server
+// does and nothing more: a fixed set of members, every endpoint answering
+// at its URL, every grant type accepted by the token endpoint, and every
+// prompt value by the authorization endpoint.
+func TestDiscoveryIsExact(t *testing.T) {
+	h := newHarness(t)
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(h.browser().get(PathDiscovery).body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"authorization_endpoint", "authorization_response_iss_parameter_supported", "backchannel_logout_session_supported",
+		"backchannel_logout_supported", "claims_parameter_supported", "claims_supported", "code_challenge_methods_supported",
+		"end_session_endpoint", "grant_types_supported", "id_token_signing_alg_values_supported",
+		"introspection_endpoint", "introspection_endpoint_auth_methods_supported", "issuer", "jwks_uri",
+		"prompt_values_supported", "request_parameter_supported", "request_uri_parameter_supported",
+		"response_modes_supported", "response_types_supported", "revocation_endpoint",
+		"revocation_endpoint_auth_methods_supported", "scopes_supported", "subject_types_supported",
+		"token_endpoint", "token_endpoint_auth_methods_supported", "userinfo_endpoint",
+	}
+	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, want) {
+		t.Errorf("discovery members:\n got %v\nwant %v", got, want)
+	}
+	for _, false_ := range []string{"claims_parameter_supported", "request_parameter_supported", "request_uri_parameter_supported"} {
+		if doc[false_] != false {
+			t.Errorf("%s = %v, want false", false_, doc[false_])
+		}
+	}
+
+	// Each endpoint answers its own way at the advertised URL: never 404,
+	// never a method it does not take.
+	for _, tt := range []struct {
+		member, method string
+		status         int
+	}{
+		{"authorization_endpoint", http.MethodGet, http.StatusBadRequest}, // no client_id: a page
+		{"token_endpoint", http.MethodPost, http.StatusUnauthorized},      // no client authentication
+		{"userinfo_endpoint", http.MethodGet, http.StatusUnauthorized},
+		{"revocation_endpoint", http.MethodPost, http.StatusUnauthorized},
+		{"introspection_endpoint", http.MethodPost, http.StatusUnauthorized},
+		{"end_session_endpoint", http.MethodGet, http.StatusOK}, // nobody signed in: "signed out"
+		{"jwks_uri", http.MethodGet, http.StatusOK},
+	} {
+		target, _ := doc[tt.member].(string)
+		req, err := http.NewRequest(tt.method, target, strings.NewReader(""))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.member, err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if r := do(t, h.ts.Client(), req); r.status != tt.status {
+			t.Errorf("%s %s (%s): status %d, want %d; body %s", tt.method, target, tt.member, r.status, tt.status, r.body)
+		}
+	}
+	for _, grant := range strings_(doc["grant_types_supported"]) {
+		r := h.clientCall(PathToken, url.Values{"grant_type": {grant}}, "web", webSecret)
+		if e := r.json(t)["error"]; e == codeUnsupportedGrantType {
+			t.Errorf("grant_type %s is advertised but unsupported", grant)
+		}
+	}
+	_, challenge := pkce("prompt")
+	for _, prompt := range strings_(doc["prompt_values_supported"]) {
+		r := h.browser().authorize(with(authParams(challenge), "prompt", prompt))
+		if r.status != http.StatusSeeOther || r.location(t).Query().Get("error") == codeInvalidRequest {
+			t.Errorf("prompt=%s: status %d Location %s", prompt, r.status, r.header.Get("Location"))
+		}
 	}
 }
 
