@@ -159,16 +159,6 @@ func (s *Server) redirectToPage(w http.ResponseWriter, r *http.Request, path str
 	return nil
 }
 
-func formPageError(err error) *pageError {
-	return &pageError{
-		status:  http.StatusBadRequest,
-		title:   "The form could not be read",
-		message: "The submitted form is malformed or too large.",
-		hint:    "Go back, reload the page and try again.",
-		cause:   err,
-	}
-}
-
 func csrfPageError() *pageError {
 	return &pageError{
 		status:  http.StatusForbidden,

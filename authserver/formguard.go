@@ -63,6 +63,16 @@ func (s *Server) checkFormOrigin(r *http.Request) error {
 	return nil
 }
 
+func formPageError(err error) *pageError {
+	return &pageError{
+		status:  http.StatusBadRequest,
+		title:   "The form could not be read",
+		message: "The submitted form is malformed or too large.",
+		hint:    "Go back, reload the page and try again.",
+		cause:   err,
+	}
+}
+
 func crossSitePageError(why string) *pageError {
 	return &pageError{
 		status:  http.StatusForbidden,

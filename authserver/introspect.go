@@ -27,19 +27,11 @@ type introspection struct {
 // other token is inactive to them, so the endpoint cannot be used to probe
 // for tokens (§4).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
-	form, err := readForm(w, r)
+	q, client, err := s.readTokenQuery(w, r)
 	if err != nil {
 		return err
-	}
-	q, oerr := parseTokenQuery(form, r.Header.Values("Authorization"))
-	if oerr != nil {
-		return oerr
 	}
 	ctx := r.Context()
-	client, err := s.authenticateClient(ctx, q.clientAuth)
-	if err != nil {
-		return err
-	}
 	if client.Public() {
 		return invalidClient("introspection needs a client secret, and client %s is public (token_endpoint_auth_method none); introspect from a confidential client", client.ID)
 	}

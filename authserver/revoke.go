@@ -10,19 +10,11 @@ import (
 // same 200 and nothing changes, so the endpoint tells nobody whether a
 // token exists (§2.2).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
-	form, err := readForm(w, r)
+	q, client, err := s.readTokenQuery(w, r)
 	if err != nil {
 		return err
-	}
-	q, oerr := parseTokenQuery(form, r.Header.Values("Authorization"))
-	if oerr != nil {
-		return oerr
 	}
 	ctx := r.Context()
-	client, err := s.authenticateClient(ctx, q.clientAuth)
-	if err != nil {
-		return err
-	}
 	if q.Hint != "" && !knownHint(q.Hint) {
 		return newOAuthError(codeUnsupportedTokenType, http.StatusBadRequest,
 			"token_type_hint %s is not supported; use %s or %s, or leave it out", q.Hint, hintAccessToken, hintRefreshToken)

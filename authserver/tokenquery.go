@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage"
 )
 
@@ -39,6 +40,24 @@ func parseTokenQuery(form url.Values, authorization []string) (*tokenQuery, *oau
 		return nil, newOAuthError(codeInvalidRequest, http.StatusBadRequest, "token is missing; send the token to act on in the token parameter")
 	}
 	return q, nil
+}
+
+// readTokenQuery reads the form of a revocation or introspection request
+// and authenticates its client.
+func (s *Server) readTokenQuery(w http.ResponseWriter, r *http.Request) (*tokenQuery, *directory.Client, error) {
+	form, err := readForm(w, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, oerr := parseTokenQuery(form, r.Header.Values("Authorization"))
+	if oerr != nil {
+		return nil, nil, oerr
+	}
+	client, err := s.authenticateClient(r.Context(), q.clientAuth)
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, client, nil
 }
 
 // knownHint reports whether hint names a token type this server issues.
