@@ -3,6 +3,7 @@ package pages
 import (
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // LoginData is the login page's.
@@ -122,10 +123,27 @@ func (p Page) describe(e *Error) (title, message, hint string) {
 	if !p.Has(key + ".title") {
 		return p.T("error.default_title"), e.Detail, ""
 	}
+	args := p.localize(e.Args)
 	if p.Has(key + ".hint") {
-		hint = p.T(key+".hint", e.Args...)
+		hint = p.T(key+".hint", args...)
 	}
-	return p.T(key+".title", e.Args...), p.T(key+".message", e.Args...), hint
+	return p.T(key+".title", args...), p.T(key+".message", args...), hint
+}
+
+// localize says durations and times among args in the reader's language.
+func (p Page) localize(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case time.Duration:
+			out[i] = p.Duration(v)
+		case time.Time:
+			out[i] = p.Date(v)
+		default:
+			out[i] = a
+		}
+	}
+	return out
 }
 
 // English returns e's message and hint in English, for answers to
@@ -138,8 +156,11 @@ func (s *Set) English(e *Error) string {
 	return message + " " + hint
 }
 
-// RenderError writes e as an error page in the language of p.
+// RenderError writes e as an error page in the language of p. It has no
+// language switcher: repeating the request that failed could do harm (a
+// callback spends its code) and would echo its query into the page.
 func (s *Set) RenderError(w http.ResponseWriter, r *http.Request, p Page, e *Error) {
+	p.Languages = nil
 	d := ErrorData{
 		Page:       p,
 		Status:     e.Status,

@@ -13,7 +13,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -118,17 +117,10 @@ type LanguageLink struct {
 func (s *Set) Page(w http.ResponseWriter, r *http.Request, hints ...string) Page {
 	q := r.URL.Query()
 	var loc *i18n.Localizer
-	if lang := q.Get("lang"); s.cat.Supports(lang) {
-		c := s.opts.LangCookie
-		c.Value, c.MaxAge = lang, int((365 * 24 * time.Hour).Seconds())
-		http.SetCookie(w, &c)
+	if lang := q.Get("lang"); s.Remember(w, lang) {
 		loc = s.cat.For(lang)
 	} else {
-		prefs := make([]string, 0, len(hints)+2)
-		if c, err := r.Cookie(s.opts.LangCookie.Name); err == nil && s.cat.Supports(c.Value) {
-			prefs = append(prefs, c.Value)
-		}
-		prefs = append(append(prefs, hints...), r.Header.Get("Accept-Language"))
+		prefs := append(append([]string{s.Chosen(r)}, hints...), r.Header.Get("Accept-Language"))
 		loc = s.cat.Match(prefs...)
 	}
 	p := Page{
@@ -156,6 +148,26 @@ func (s *Set) Page(w http.ResponseWriter, r *http.Request, hints ...string) Page
 		}
 	}
 	return p
+}
+
+// Remember sets the language cookie to lang and reports whether lang is
+// one of the languages; it does nothing otherwise.
+func (s *Set) Remember(w http.ResponseWriter, lang string) bool {
+	if !s.cat.Supports(lang) {
+		return false
+	}
+	c := s.opts.LangCookie
+	c.Value, c.MaxAge = lang, int((365 * 24 * time.Hour).Seconds())
+	http.SetCookie(w, &c)
+	return true
+}
+
+// Chosen is the language the reader picked earlier with ?lang=, or "".
+func (s *Set) Chosen(r *http.Request) string {
+	if c, err := r.Cookie(s.opts.LangCookie.Name); err == nil && s.cat.Supports(c.Value) {
+		return c.Value
+	}
+	return ""
 }
 
 // Render writes the page name with data, whose type must embed Page.
@@ -198,16 +210,4 @@ func policy(style string) string {
 	sum := sha256.Sum256([]byte(style))
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
 		"'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
-}
-
-// withQuery returns u with key set to value in its query.
-func withQuery(u, key, value string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return u
-	}
-	q := p.Query()
-	q.Set(key, value)
-	p.RawQuery = q.Encode()
-	return p.String()
 }
