@@ -151,10 +151,21 @@ func (s *Server) redirectToPage(w http.ResponseWriter, r *http.Request, path str
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, s.base+path+"?"+url.Values{"req": {sealed}}.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, s.pageURL(path, sealed), http.StatusSeeOther)
 	return nil
 }
 
-func csrfPageError() *pages.Error {
-	return &pages.Error{Status: http.StatusForbidden, Kind: "csrf"}
+// csrfPageError refuses a form whose CSRF token does not match; retry,
+// when not empty, is the page to show the form again.
+func csrfPageError(retry string) *pages.Error {
+	e := &pages.Error{Status: http.StatusForbidden, Kind: "csrf"}
+	if retry != "" {
+		e.Actions = []pages.Action{{Key: "action.try_again", URL: retry}}
+	}
+	return e
+}
+
+// pageURL is the address of one of the server's pages for a sealed request.
+func (s *Server) pageURL(path, sealed string) string {
+	return s.base + path + "?" + url.Values{"req": {sealed}}.Encode()
 }

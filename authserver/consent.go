@@ -62,7 +62,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
 	// The token lives in the login session, so only a page rendered for
 	// this session can submit a decision.
 	if !equalSecrets(sess.CSRF, r.PostForm.Get("csrf_token")) {
-		return csrfPageError()
+		return csrfPageError(s.pageURL(PathConsent, r.PostForm.Get("req")))
 	}
 	decision := r.PostForm.Get("decision")
 	if decision != "approve" && decision != "deny" {

@@ -54,7 +54,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 		if !equalSecrets(sess.CSRF, req.CSRF) {
-			return csrfPageError()
+			return csrfPageError("")
 		}
 	case !hint.ties(sess):
 		s.renderLogoutConfirmation(w, r, req, sess, client)

@@ -43,7 +43,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	cookieToken := s.readCSRFCookie(r)
 	if cookieToken == "" || !equalSecrets(cookieToken, r.PostForm.Get("csrf_token")) {
-		return csrfPageError()
+		return csrfPageError(s.pageURL(PathLogin, sealed))
 	}
 	userID := r.PostForm.Get("user_id")
 	// Throttled by what was typed, not by who it names, so that no answer

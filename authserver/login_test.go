@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -71,6 +72,11 @@ func TestLoginCSRF(t *testing.T) {
 			r := b.post(PathLogin, form)
 			if r.status != http.StatusForbidden || !strings.Contains(r.body, "The form has expired") {
 				t.Errorf("got status %d, want 403 with an explanation; body: %s", r.status, r.body)
+			}
+			// The way on is the same login page, for the same request.
+			retry := `<a class="button" href="` + strings.ReplaceAll(html.EscapeString(PathLogin+"?"+url.Values{"req": {form.Get("req")}}.Encode()), "+", "&#43;") + `">Try again</a>`
+			if !strings.Contains(r.body, retry) {
+				t.Errorf("the page does not offer %s; body: %s", retry, r.body)
 			}
 			if hasCookie(b.client.Jar.Cookies(mustURL(t, h.ts.URL)), SessionCookie) {
 				t.Error("a refused login set a session cookie")

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
@@ -71,7 +72,9 @@ func (p *Proxy) signOutRefused(r *http.Request) string {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return "the form was sent from another site"
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && origin != p.cfg.PublicURL.Scheme+"://"+r.Host {
+	// "null" tells nothing: browsers send it for a page with
+	// Referrer-Policy no-referrer, which the proxy's own pages have.
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" && origin != p.cfg.PublicURL.Scheme+"://"+r.Host {
 		return "the form was sent from " + origin
 	}
 	got, err := decode(p.codecs.signOut, signOutTokenName, r.PostFormValue("token"))
@@ -114,6 +117,9 @@ func (p *Proxy) confirmSignOut(w http.ResponseWriter, r *http.Request, rd string
 			Fields: []pages.Field{{Name: "token", Value: p.signOutToken(r)}, {Name: "rd", Value: rd}},
 			Button: pg.T("signout.button"),
 		},
+	}
+	if s, err := p.readSession(r.Context(), p.sessionCookie(r)); err == nil && s != nil {
+		data.Lead = pg.T("layout.signed_in_as", "user", cmp.Or(s.PreferredUsername, s.Email, s.Subject))
 	}
 	status := http.StatusOK
 	if again {

@@ -75,3 +75,25 @@ func TestSignOutNeedsTheForm(t *testing.T) {
 		t.Fatalf("PUT sign-out: got %d Allow %q, want 405 Allow GET, HEAD, POST", r.StatusCode, r.Header.Get("Allow"))
 	}
 }
+
+// TestSignOutWithTheHeadersBrowsersSend: the proxy's pages have
+// Referrer-Policy no-referrer, so a browser posts the sign-out form with
+// Origin: null beside Sec-Fetch-Site: same-origin. That is the proxy's own
+// form, and it signs out.
+func TestSignOutWithTheHeadersBrowsersSend(t *testing.T) {
+	e := newEnv(t)
+	b := newBrowser(t)
+	e.signIn(b, "/")
+	token := formValue(t, b.get(e.srv.URL+signOutPath).body, "token")
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+signOutPath, strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", acceptHTML)
+	req.Header.Set("Origin", "null")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if r := b.send(req); r.StatusCode != http.StatusFound {
+		t.Fatalf("sign-out: got %d, want 302 onwards:\n%s", r.StatusCode, r.body)
+	}
+	if got := b.do(http.MethodGet, e.srv.URL+"/", http.Header{"Accept": {"application/json"}}); got.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after signing out: got %d, want 401", got.StatusCode)
+	}
+}

@@ -201,8 +201,12 @@ func (c *Catalog) Match(prefs ...string) *Localizer {
 		if p == "" {
 			continue
 		}
-		tags, _, err := language.ParseAcceptLanguage(strings.ReplaceAll(p, " ", ","))
-		if err != nil || len(tags) == 0 {
+		list := strings.ReplaceAll(p, " ", ",")
+		tags, _, err := language.ParseAcceptLanguage(list)
+		if err != nil {
+			tags = lenient(list)
+		}
+		if len(tags) == 0 {
 			continue
 		}
 		if _, i, conf := c.matcher.Match(tags...); conf != language.No {
@@ -218,6 +222,20 @@ func (c *Catalog) For(lang string) *Localizer {
 		lang = c.langs[0]
 	}
 	return &Localizer{c: c, lang: lang}
+}
+
+// lenient reads the tags of a list that does not parse as a whole, in
+// order and ignoring weights, so that one malformed entry does not cost
+// the reader their language.
+func lenient(list string) []language.Tag {
+	var tags []language.Tag
+	for _, part := range strings.Split(list, ",") {
+		tag, _, _ := strings.Cut(part, ";")
+		if t, err := language.Parse(strings.TrimSpace(tag)); err == nil {
+			tags = append(tags, t)
+		}
+	}
+	return tags
 }
 
 func (c *Catalog) sortedLangs() []string {
