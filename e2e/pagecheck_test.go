@@ -492,6 +492,10 @@ button{color:#fff;background:#1f5fbf;border:0;padding:.5rem 1rem}
 <img src="data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACwAAAAAAQABAAACAkQBADs=" alt="ロゴ" width="16" height="16">
 <details class="admin"><summary>詳細</summary><p id="request-id">abc</p></details>
 </body></html>`,
+	"/switcher": `<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>切替</title></head><body>
+<nav class="languages"><a href="?lang=en" hreflang="en" aria-current="true">English</a> <a href="?lang=ja" hreflang="ja">日本語</a></nav>
+</body></html>`,
 	"/bad": `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Bad</title>
@@ -537,6 +541,19 @@ func TestPagesCheckerChromium(t *testing.T) {
 	b.page = "good"
 	if problems := b.audit("ja", pageKind{get: true}); len(problems) > 0 {
 		t.Errorf("the good page fails the checks:\n%s", strings.Join(problems, "\n"))
+	}
+
+	b.navigate(srv.URL + "/switcher")
+	b.page = "switcher"
+	switcher := strings.Join(check[[]string](b, "switcher", "ja", []string{"en", "ja"}), "\n")
+	for _, want := range []string{
+		`the link to en is marked aria-current="true" on a page in ja`,
+		`marks the entry for en as current on a page in ja`,
+		`the link to the page's own language ja is not marked aria-current="true"`,
+	} {
+		if !strings.Contains(switcher, want) {
+			t.Errorf("the checks of the wrong switcher miss %q; they found:\n%s", want, switcher)
+		}
 	}
 
 	b.navigate(srv.URL + "/bad")

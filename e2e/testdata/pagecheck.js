@@ -290,24 +290,27 @@
     return document.querySelectorAll(sel).length;
   },
 
-  // switcher checks the language switcher for the page's language cur.
+  // switcher checks the language switcher of a page in the language cur:
+  // a link to each other language, and the entry of cur marked
+  // aria-current="true" (a link or not).
   switcher(cur, langs) {
     const nav = document.querySelector('nav.languages');
     if (!nav) return ['no language switcher (nav.languages)'];
     const problems = [];
-    for (const l of langs) {
-      const entries = [...nav.querySelectorAll(`[hreflang="${l}"], [lang="${l}"]`)];
+    for (const l of langs.filter(l => l !== cur)) {
       const link = nav.querySelector(`a[hreflang="${l}"][href]`);
-      if (l === cur) {
-        if (!entries.some(e => e.getAttribute('aria-current') === 'true')) {
-          problems.push(`nav.languages: the entry for the current language ${l} is not marked aria-current="true" (entries: ${entries.map(e => e.outerHTML).join(' ') || 'none'})`);
-        }
-      } else if (!link) {
-        problems.push(`nav.languages has no link a[hreflang=${l}][href]`);
-      } else if (link.getAttribute('aria-current') === 'true') {
-        problems.push(`nav.languages: the link to ${l} is marked aria-current but the page is in ${cur}`);
-      }
+      if (!link) problems.push(`nav.languages has no link a[hreflang=${l}][href]`);
+      else if (link.getAttribute('aria-current') === 'true') problems.push(`nav.languages: the link to ${l} is marked aria-current="true" on a page in ${cur}`);
     }
+    const current = [...nav.querySelectorAll('[aria-current="true"]')];
+    if (current.length !== 1) {
+      problems.push(`nav.languages has ${current.length} entries marked aria-current="true", want 1, the one for ${cur}: ${nav.innerHTML.replace(/\s+/g, ' ').trim().slice(0, 200)}`);
+    } else {
+      const e = current[0], said = e.getAttribute('hreflang') || e.getAttribute('lang');
+      if (said && said !== cur) problems.push(`nav.languages marks the entry for ${said} as current on a page in ${cur}`);
+    }
+    const own = nav.querySelector(`a[hreflang="${cur}"]`);
+    if (own && own.getAttribute('aria-current') !== 'true') problems.push(`nav.languages: the link to the page's own language ${cur} is not marked aria-current="true"`);
     return problems;
   },
 })
