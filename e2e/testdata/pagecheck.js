@@ -263,6 +263,21 @@
     delete window.__ghTab;
   },
 
+  // drawsDistinct reports whether the browser draws the two characters
+  // differently in font, which it does not when no font has them and both
+  // come out as the same missing-glyph box.
+  drawsDistinct(a, b, font) {
+    const draw = ch => {
+      const c = document.createElement('canvas');
+      c.width = c.height = 48;
+      const g = c.getContext('2d', {willReadFrequently: true});
+      g.font = font;
+      g.fillText(ch, 4, 36);
+      return g.getImageData(0, 0, 48, 48).data.join(',');
+    };
+    return draw(a) !== draw(b);
+  },
+
   // element reports what the tests assert about one element.
   element(sel) {
     const el = document.querySelector(sel);
