@@ -114,7 +114,6 @@ func (c *checkedPages) first(name string) bool {
 type tab struct {
 	t       *testing.T
 	ctx     context.Context
-	lang    string // the language the browser asks for
 	shots   string
 	checked *checkedPages
 	page    string // the name of the page being looked at, for messages
@@ -124,7 +123,7 @@ func newTab(t *testing.T, browser context.Context, lang, shots string, checked *
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	b := &tab{t: t, ctx: ctx, lang: lang, shots: shots, checked: checked, page: "(start)"}
+	b := &tab{t: t, ctx: ctx, shots: shots, checked: checked, page: "(start)"}
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("opening a tab: %v", err)
 	}
