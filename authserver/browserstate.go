@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // loginSession is the content of the login-session cookie: who signed in,
@@ -127,15 +129,9 @@ func (s *Server) openRequest(sealed string) (*authRequest, error) {
 // openSealed is openRequest keeping the sealing's ID and expiry, for the
 // form posts.
 func (s *Server) openSealed(sealed string) (*sealedRequest, error) {
-	expired := &pageError{
-		status:  http.StatusBadRequest,
-		title:   "This sign-in link is not valid",
-		message: "The sign-in link is incomplete, has been changed, or has expired.",
-		hint:    "Go back to the application you wanted to use and sign in from there again.",
-	}
+	expired := &pages.Error{Status: http.StatusBadRequest, Kind: "expired"}
 	if sealed == "" {
-		expired.message = "This page is part of signing in to an application and cannot be opened on its own."
-		return nil, expired
+		return nil, &pages.Error{Status: http.StatusBadRequest, Kind: "no_request"}
 	}
 	var sr sealedRequest
 	if err := securecookie.DecodeMulti("req", sealed, &sr, s.requestCodecs...); err != nil || !s.now().Before(sr.ExpiresAt) || sr.ID == "" {
@@ -159,11 +155,6 @@ func (s *Server) redirectToPage(w http.ResponseWriter, r *http.Request, path str
 	return nil
 }
 
-func csrfPageError() *pageError {
-	return &pageError{
-		status:  http.StatusForbidden,
-		title:   "The form has expired",
-		message: "This form was not sent from the page this service showed you, or it has expired.",
-		hint:    "Go back, reload the page and submit it again. Your browser must accept cookies from this site.",
-	}
+func csrfPageError() *pages.Error {
+	return &pages.Error{Status: http.StatusForbidden, Kind: "csrf"}
 }

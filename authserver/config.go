@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // Config is everything a Server needs, with defaults already resolved by the
@@ -53,6 +54,11 @@ type Config struct {
 	// LoginThrottle limits password guessing; the zero value means
 	// DefaultLoginThrottle().
 	LoginThrottle LoginThrottle
+
+	// Pages are the look and languages of the login, consent, sign-out
+	// and error pages; the zero value is the built-in look. Its
+	// LangCookie, Now and Log are set by New.
+	Pages pages.Options
 
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

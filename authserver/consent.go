@@ -8,24 +8,8 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
-
-// scopeDescriptions say in plain words what each scope lets a client do.
-var scopeDescriptions = map[string]string{
-	"openid":         "Confirm who you are, using your user ID",
-	"profile":        "See your name and user ID",
-	"email":          "See your email address",
-	"groups":         "See which groups you belong to",
-	"offline_access": "Keep access while you are not using it",
-}
-
-// describeScope returns the plain-words description of a scope.
-func describeScope(scope string) string {
-	if d, ok := scopeDescriptions[scope]; ok {
-		return d
-	}
-	return fmt.Sprintf("Use the permission %q", scope)
-}
 
 // handleConsentPage asks the signed-in person whether the client may have
 // the requested scopes.
@@ -40,20 +24,15 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 		return s.redirectToPage(w, r, PathLogin, req)
 	}
 	user := s.cfg.Directory.User(sess.Subject)
-	scopes := make([]string, len(req.Scopes))
-	for i, sc := range req.Scopes {
-		scopes[i] = describeScope(sc)
-	}
 	destination := req.Target
 	if u, err := url.Parse(req.Target); err == nil && u.Host != "" {
 		destination = u.Scheme + "://" + u.Host
 	}
-	name := s.clientName(req.ClientID)
-	s.render(w, http.StatusOK, s.tmpl.consent, consentPage{
-		page:        s.page("Allow access to " + name),
-		ClientName:  name,
+	s.ui.Render(w, r, http.StatusOK, pages.Consent, pages.ConsentData{
+		Page:        s.ui.Page(w, r, req.UILocales),
+		ClientName:  s.clientName(req.ClientID),
 		UserName:    userName(user),
-		Scopes:      scopes,
+		Scopes:      req.Scopes,
 		Destination: destination,
 		Action:      s.base + PathConsent,
 		Request:     sealed,
@@ -87,12 +66,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
 	}
 	decision := r.PostForm.Get("decision")
 	if decision != "approve" && decision != "deny" {
-		return &pageError{
-			status:  http.StatusBadRequest,
-			title:   "No decision was received",
-			message: "The form did not say whether you approve or deny the request.",
-			hint:    "Go back and choose Approve or Deny.",
-		}
+		return &pages.Error{Status: http.StatusBadRequest, Kind: "no_decision"}
 	}
 	// Either decision uses the form up: a replayed approval issues nothing.
 	if err := s.claimForm(r.Context(), "consent", sr); err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // handleEndSession is the end_session_endpoint (OpenID Connect
@@ -56,7 +57,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) error 
 			return csrfPageError()
 		}
 	case !hint.ties(sess):
-		s.renderLogoutConfirmation(w, req, sess, client)
+		s.renderLogoutConfirmation(w, r, req, sess, client)
 		return nil
 	}
 	if err := s.endLoginSession(w, r, sess); err != nil {
@@ -116,9 +117,11 @@ func (s *Server) checkEndSession(ctx context.Context, req *endSessionRequest) (*
 // with the state (§3), or shows that the person is signed out.
 func (s *Server) afterLogout(w http.ResponseWriter, r *http.Request, req *endSessionRequest) error {
 	if req.PostLogoutRedirectURI == "" {
-		s.render(w, http.StatusOK, s.tmpl.logout, logoutPage{
-			page:    s.page("You are signed out"),
-			Message: "You are signed out of this service. You can close this window.",
+		p := s.ui.Page(w, r, req.UILocales)
+		s.ui.Render(w, r, http.StatusOK, pages.Notice, pages.NoticeData{
+			Page:    p,
+			Title:   p.T("signedout.title"),
+			Message: p.T("signedout.authserver"),
 		})
 		return nil
 	}
@@ -138,20 +141,22 @@ func (s *Server) afterLogout(w http.ResponseWriter, r *http.Request, req *endSes
 // renderLogoutConfirmation asks the signed-in person whether to sign out.
 // The form repeats the request, which is checked again when it comes back,
 // with the session's CSRF token.
-func (s *Server) renderLogoutConfirmation(w http.ResponseWriter, req *endSessionRequest, sess *loginSession, client *directory.Client) {
-	fields := []hiddenField{{"csrf_token", sess.CSRF}}
+func (s *Server) renderLogoutConfirmation(w http.ResponseWriter, r *http.Request, req *endSessionRequest, sess *loginSession, client *directory.Client) {
+	p := s.ui.Page(w, r, req.UILocales)
+	form := pages.Form{ID: "signout", Action: s.base + PathEndSession, Fields: []pages.Field{{Name: "csrf_token", Value: sess.CSRF}}, Button: p.T("signout.button")}
 	params := req.values()
 	for _, name := range slices.Sorted(maps.Keys(params)) {
-		fields = append(fields, hiddenField{name, params.Get(name)})
+		form.Fields = append(form.Fields, pages.Field{Name: name, Value: params.Get(name)})
 	}
-	data := logoutPage{
-		page:     s.page("Sign out?"),
-		UserName: userName(s.cfg.Directory.User(sess.Subject)),
-		Action:   s.base + PathEndSession,
-		Fields:   fields,
+	data := pages.ConfirmData{
+		Page:    p,
+		Title:   p.T("signout.title"),
+		Lead:    p.T("layout.signed_in_as", "user", userName(s.cfg.Directory.User(sess.Subject))) + " " + p.T("signout.since", "date", p.Date(sess.AuthTime)),
+		Message: p.T("signout.link_asks"),
+		Form:    form,
 	}
 	if client != nil {
-		data.ClientName = client.DisplayName()
+		data.Message = p.T("signout.client_asks", "client", client.DisplayName())
 	}
-	s.render(w, http.StatusOK, s.tmpl.logout, data)
+	s.ui.Render(w, r, http.StatusOK, pages.Confirm, data)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // requestParams returns the parameters of a request that may come as a
@@ -63,24 +64,12 @@ func (s *Server) checkFormOrigin(r *http.Request) error {
 	return nil
 }
 
-func formPageError(err error) *pageError {
-	return &pageError{
-		status:  http.StatusBadRequest,
-		title:   "The form could not be read",
-		message: "The submitted form is malformed or too large.",
-		hint:    "Go back, reload the page and try again.",
-		cause:   err,
-	}
+func formPageError(err error) *pages.Error {
+	return &pages.Error{Status: http.StatusBadRequest, Kind: "bad_form", Cause: err}
 }
 
-func crossSitePageError(why string) *pageError {
-	return &pageError{
-		status:  http.StatusForbidden,
-		title:   "The form was sent from another site",
-		message: "This form can only be submitted from this sign-in service's own pages.",
-		hint:    "If you did not mean to sign in, close this page. Otherwise go back to the application you wanted to use and sign in from there.",
-		cause:   errors.New(why),
-	}
+func crossSitePageError(why string) *pages.Error {
+	return &pages.Error{Status: http.StatusForbidden, Kind: "cross_site", Detail: "The form was refused because " + why + "."}
 }
 
 // claimForm marks the form of the sealed request sr as used for step
@@ -91,12 +80,7 @@ func (s *Server) claimForm(ctx context.Context, step string, sr *sealedRequest) 
 	err := s.cfg.Store.ClaimOnce(ctx, step+"/"+sr.ID, sr.ExpiresAt, s.now())
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
-		return &pageError{
-			status:  http.StatusConflict,
-			title:   "This form was already used",
-			message: "This form has already been submitted once, and a form can only be used once.",
-			hint:    "Go back to the application you wanted to use and sign in from there again.",
-		}
+		return &pages.Error{Status: http.StatusConflict, Kind: "form_used"}
 	case err != nil:
 		return fmt.Errorf("claiming the %s form: %w", step, err)
 	}

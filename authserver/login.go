@@ -1,7 +1,6 @@
 package authserver
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // handleLoginPage shows the login form for a pending authorization request.
@@ -22,7 +22,7 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.renderLogin(w, http.StatusOK, req, sealed, token, req.LoginHint, "")
+	s.renderLogin(w, r, http.StatusOK, req, sealed, token, req.LoginHint, nil)
 	return nil
 }
 
@@ -52,7 +52,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if t := s.throttle.begin(account, address, now); t != nil {
 		s.log.WarnContext(r.Context(), "login throttled", "client_id", req.ClientID, "address", address, "locked", t.locked)
 		w.Header().Set("Retry-After", strconv.Itoa(int(t.wait.Round(time.Second)/time.Second)))
-		s.renderLogin(w, http.StatusTooManyRequests, req, sealed, cookieToken, userID, throttledMessage(t))
+		s.renderLogin(w, r, http.StatusTooManyRequests, req, sealed, cookieToken, userID, t.message)
 		return nil
 	}
 	user, err := s.authenticate(r.Context(), userID, r.PostForm.Get("password"))
@@ -66,7 +66,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		s.log.WarnContext(r.Context(), "login failed", "client_id", req.ClientID, "address", address)
 		// One message for unknown user and wrong password, so the form does
 		// not reveal which user IDs exist.
-		s.renderLogin(w, http.StatusUnauthorized, req, sealed, cookieToken, userID, "The user ID or password is incorrect. Check them and try again.")
+		s.renderLogin(w, r, http.StatusUnauthorized, req, sealed, cookieToken, userID, incorrect)
 		return nil
 	}
 	s.throttle.succeeded(account, address, now)
@@ -83,34 +83,35 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	return s.continueAuthorization(w, r, req, sess)
 }
 
-// throttledMessage says how long to wait. It is the same whether or not the
-// user ID exists, and does not say whether the account or the address hit
-// the limit.
-func throttledMessage(t *throttled) string {
-	n, unit := int((t.wait+time.Second-1)/time.Second), "second"
-	if t.wait > 2*time.Minute {
-		n, unit = int((t.wait+time.Minute-1)/time.Minute), "minute"
-	}
-	wait := fmt.Sprintf("%d %s", n, unit)
-	if n != 1 {
-		wait += "s"
-	}
+// message says how long to wait. It is the same whether or not the user
+// ID exists, and does not say whether the account or the address hit the
+// limit.
+func (t *throttled) message(p pages.Page) string {
 	if t.locked {
-		return "There have been too many failed sign-ins with this user ID or from your network, so signing in is paused. Try again in " + wait + "."
+		return p.T("login.paused", "wait", p.Duration(t.wait))
 	}
-	return "There have been several failed sign-ins with this user ID or from your network. Wait " + wait + ", then try again."
+	return p.T("login.slowed", "wait", p.Duration(t.wait))
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, status int, req *authRequest, sealed, csrf, userID, message string) {
-	s.render(w, status, s.tmpl.login, loginPage{
-		page:       s.page("Sign in"),
+// incorrect is the one message for an unknown user and a wrong password.
+func incorrect(p pages.Page) string { return p.T("login.incorrect") }
+
+// renderLogin shows the login form, with the problem of the last attempt
+// when there was one.
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, req *authRequest, sealed, csrf, userID string, problem func(pages.Page) string) {
+	p := s.ui.Page(w, r, req.UILocales)
+	data := pages.LoginData{
+		Page:       p,
 		ClientName: s.clientName(req.ClientID),
 		Action:     s.base + PathLogin,
 		Request:    sealed,
 		CSRF:       csrf,
 		UserID:     userID,
-		Error:      message,
-	})
+	}
+	if problem != nil {
+		data.Error = problem(p)
+	}
+	s.ui.Render(w, r, status, pages.Login, data)
 }
 
 // clientName is how the client is named on pages.

@@ -202,7 +202,7 @@ func TestEndSession(t *testing.T) {
 			query: func(_, other string) url.Values {
 				return url.Values{"id_token_hint": {other}, "post_logout_redirect_uri": {rpSignedOut}}
 			},
-			wantStatus: http.StatusOK, wantBody: "Relying Party</strong> asks to sign you out",
+			wantStatus: http.StatusOK, wantBody: "Relying Party asks to sign you out",
 		},
 		{
 			name: "no hint asks to confirm",
@@ -556,7 +556,7 @@ func FuzzParseEndSession(f *testing.F) {
 		}
 		req, perr := parseEndSession(q)
 		if perr != nil {
-			if req != nil || perr.status != http.StatusBadRequest || perr.message == "" {
+			if req != nil || perr.Status != http.StatusBadRequest || perr.Detail == "" {
 				t.Fatalf("error %+v with request %+v", perr, req)
 			}
 			return

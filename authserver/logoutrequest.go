@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // endSessionRequest is a checked logout request (OpenID Connect
@@ -14,6 +16,7 @@ type endSessionRequest struct {
 	ClientID              string
 	PostLogoutRedirectURI string
 	State                 string
+	UILocales             string
 	// CSRF is set when the request is the confirmation form this server
 	// showed, not a client's request.
 	CSRF      string
@@ -21,9 +24,9 @@ type endSessionRequest struct {
 }
 
 // parseEndSession checks the parameters of a logout request: none may be
-// repeated or longer than its limit (see oversized). ui_locales is accepted and ignored
-// (pages are in English only); unknown parameters are ignored (§2).
-func parseEndSession(q url.Values) (*endSessionRequest, *pageError) {
+// repeated or longer than its limit (see oversized). ui_locales picks the
+// pages' language; unknown parameters are ignored (§2).
+func parseEndSession(q url.Values) (*endSessionRequest, *pages.Error) {
 	if name := repeated(q); name != "" {
 		return nil, logoutRequestPage(fmt.Sprintf("The sign-out request gives %s more than once.", name))
 	}
@@ -35,6 +38,7 @@ func parseEndSession(q url.Values) (*endSessionRequest, *pageError) {
 		ClientID:              q.Get("client_id"),
 		PostLogoutRedirectURI: q.Get("post_logout_redirect_uri"),
 		State:                 q.Get("state"),
+		UILocales:             q.Get("ui_locales"),
 		CSRF:                  q.Get("csrf_token"),
 		Confirmed:             q.Has("csrf_token"),
 	}, nil
@@ -48,6 +52,7 @@ func (req *endSessionRequest) values() url.Values {
 		"client_id":                req.ClientID,
 		"post_logout_redirect_uri": req.PostLogoutRedirectURI,
 		"state":                    req.State,
+		"ui_locales":               req.UILocales,
 	} {
 		if value != "" {
 			v.Set(name, value)
@@ -56,11 +61,6 @@ func (req *endSessionRequest) values() url.Values {
 	return v
 }
 
-func logoutRequestPage(message string) *pageError {
-	return &pageError{
-		status:  http.StatusBadRequest,
-		title:   "This sign-out request can't be processed",
-		message: message,
-		hint:    "The application that sent you here is misconfigured; tell its developers what this page says. You have not been signed out.",
-	}
+func logoutRequestPage(detail string) *pages.Error {
+	return &pages.Error{Status: http.StatusBadRequest, Kind: "bad_logout", Code: codeInvalidRequest, Detail: detail}
 }

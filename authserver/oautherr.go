@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // OAuth 2.0 and OpenID Connect error codes (RFC 6749 §4.1.2.1 and §5.2,
@@ -66,28 +68,9 @@ func safeDescription(s string) string {
 	}, s)
 }
 
-// pageError is an error shown to a person as a page. The message says what
-// went wrong and the hint what to do next; the cause is only logged.
-type pageError struct {
-	status  int
-	title   string
-	message string
-	hint    string
-	cause   error
-}
-
-func (e *pageError) Error() string {
-	if e.cause != nil {
-		return e.message + ": " + e.cause.Error()
-	}
-	return e.message
-}
-
-func (e *pageError) Unwrap() error { return e.cause }
-
 // redirectError is an authorization-endpoint error sent back to the client
 // at target. Only errors found after the redirect URI was checked are of
-// this kind; earlier ones are pageErrors, so nothing is ever redirected to
+// this kind; earlier ones are *pages.Errors, so nothing is ever redirected to
 // an unverified address.
 type redirectError struct {
 	*oauthError
@@ -98,8 +81,8 @@ type redirectError struct {
 // handlerFunc is an HTTP handler that returns its error to an adapter.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// pages adapts h so that its errors are rendered as HTML pages.
-func (s *Server) pages(h handlerFunc) http.Handler {
+// html adapts h so that its errors are rendered as HTML pages.
+func (s *Server) html(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writePageError(w, r, err)
@@ -140,28 +123,21 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 }
 
 // writePageError renders err as an error page. Errors that are not
-// pageErrors are internal: they are logged and shown as a generic page.
+// *pages.Errors are internal: they are logged and shown as a generic page.
 func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err error) {
-	var pe *pageError
-	if !errors.As(err, &pe) {
-		pe = &pageError{
-			status:  http.StatusInternalServerError,
-			title:   "Something went wrong",
-			message: "The sign-in service could not complete your request.",
-			hint:    "Please try again in a moment. If it keeps happening, tell the people who run this service.",
-			cause:   err,
-		}
+	pe, ok := errors.AsType[*pages.Error](err)
+	if !ok {
+		pe = &pages.Error{Status: http.StatusInternalServerError, Kind: "internal", Cause: err}
 	}
-	if pe.status >= 500 {
-		s.log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "err", pe)
+	// An authorization or logout request that fails before it is
+	// understood may still say which language the person reads.
+	p := s.ui.Page(w, r, r.URL.Query().Get("ui_locales"))
+	if pe.Status >= 500 {
+		s.log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "request_id", p.RequestID, "err", pe)
 	} else {
-		s.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "status", pe.status, "message", pe.message)
+		s.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "status", pe.Status, "request_id", p.RequestID, "error", pe)
 	}
-	title := pe.title
-	if title == "" {
-		title = "This request can't be completed"
-	}
-	s.render(w, pe.status, s.tmpl.errorPage, errorPage{page: s.page(title), Message: pe.message, Hint: pe.hint})
+	s.ui.RenderError(w, r, p, pe)
 }
 
 // writeJSON writes v as a JSON response with the status.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // This file holds the parsers of untrusted request input. They do no I/O
@@ -102,6 +103,8 @@ type authRequest struct {
 	MaxAge      int64
 	LoginHint   string
 	IDTokenHint string
+	// UILocales is the ui_locales the client asked the pages to be in.
+	UILocales string
 }
 
 // parseAuthRequest checks the parameters of an authorization request. It
@@ -251,6 +254,7 @@ func parseAuthRequest(q url.Values, lookup func(id string) *directory.Client) (*
 	// acr_values is a voluntary request (OpenID Connect Core §3.1.2.1):
 	// there is one way to sign in here, and auth_time says when it happened.
 	req.LoginHint = q.Get("login_hint")
+	req.UILocales = q.Get("ui_locales")
 	req.IDTokenHint = q.Get("id_token_hint")
 	return req, nil
 }
@@ -266,13 +270,8 @@ func repeated(v url.Values) string {
 	return ""
 }
 
-func badRequestPage(message string) *pageError {
-	return &pageError{
-		status:  http.StatusBadRequest,
-		title:   "This sign-in request can't be processed",
-		message: message,
-		hint:    "The application that sent you here is misconfigured. Tell its developers what this page says; you cannot fix it from here.",
-	}
+func badRequestPage(detail string) *pages.Error {
+	return &pages.Error{Status: http.StatusBadRequest, Kind: "bad_request", Code: codeInvalidRequest, Detail: detail}
 }
 
 // parseScope splits a scope parameter (RFC 6749 §3.3) into its tokens,

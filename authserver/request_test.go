@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 func TestParseBasicAuth(t *testing.T) {
@@ -118,7 +119,7 @@ func FuzzParseAuthRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, query string) {
 		q, _ := url.ParseQuery(query)
 		req, err := parseAuthRequest(q, dir.Client)
-		var pe *pageError
+		var pe *pages.Error
 		var re *redirectError
 		switch {
 		case err == nil:
@@ -156,7 +157,7 @@ func FuzzParseAuthRequest(f *testing.F) {
 				t.Fatalf("error code %q description %q", re.code, re.description)
 			}
 		case errors.As(err, &pe):
-			if pe.status != http.StatusBadRequest || pe.message == "" {
+			if pe.Status != http.StatusBadRequest || pe.Detail == "" {
 				t.Fatalf("page error %+v", pe)
 			}
 		default:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,8 +14,8 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/gatehouse/gatehouse/authserver/keys"
-	"github.com/gatehouse/gatehouse/authserver/web"
 	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // Endpoint paths, relative to the issuer's path.
@@ -33,7 +32,6 @@ const (
 	PathUserInfo   = "/userinfo"
 	PathAPIMe      = "/api/me"
 	PathHealth     = "/healthz"
-	pathStatic     = "/static/"
 )
 
 // Cookie names. Browsers do not separate cookies by port, so when the
@@ -45,6 +43,7 @@ const (
 const (
 	SessionCookie = "_gatehouse_auth"
 	CSRFCookie    = "_gatehouse_csrf"
+	LangCookie    = "_gatehouse_lang" // the language picked with ?lang=
 )
 
 // Defaults for zero Config fields.
@@ -80,7 +79,7 @@ type Server struct {
 	log    *slog.Logger
 	now    func() time.Time
 	keys   *keys.Manager
-	tmpl   *templates
+	ui     *pages.Set
 	mux    *http.ServeMux
 
 	sessionCodecs []securecookie.Codec
@@ -140,8 +139,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("authserver: cookie secrets: %w", err)
 		}
 	}
-	if s.tmpl, err = loadTemplates(); err != nil {
-		return nil, err
+	ui := cfg.Pages
+	ui.LangCookie = http.Cookie{Name: LangCookie, Path: s.cookiePath(), Secure: s.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	ui.Now, ui.Log = cfg.Now, cfg.Logger
+	if s.ui, err = pages.New(ui); err != nil {
+		return nil, fmt.Errorf("authserver: pages: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -219,10 +221,6 @@ func withDefaults(cfg Config) (Config, error) {
 }
 
 func (s *Server) routes() {
-	static, err := fs.Sub(web.FS, "static")
-	if err != nil {
-		panic(err) // the embedded tree is fixed at build time
-	}
 	handle := func(method, path string, h http.Handler) {
 		pattern := s.base + path
 		if method != "" {
@@ -232,12 +230,12 @@ func (s *Server) routes() {
 	}
 	handle("GET", PathDiscovery, http.HandlerFunc(s.handleDiscovery))
 	handle("GET", PathKeys, s.api(s.handleKeys))
-	handle("GET", PathAuthorize, s.pages(s.handleAuthorize))
-	handle("POST", PathAuthorize, s.pages(s.handleAuthorize))
-	handle("GET", PathLogin, s.pages(s.handleLoginPage))
-	handle("POST", PathLogin, s.pages(s.handleLogin))
-	handle("GET", PathConsent, s.pages(s.handleConsentPage))
-	handle("POST", PathConsent, s.pages(s.handleConsent))
+	handle("GET", PathAuthorize, s.html(s.handleAuthorize))
+	handle("POST", PathAuthorize, s.html(s.handleAuthorize))
+	handle("GET", PathLogin, s.html(s.handleLoginPage))
+	handle("POST", PathLogin, s.html(s.handleLogin))
+	handle("GET", PathConsent, s.html(s.handleConsentPage))
+	handle("POST", PathConsent, s.html(s.handleConsent))
 	// Any method, so that a wrong one still gets an OAuth error.
 	handle("", PathToken, s.api(s.handleToken))
 	handle("", PathRevoke, s.api(s.handleRevoke))
@@ -245,10 +243,9 @@ func (s *Server) routes() {
 	handle("GET", PathUserInfo, s.api(s.handleUserInfo))
 	handle("POST", PathUserInfo, s.api(s.handleUserInfo))
 	handle("GET", PathAPIMe, s.api(s.handleAPIMe))
-	handle("GET", PathEndSession, s.pages(s.handleEndSession))
-	handle("POST", PathEndSession, s.pages(s.handleEndSession))
+	handle("GET", PathEndSession, s.html(s.handleEndSession))
+	handle("POST", PathEndSession, s.html(s.handleEndSession))
 	handle("GET", PathHealth, http.HandlerFunc(handleHealth))
-	handle("GET", pathStatic, http.StripPrefix(s.base+pathStatic, staticFiles(static)))
 }
 
 // ServeHTTP serves the authorization server's endpoints.
@@ -317,12 +314,4 @@ func handleHealth(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte("ok\n"))
-}
-
-func staticFiles(fsys fs.FS) http.Handler {
-	files := http.FileServerFS(fsys)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		files.ServeHTTP(w, r)
-	})
 }

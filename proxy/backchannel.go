@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // The provider's back-channel logout (OpenID Connect Back-Channel Logout
@@ -73,7 +75,7 @@ func (p *Proxy) backchannelLogout(w http.ResponseWriter, r *http.Request) error 
 		p.writeJSON(w, r, http.StatusBadRequest, map[string]string{"error": refusal.code, "error_description": quotable(refusal.cause.Error())})
 		return nil
 	}
-	setPageHeaders(w.Header())
+	pages.SetHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

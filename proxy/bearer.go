@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // API clients cannot follow a sign-in, so a request without a session
@@ -172,14 +174,7 @@ func (p *Proxy) bearerFailed(w http.ResponseWriter, r *http.Request, err error) 
 		return false
 	}
 	if be.status >= 500 {
-		p.fail(w, r, &pageError{
-			status:  be.status,
-			title:   "The token could not be checked",
-			message: strings.ToUpper(be.description[:1]) + be.description[1:] + ".",
-			hint:    "Try again in a moment; if it keeps failing, the site's operator should check the provider.",
-			code:    be.code,
-			cause:   be,
-		})
+		p.fail(w, r, &pages.Error{Status: be.status, Kind: "token_unchecked", Code: be.code, Detail: be.description, Cause: be})
 		return true
 	}
 	p.log.DebugContext(r.Context(), "bearer token refused", "path", r.URL.Path, "reason", be.Error())

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
@@ -28,16 +29,12 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	code := q.Get("code")
 	if state == "" || code == "" {
-		return startAgain(&pageError{
-			status:  http.StatusBadRequest,
-			title:   "Sign-in could not be completed",
-			message: "The sign-in response is missing its code or state.",
-			cause:   errors.New("callback without code or state"),
-		}, "/")
+		return startAgain(&pages.Error{Status: http.StatusBadRequest, Kind: "callback_incomplete", Code: "invalid_request",
+			Cause: errors.New("callback without code or state")}, "/")
 	}
 	f, pe := p.flowFor(r, state)
 	if pe != nil {
-		if pe.link == "" {
+		if len(pe.Actions) == 0 {
 			startAgain(pe, "/")
 		}
 		return pe
@@ -47,8 +44,7 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) error {
 
 	s, err := p.redeem(r, f, code)
 	if err != nil {
-		var pe *pageError
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*pages.Error](err); ok {
 			return startAgain(pe, f.returnTo)
 		}
 		return err
@@ -73,40 +69,41 @@ func (p *Proxy) providerError(w http.ResponseWriter, r *http.Request, state, cod
 			http.SetCookie(w, p.cookie(p.flowCookieName(state), "", -1))
 		}
 	}
-	pe := &pageError{
-		status:  http.StatusForbidden,
-		title:   "Sign-in was not completed",
-		message: "The sign-in service did not sign you in.",
-		cause:   fmt.Errorf("provider error %.100q: %.300q", code, description),
+	pe := &pages.Error{
+		Status: http.StatusForbidden,
+		Kind:   "provider_refused",
+		Cause:  fmt.Errorf("provider error %.100q: %.300q", code, description),
 	}
 	switch code {
 	case "access_denied":
-		pe.title = "You declined to sign in"
-		pe.message = "Access was not granted, so the site cannot let you in."
-		pe.hint = "If that was a mistake, sign in again and approve the request."
-	case "login_required", "interaction_required", "consent_required", "account_selection_required":
-		pe.hint = "Sign in again to continue."
+		pe.Kind = "declined"
 	case "server_error", "temporarily_unavailable":
-		pe.status = http.StatusBadGateway
-		pe.message = "The sign-in service had a problem (" + code + ")."
-		pe.hint = "Wait a moment and sign in again."
+		pe.Status, pe.Kind = http.StatusBadGateway, "provider_trouble"
 	case "invalid_request", "unauthorized_client", "unsupported_response_type", "invalid_scope",
 		"invalid_request_uri", "invalid_request_object", "request_not_supported", "request_uri_not_supported":
-		pe.message = "The sign-in service rejected the proxy's request (" + code + ")."
-		pe.hint = "The site's operator should check the proxy's client registration at the provider."
+		pe.Kind = "provider_rejected"
+	}
+	// Only codes the specifications define reach the page.
+	if knownProviderErrors[code] {
+		pe.Code = code
 	}
 	return startAgain(pe, returnTo)
 }
 
-// errorFromProvider is a page for a provider response that could not be used.
-func errorFromProvider(message string, cause error) *pageError {
-	return &pageError{
-		status:  http.StatusBadGateway,
-		title:   "Sign-in could not be completed",
-		message: message,
-		hint:    "Try signing in again. If it keeps failing, the site's operator should check the provider and the proxy's client registration.",
-		cause:   cause,
-	}
+// knownProviderErrors are the error codes of RFC 6749 section 4.1.2.1
+// and OpenID Connect Core section 3.1.2.6.
+var knownProviderErrors = map[string]bool{
+	"access_denied": true, "login_required": true, "interaction_required": true, "consent_required": true,
+	"account_selection_required": true, "server_error": true, "temporarily_unavailable": true,
+	"invalid_request": true, "unauthorized_client": true, "unsupported_response_type": true, "invalid_scope": true,
+	"invalid_request_uri": true, "invalid_request_object": true, "request_not_supported": true,
+	"request_uri_not_supported": true, "registration_not_supported": true,
+}
+
+// errorFromProvider is a page for a provider response that could not be
+// used; detail says for administrators what was wrong with it.
+func errorFromProvider(detail string, cause error) *pages.Error {
+	return &pages.Error{Status: http.StatusBadGateway, Kind: "provider_answer", Detail: detail, Cause: cause}
 }
 
 // claims are the identity claims the proxy forwards, as the ID token, the
@@ -134,12 +131,7 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
-			return nil, &pageError{
-				status:  http.StatusBadRequest,
-				title:   "Sign-in could not be completed",
-				message: "The sign-in service did not accept the sign-in code: it may have expired or been used already.",
-				cause:   err,
-			}
+			return nil, &pages.Error{Status: http.StatusBadRequest, Kind: "code_refused", Code: "invalid_grant", Cause: err}
 		}
 		return nil, errorFromProvider("The sign-in service did not complete the sign-in.", err)
 	}

@@ -19,6 +19,7 @@ func TestCallbackErrors(t *testing.T) {
 		tamper     func(e *env, b *browser, callback *url.URL)
 		wantStatus int
 		wantText   string
+		wantCode   string // the error code shown to administrators
 	}{
 		{
 			name:       "provider error access_denied",
@@ -30,7 +31,8 @@ func TestCallbackErrors(t *testing.T) {
 			name:       "provider error server_error",
 			setup:      func(e *env) { e.op.set(func(tp *testProvider) { tp.authorizeError = "server_error" }) },
 			wantStatus: http.StatusBadGateway,
-			wantText:   "had a problem (server_error)",
+			wantText:   "had a problem.",
+			wantCode:   "server_error",
 		},
 		{
 			name: "provider error unknown",
@@ -175,6 +177,9 @@ func TestCallbackErrors(t *testing.T) {
 			r := b.get(cb.String())
 			if r.StatusCode != tt.wantStatus || !strings.Contains(r.body, tt.wantText) {
 				t.Fatalf("callback: got %d, want %d with %q:\n%s", r.StatusCode, tt.wantStatus, tt.wantText, r.body)
+			}
+			if tt.wantCode != "" && !strings.Contains(r.body, `<dd id="error-code"><code>`+tt.wantCode+`</code>`) {
+				t.Errorf("the page does not show the error code %s to administrators:\n%s", tt.wantCode, r.body)
 			}
 			if c := findSetCookie(r.Response, "_gatehouse"); c != nil {
 				t.Errorf("a failed callback set a session cookie: %+v", c)

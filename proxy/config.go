@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
@@ -64,6 +65,11 @@ type Config struct {
 	// Bearer says which tokens API clients may send as
 	// "Authorization: Bearer <token>" instead of a session cookie.
 	Bearer BearerConfig
+
+	// Pages are the look and languages of the proxy's pages (sign-out,
+	// signed out, errors); the zero value is the built-in look. Its
+	// LangCookie, Now and Log are set by New.
+	Pages pages.Options
 
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time

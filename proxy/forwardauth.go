@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/canonical"
 )
 
@@ -44,23 +45,14 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case errors.Is(err, errNoRoute):
-		return &pageError{
-			status:  http.StatusForbidden,
-			title:   "You don't have access to this page",
-			message: "No route of the sign-in proxy covers this address, so nobody may pass.",
-			hint:    "The site's operator should add a route for it.",
-			code:    "access_denied",
-			cause:   fmt.Errorf("forward-auth: no route for %s%s", t.host, t.path),
-		}
+		return &pages.Error{Status: http.StatusForbidden, Kind: "no_route", Code: "access_denied",
+			Cause: fmt.Errorf("forward-auth: no route for %s%s", t.host, t.path)}
 	case t.route == nil:
 		// The edge sends the proxy's own paths to the app instead of to
 		// the proxy; saying yes would let anyone reach the app there.
-		return &pageError{
-			status:  http.StatusBadRequest,
-			title:   "Forward-auth request not understood",
-			message: "The edge proxy asks about " + t.path + ", a path of the sign-in proxy itself: it must send " + reservedPrefix + " to the sign-in proxy, not to the application.",
-			cause:   fmt.Errorf("forward-auth for the reserved path %s", t.path),
-		}
+		return &pages.Error{Status: http.StatusBadRequest, Kind: "forward_auth",
+			Detail: "The edge proxy asks about " + t.path + ", a path of the sign-in proxy itself: it must send " + reservedPrefix + " to the sign-in proxy, not to the application.",
+			Cause:  fmt.Errorf("forward-auth for the reserved path %s", t.path)}
 	case t.exemption != "":
 		if p.log.Enabled(r.Context(), slog.LevelDebug) {
 			p.log.DebugContext(r.Context(), "forward-auth: no sign-in needed", "route", t.route.name, "rule", t.exemption, "method", o.method, "path", t.path)
@@ -98,7 +90,7 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	h := w.Header()
-	setPageHeaders(h)
+	pages.SetHeaders(h)
 	vals := make(headerValues, 0, len(f.headers)+2)
 	setIdentity(h, f, s, &vals)
 	w.WriteHeader(http.StatusOK)
@@ -134,12 +126,8 @@ var (
 func (p *Proxy) originalRequest(r *http.Request) (originalRequest, error) {
 	fwd, orig := anyHeader(r.Header, forwardedRequestHeaders), anyHeader(r.Header, originalRequestHeaders)
 	bad := func(msg string) error {
-		return &pageError{
-			status:  http.StatusBadRequest,
-			title:   "Forward-auth request not understood",
-			message: msg,
-			cause:   fmt.Errorf("forward-auth from %s: %s", r.RemoteAddr, msg),
-		}
+		return &pages.Error{Status: http.StatusBadRequest, Kind: "forward_auth", Detail: msg,
+			Cause: fmt.Errorf("forward-auth from %s", r.RemoteAddr)}
 	}
 	for _, name := range append(append([]string{"X-Forwarded-Host", "X-Forwarded-Proto"}, forwardedRequestHeaders...), originalRequestHeaders...) {
 		if len(r.Header[name]) > 1 {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // Reserved paths. CallbackPath, under PublicURL, is the redirect URI to
@@ -83,21 +85,23 @@ func (p *Proxy) start(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
-	return p.signIn(w, r, p.returnTarget(r, r.URL.Query().Get("rd")))
+	// A language picked here carries on to the provider's pages.
+	lang := r.URL.Query().Get("lang")
+	if !p.ui.Remember(w, lang) {
+		lang = p.ui.Chosen(r)
+	}
+	return p.signIn(w, r, p.returnTarget(r, r.URL.Query().Get("rd")), lang)
 }
 
 // signIn sends the browser to the provider's authorization endpoint with a
-// fresh state, nonce and PKCE challenge, remembered in a flow cookie.
-func (p *Proxy) signIn(w http.ResponseWriter, r *http.Request, returnTo string) error {
+// fresh state, nonce and PKCE challenge, remembered in a flow cookie, and
+// the language the person picked on the proxy's pages, if any, as
+// ui_locales (OpenID Connect Core section 3.1.2.1).
+func (p *Proxy) signIn(w http.ResponseWriter, r *http.Request, returnTo, lang string) error {
 	op, err := p.discovery.get(r.Context())
 	if err != nil {
-		return &pageError{
-			status:  http.StatusServiceUnavailable,
-			title:   "Sign-in is unavailable",
-			message: "The sign-in service could not be reached.",
-			hint:    "Wait a moment and reload this page. If it persists, the site's operator should check that " + p.cfg.Provider.IssuerURL + " is up.",
-			cause:   err,
-		}
+		return &pages.Error{Status: http.StatusServiceUnavailable, Kind: "provider_down",
+			Detail: "The provider's discovery document at " + p.cfg.Provider.IssuerURL + " could not be fetched.", Cause: err}
 	}
 	f := &flow{
 		state:    randomToken(),
@@ -121,7 +125,11 @@ func (p *Proxy) signIn(w http.ResponseWriter, r *http.Request, returnTo string) 
 		p.clearSession(w, r)
 	}
 	http.SetCookie(w, p.cookie(name, value, int(flowTTL.Seconds())))
-	redirect(w, op.oauth2.AuthCodeURL(f.state, oidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier)))
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier)}
+	if lang != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("ui_locales", lang))
+	}
+	redirect(w, op.oauth2.AuthCodeURL(f.state, opts...))
 	return nil
 }
 
@@ -176,43 +184,21 @@ func (p *Proxy) readFlowCookie(c *http.Cookie) (*flow, error) {
 }
 
 // flowFor finds and checks the flow cookie for state.
-func (p *Proxy) flowFor(r *http.Request, state string) (*flow, *pageError) {
+func (p *Proxy) flowFor(r *http.Request, state string) (*flow, *pages.Error) {
 	c, err := r.Cookie(p.flowCookieName(state))
 	if err != nil {
-		return nil, &pageError{
-			status:  http.StatusBadRequest,
-			title:   "Sign-in could not be completed",
-			message: "This sign-in response does not belong to a sign-in started in this browser, or it was already used.",
-			hint:    "Cookies may be blocked for this site, or the sign-in was finished in another tab. Start again.",
-			cause:   fmt.Errorf("no flow cookie for state %.8s…", state),
-		}
+		return nil, &pages.Error{Status: http.StatusBadRequest, Kind: "flow_unknown", Cause: fmt.Errorf("no flow cookie for state %.8s…", state)}
 	}
 	f, err := p.readFlowCookie(c)
 	if err != nil {
-		return nil, &pageError{
-			status:  http.StatusBadRequest,
-			title:   "Sign-in could not be completed",
-			message: "The sign-in cookie of this browser is not valid.",
-			hint:    "It may have been changed, or the site's keys were changed since. Start again.",
-			cause:   fmt.Errorf("flow cookie: %w", err),
-		}
+		return nil, &pages.Error{Status: http.StatusBadRequest, Kind: "flow_cookie", Cause: fmt.Errorf("flow cookie: %w", err)}
 	}
 	if subtle.ConstantTimeCompare([]byte(f.state), []byte(state)) != 1 {
-		return nil, &pageError{
-			status:  http.StatusBadRequest,
-			title:   "Sign-in could not be completed",
-			message: "The sign-in response does not match the sign-in this browser started.",
-			hint:    "Someone may have tried to sign you in to their account. Start again.",
-			cause:   errors.New("state does not match the flow cookie"),
-		}
+		return nil, &pages.Error{Status: http.StatusBadRequest, Kind: "flow_mismatch", Cause: errors.New("state does not match the flow cookie")}
 	}
 	if age := p.now().Sub(f.created); age > flowTTL || age < -time.Minute {
-		return nil, startAgain(&pageError{
-			status:  http.StatusBadRequest,
-			title:   "Sign-in took too long",
-			message: fmt.Sprintf("Signing in must be finished within %d minutes.", int(flowTTL.Minutes())),
-			cause:   fmt.Errorf("flow is %s old", age.Round(time.Second)),
-		}, f.returnTo)
+		return nil, startAgain(&pages.Error{Status: http.StatusBadRequest, Kind: "flow_expired", Args: []any{"duration", flowTTL},
+			Cause: fmt.Errorf("flow is %s old", age.Round(time.Second))}, f.returnTo)
 	}
 	return f, nil
 }

@@ -1,145 +1,54 @@
 package proxy
 
 import (
-	"bytes"
 	"cmp"
-	"embed"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
+	"github.com/gatehouse/gatehouse/internal/requestid"
 )
 
-//go:embed web/page.html
-var webFS embed.FS
-
-var pageTemplate = template.Must(template.ParseFS(webFS, "web/page.html"))
-
-// pageError is an error shown to a person as a page, or to a script as
-// JSON. Title, message and hint are fixed, user-safe text; cause is for the
-// log only.
-type pageError struct {
-	status   int
-	title    string
-	message  string
-	hint     string
-	link     string
-	linkText string
-	code     string // the JSON error code; derived from status when empty
-	form     *pageForm
-	cause    error
-}
-
-// pageForm is a form on a page, posting to the proxy itself.
-type pageForm struct {
-	action string
-	fields [][2]string // hidden name, value pairs
-	button string
-}
-
-func (e *pageError) Error() string {
-	if e.cause != nil {
-		return e.title + ": " + e.cause.Error()
-	}
-	return e.title
-}
-
-func (e *pageError) Unwrap() error { return e.cause }
-
 // startAgain offers a fresh sign-in that returns to rd.
-func startAgain(e *pageError, rd string) *pageError {
-	e.link, e.linkText = startPath+"?rd="+url.QueryEscape(rd), "Sign in again"
+func startAgain(e *pages.Error, rd string) *pages.Error {
+	e.Actions = append(e.Actions, pages.Action{Key: "action.sign_in_again", URL: startPath + "?rd=" + url.QueryEscape(rd)})
 	return e
 }
 
-// setPageHeaders marks a response as the proxy's own: it is never cached,
-// framed, sniffed or given a Referer (the callback URL carries a code).
-func setPageHeaders(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-}
-
-// fail writes err as a page and logs it; it is the one place handler errors
-// become responses.
+// fail writes err as a page, or as JSON to a script, and logs it; it is
+// the one place handler errors become responses.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var pe *pageError
-	if !errors.As(err, &pe) {
-		pe = &pageError{
-			status:  http.StatusInternalServerError,
-			title:   "Something went wrong",
-			message: "The proxy could not handle this request.",
-			hint:    "Try again; if it keeps happening, tell the site's operator.",
-			cause:   err,
-		}
+	pe, ok := errors.AsType[*pages.Error](err)
+	if !ok {
+		pe = &pages.Error{Status: http.StatusInternalServerError, Kind: "proxy_internal", Cause: err}
 	}
 	level := slog.LevelInfo
-	if pe.status >= 500 {
+	if pe.Status >= 500 {
 		level = slog.LevelError
 	}
 	p.log.LogAttrs(r.Context(), level, "request failed",
-		slog.Int("status", pe.status), slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		slog.Int("status", pe.Status), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.String("request_id", requestid.Get(r)),
+		slog.String("error", pe.Error()))
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
-		code := pe.code
-		if code == "" {
-			code = strings.ToLower(strings.ReplaceAll(http.StatusText(pe.status), " ", "_"))
+		code := cmp.Or(pe.Code, strings.ToLower(strings.ReplaceAll(http.StatusText(pe.Status), " ", "_")))
+		description := p.ui.English(pe)
+		if pe.Detail != "" {
+			description += " " + pe.Detail
 		}
-		p.writeJSON(w, r, pe.status, map[string]string{
-			"error":             code,
-			"error_description": strings.TrimSpace(pe.message + " " + pe.hint),
-		})
+		p.writeJSON(w, r, pe.Status, map[string]string{"error": code, "error_description": description})
 		return
 	}
-	p.page(w, r, pe)
-}
-
-// page renders pe.
-func (p *Proxy) page(w http.ResponseWriter, r *http.Request, pe *pageError) {
-	type form struct {
-		Action, Button string
-		Fields         [][2]string
-	}
-	var f *form
-	if pe.form != nil {
-		f = &form{Action: pe.form.action, Button: pe.form.button, Fields: pe.form.fields}
-	}
-	var buf bytes.Buffer
-	err := pageTemplate.Execute(&buf, struct {
-		Status                               int
-		Title, Message, Hint, Link, LinkText string
-		Form                                 *form
-	}{pe.status, pe.title, pe.message, pe.hint, pe.link, pe.linkText, f})
-	if err != nil {
-		p.log.ErrorContext(r.Context(), "rendering page", "error", err)
-		http.Error(w, pe.title, pe.status)
-		return
-	}
-	h := w.Header()
-	setPageHeaders(h)
-	if pe.form != nil {
-		// The form's answer redirects onwards (to the provider's logout,
-		// to rd), and browsers apply form-action to every redirect after
-		// a submission; the page has no other form to protect.
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
-	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(pe.status)
-	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
-	}
+	p.ui.RenderError(w, r, p.ui.Page(w, r), pe)
 }
 
 // redirect sends the browser to target with the proxy's page headers.
 func redirect(w http.ResponseWriter, target string) {
-	setPageHeaders(w.Header())
+	pages.SetHeaders(w.Header())
 	w.Header().Set("Location", target)
 	w.WriteHeader(http.StatusFound)
 }
@@ -152,7 +61,7 @@ func (p *Proxy) writeJSON(w http.ResponseWriter, r *http.Request, status int, v 
 		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
 	}
 	h := w.Header()
-	setPageHeaders(h)
+	pages.SetHeaders(h)
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
@@ -183,9 +92,5 @@ func (p *Proxy) challenge(w http.ResponseWriter, r *http.Request, status int, co
 
 func methodNotAllowed(w http.ResponseWriter, allow string) error {
 	w.Header().Set("Allow", allow)
-	return &pageError{
-		status:  http.StatusMethodNotAllowed,
-		title:   "Method not allowed",
-		message: "This address only answers " + allow + " requests.",
-	}
+	return &pages.Error{Status: http.StatusMethodNotAllowed, Kind: "method", Args: []any{"methods", allow}}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/canonical"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
@@ -29,6 +30,7 @@ type Proxy struct {
 	refresher  refresher
 	codecs     codecs
 	cookieName string
+	ui         *pages.Set
 	discovery  *discovery
 	// usedLogouts are the back-channel logout tokens already used.
 	usedLogouts *usedTokens
@@ -120,6 +122,12 @@ func New(cfg Config) (*Proxy, error) {
 		},
 	}
 	p.usedLogouts = newUsedTokens(cfg.Now, p.locker())
+	ui := cfg.Pages
+	ui.LangCookie = *p.cookie(p.cookieName+"_lang", "", 0)
+	ui.Now, ui.Log = cfg.Now, cfg.Logger
+	if p.ui, err = pages.New(ui); err != nil {
+		return nil, fmt.Errorf("proxy: pages: %w", err)
+	}
 	if err := p.compile(); err != nil {
 		return nil, err
 	}
@@ -377,22 +385,16 @@ func (p *Proxy) misrouted(w http.ResponseWriter, r *http.Request, err error) {
 
 // ambiguous is the 400 for a path or host without a canonical form, or nil
 // when err is another error.
-func ambiguous(err error) *pageError {
+func ambiguous(err error) *pages.Error {
 	var ce *canonical.Error
 	if !errors.As(err, &ce) {
 		return nil
 	}
-	return &pageError{
-		status:  http.StatusBadRequest,
-		title:   "This address cannot be used",
-		message: "The address is ambiguous: " + ce.Reason + ".",
-		hint:    "The proxy refuses such addresses rather than guess which page is meant. Check the link you followed.",
-		cause:   err,
-	}
+	return &pages.Error{Status: http.StatusBadRequest, Kind: "ambiguous", Detail: "The address is ambiguous: " + ce.Reason + ".", Cause: err}
 }
 
-func notFound(message string) *pageError {
-	return &pageError{status: http.StatusNotFound, title: "Not found", message: message}
+func notFound(detail string) *pages.Error {
+	return &pages.Error{Status: http.StatusNotFound, Kind: "not_found", Detail: detail}
 }
 
 func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean string) {
@@ -425,13 +427,7 @@ func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean stri
 func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, t *target, why error) {
 	var se *storeError
 	if errors.As(why, &se) {
-		p.fail(w, r, &pageError{
-			status:  http.StatusServiceUnavailable,
-			title:   "Sessions are unavailable",
-			message: "The proxy cannot reach its session store, so it cannot tell who you are.",
-			hint:    "Try again in a moment.",
-			cause:   se,
-		})
+		p.fail(w, r, &pages.Error{Status: http.StatusServiceUnavailable, Kind: "sessions_down", Cause: se})
 		return
 	}
 	p.log.DebugContext(r.Context(), "no usable session", "path", t.path, "reason", why.Error())
@@ -441,7 +437,7 @@ func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, t *targe
 		p.unauthorized(w, r, why.Error())
 		return
 	}
-	if err := p.signIn(w, r, p.returnTarget(r, p.requestURL(r, t))); err != nil {
+	if err := p.signIn(w, r, p.returnTarget(r, p.requestURL(r, t)), p.ui.Chosen(r)); err != nil {
 		p.fail(w, r, err)
 	}
 }
@@ -465,15 +461,13 @@ func (p *Proxy) requestURL(r *http.Request, t *target) string {
 // offering to sign in as someone else and return to back.
 func (p *Proxy) forbidden(w http.ResponseWriter, r *http.Request, rt *route, s *session, d policy.Decision, back string) {
 	who := cmp.Or(s.PreferredUsername, s.Email, s.Subject)
-	p.fail(w, r, &pageError{
-		status:   http.StatusForbidden,
-		title:    "You don't have access to this page",
-		message:  fmt.Sprintf("You are signed in as %s, but %s is not open to you: %s.", who, rt.name, d.Reason()),
-		hint:     fmt.Sprintf("To ask for access, tell the site's operator who you are (%s) and this rule: route %s, %s.", who, rt.name, d.Rule),
-		link:     signOutPath + "?rd=" + url.QueryEscape(back),
-		linkText: "Sign in as someone else",
-		code:     "access_denied",
-		cause:    fmt.Errorf("route %s rule %s: %s", rt.name, d.Rule, d.Reason()),
+	p.fail(w, r, &pages.Error{
+		Status:  http.StatusForbidden,
+		Kind:    "forbidden",
+		Args:    []any{"user", who, "route", rt.name},
+		Detail:  fmt.Sprintf("Route %s, rule %s: %s.", rt.name, d.Rule, d.Reason()),
+		Actions: []pages.Action{{Key: "action.sign_in_other", URL: signOutPath + "?rd=" + url.QueryEscape(back)}},
+		Code:    "access_denied",
 	})
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 const (
@@ -238,8 +240,7 @@ func (p *Proxy) redeemRefresh(ctx context.Context, r *http.Request, s *session) 
 	}
 	who, err := p.identify(r.WithContext(ctx), op, tok, "", s)
 	if err != nil {
-		var pe *pageError
-		if !errors.Is(err, errAnotherPerson) && errors.As(err, &pe) && pe.status == http.StatusBadGateway {
+		if pe, ok := errors.AsType[*pages.Error](err); ok && !errors.Is(err, errAnotherPerson) && pe.Status == http.StatusBadGateway {
 			return nil, &refreshError{err}
 		}
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
@@ -357,24 +358,12 @@ func (p *Proxy) writeSession(w http.ResponseWriter, r *http.Request, s *session)
 	if p.store == nil {
 		err := p.cookieSession(w, r, s, maxAge)
 		if tooLarge := (*cookieTooLargeError)(nil); errors.As(err, &tooLarge) {
-			return &pageError{
-				status:  http.StatusInternalServerError,
-				title:   "Your session is too large for a cookie",
-				message: "You signed in, but " + tooLarge.Error() + ".",
-				hint:    "The site's operator can keep sessions in Redis instead (session_store: redis), which has no such limit.",
-				cause:   err,
-			}
+			return &pages.Error{Status: http.StatusInternalServerError, Kind: "session_too_large", Detail: tooLarge.Error() + ".", Cause: err}
 		}
 		return err
 	}
 	if err := p.saveRecord(r.Context(), s); err != nil {
-		return &pageError{
-			status:  http.StatusServiceUnavailable,
-			title:   "Your session could not be saved",
-			message: "The session store is unreachable.",
-			hint:    "Try again in a moment.",
-			cause:   err,
-		}
+		return &pages.Error{Status: http.StatusServiceUnavailable, Kind: "session_not_saved", Cause: err}
 	}
 	value, err := encode(p.codecs.id, p.cookieName, []byte(s.id))
 	if err != nil {

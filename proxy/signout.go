@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // signedOutPath is where the provider's logout sends the browser back: its
@@ -21,7 +23,7 @@ const signedOutPath = "/oauth2/signed_out"
 func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		p.confirmSignOut(w, r, r.URL.Query().Get("rd"), "")
+		p.confirmSignOut(w, r, r.URL.Query().Get("rd"), false)
 		return nil
 	case http.MethodPost:
 	default:
@@ -29,25 +31,22 @@ func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request) error {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		return &pageError{status: http.StatusBadRequest, title: "Sign-out could not be read", message: "The sign-out form was malformed or too large.", cause: err}
+		return &pages.Error{Status: http.StatusBadRequest, Kind: "bad_signout", Cause: err}
 	}
 	rd := r.PostFormValue("rd")
 	if why := p.signOutRefused(r); why != "" {
 		p.log.InfoContext(r.Context(), "sign-out not confirmed", "reason", why)
-		p.confirmSignOut(w, r, rd, "Your sign-out could not be confirmed ("+why+"). Confirm it here.")
+		p.confirmSignOut(w, r, rd, true)
 		return nil
 	}
 	returnTo := p.returnTarget(r, rd)
 	s, err := p.endSession(w, r)
 	if err != nil {
-		return &pageError{
-			status:   http.StatusServiceUnavailable,
-			title:    "Sign-out failed",
-			message:  "Your session could not be ended because the session store is unreachable; you are still signed in.",
-			hint:     "Try again in a moment.",
-			link:     signOutPath + "?rd=" + url.QueryEscape(returnTo),
-			linkText: "Sign out",
-			cause:    err,
+		return &pages.Error{
+			Status:  http.StatusServiceUnavailable,
+			Kind:    "signout_failed",
+			Actions: []pages.Action{{Key: "action.sign_out", URL: signOutPath + "?rd=" + url.QueryEscape(returnTo)}},
+			Cause:   err,
 		}
 	}
 	if s != nil {
@@ -101,22 +100,26 @@ func (p *Proxy) sessionDigest(r *http.Request) [sha256.Size]byte {
 	return sha256.Sum256([]byte(p.sessionCookie(r)))
 }
 
-// confirmSignOut shows the form that posts a sign-out.
-func (p *Proxy) confirmSignOut(w http.ResponseWriter, r *http.Request, rd, notice string) {
-	msg, status := "Sign out of this site? You will need to sign in again to come back.", http.StatusOK
-	if notice != "" {
-		msg, status = notice, http.StatusForbidden
-	}
-	p.page(w, r, &pageError{
-		status:  status,
-		title:   "Sign out",
-		message: msg,
-		form: &pageForm{
-			action: signOutPath,
-			fields: [][2]string{{"token", p.signOutToken(r)}, {"rd", rd}},
-			button: "Sign out",
+// confirmSignOut shows the form that posts a sign-out; again says that an
+// earlier post was refused.
+func (p *Proxy) confirmSignOut(w http.ResponseWriter, r *http.Request, rd string, again bool) {
+	pg := p.ui.Page(w, r)
+	data := pages.ConfirmData{
+		Page:    pg,
+		Title:   pg.T("signout.title"),
+		Message: pg.T("signout.proxy_asks"),
+		Form: pages.Form{
+			ID:     "signout",
+			Action: signOutPath,
+			Fields: []pages.Field{{Name: "token", Value: p.signOutToken(r)}, {Name: "rd", Value: rd}},
+			Button: pg.T("signout.button"),
 		},
-	})
+	}
+	status := http.StatusOK
+	if again {
+		data.Alert, status = pg.T("signout.not_confirmed"), http.StatusForbidden
+	}
+	p.ui.Render(w, r, status, pages.Confirm, data)
 }
 
 // providerLogout is the URL of the provider's logout for the session
@@ -169,12 +172,12 @@ func (p *Proxy) signedOut(w http.ResponseWriter, r *http.Request) error {
 		}
 		p.log.InfoContext(r.Context(), "ignoring a logout state that does not decode", "error", err)
 	}
-	p.page(w, r, &pageError{
-		status:   http.StatusOK,
-		title:    "You are signed out",
-		message:  "You have signed out of this site.",
-		link:     startPath,
-		linkText: "Sign in again",
+	pg := p.ui.Page(w, r)
+	p.ui.Render(w, r, http.StatusOK, pages.Notice, pages.NoticeData{
+		Page:    pg,
+		Title:   pg.T("signedout.title"),
+		Message: pg.T("signedout.proxy"),
+		Actions: []pages.Link{{Text: pg.T("action.sign_in_again"), URL: startPath}},
 	})
 	return nil
 }

@@ -33,7 +33,7 @@ func TestSignOutNeedsTheForm(t *testing.T) {
 	b := newBrowser(t)
 	e.signIn(b, "/")
 	page := b.get(e.srv.URL + signOutPath + "?rd=%2Fbye")
-	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, `<form method="post" action="/oauth2/sign_out">`) {
+	if page.StatusCode != http.StatusOK || !strings.Contains(page.body, `<form id="signout" method="post" action="/oauth2/sign_out">`) {
 		t.Fatalf("GET sign-out: got %d, want 200 with the confirmation form:\n%s", page.StatusCode, page.body)
 	}
 	token := formValue(t, page.body, "token")

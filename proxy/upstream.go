@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // compileUpstream reads where a route sends requests and builds its
@@ -229,18 +231,12 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 		w.WriteHeader(http.StatusBadGateway)
 		return
 	}
-	pe := &pageError{
-		status:  http.StatusBadGateway,
-		title:   "The application could not be reached",
-		message: "You are signed in, but the application behind this proxy did not answer properly.",
-		hint:    "Try again in a moment. If it keeps happening, the site's operator should check that the application is running.",
-		cause:   err,
-	}
+	pe := &pages.Error{Status: http.StatusBadGateway, Kind: "upstream_down", Cause: err}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		pe.status = http.StatusGatewayTimeout
-		pe.title = "The application took too long to answer"
+		pe.Status, pe.Kind = http.StatusGatewayTimeout, "upstream_slow"
 	}
+	pe.Actions = []pages.Action{{Key: "action.try_again", URL: r.URL.RequestURI()}}
 	p.fail(w, r, pe)
 }
 
