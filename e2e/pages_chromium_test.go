@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/cdproto/network"
@@ -211,11 +213,33 @@ func TestPagesChromium(t *testing.T) {
 			b.clickAndWait(approveButton)
 			b.wantApp(s.proxyURL + "/")
 		})
-		// ?lang=ja at the proxy reaches the authserver as ui_locales, and
-		// the proxy's own pages keep it.
-		t.Run("proxy-lang-parameter", func(t *testing.T) {
+		// Japanese picked on a page of the proxy holds on the proxy and
+		// reaches the authserver as ui_locales. (Both servers share the
+		// host 127.0.0.1, so the browser shows the authserver the proxy's
+		// language cookie as well; the ui_locales check is what tells the
+		// proxy's part.)
+		t.Run("proxy-switcher", func(t *testing.T) {
 			s, b := open(t, "en")
-			b.navigate(s.proxyURL + "/?lang=ja")
+			b.navigate(s.proxyURL + "/oauth2/signed_out")
+			b.at("signed-out", "en", pageKind{get: true})
+			b.wantText("h1", pageText["en"].signedOutH1)
+			b.clickAndWait(b.pick(fmt.Sprintf(langSwitch, "ja"), "a[href*='lang=ja']"))
+			b.at("signed-out", "ja", pageKind{get: true})
+			b.wantText("h1", pageText["ja"].signedOutH1)
+
+			requests := b.watchRequests()
+			b.navigate(s.proxyURL + "/")
+			authorize := ""
+			for _, u := range requests() {
+				if strings.HasPrefix(u, s.authURL+"/authorize?") {
+					authorize = u
+				}
+			}
+			if q, err := url.Parse(authorize); err != nil || authorize == "" {
+				t.Errorf("no request to %s/authorize seen", s.authURL)
+			} else if got := q.Query().Get("ui_locales"); got != "ja" {
+				t.Errorf("the proxy asked the authserver for ui_locales=%q, want ja: %s", got, shortURL(authorize))
+			}
 			b.loginPage("ja", pageText["ja"])
 			b.submitLogin(testUser, testPassword)
 			b.consentPage("ja", pageText["ja"])
@@ -357,6 +381,29 @@ func (b *tab) errorPage(h1, code string, actions bool) {
 	}
 	if actions && check[int](b, "count", ".actions a[href], .actions button") == 0 {
 		b.t.Errorf("%s: no way forward: no link or button in .actions", b.page)
+	}
+}
+
+// watchRequests records the URLs the tab requests from now on, redirects
+// included, and returns a func that reports them.
+func (b *tab) watchRequests() func() []string {
+	b.t.Helper()
+	var mu sync.Mutex
+	var urls []string
+	err := chromedp.Listen(b.ctx, func(ev any) {
+		if ev, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			urls = append(urls, ev.Request.URL)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		b.t.Fatalf("%s: watching requests: %v", b.page, err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(urls)
 	}
 }
 
