@@ -16,6 +16,8 @@ import (
 type browser struct {
 	t      *testing.T
 	client *http.Client
+	// language is the Accept-Language it sends, if any.
+	language string
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -55,6 +57,9 @@ func (b *browser) get(rawURL string) *page {
 func (b *browser) do(req *http.Request) *page {
 	b.t.Helper()
 	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	if b.language != "" {
+		req.Header.Set("Accept-Language", b.language)
+	}
 	resp, err := b.client.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)

@@ -36,6 +36,9 @@ func check(path string, stdout io.Writer) error {
 		parts = append(parts, "demo upstream on "+c.File.DemoUpstream.Listen)
 	}
 	fmt.Fprintf(stdout, "%s is valid: %v\n", path, parts)
+	for _, w := range c.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	return nil
 }
 
@@ -52,6 +55,9 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		return err
 	}
 	logger := c.Logger(stderr)
+	for _, w := range c.Warnings {
+		logger.Warn(w)
+	}
 	var servers []server
 	// Bind every address before serving anything, so a port clash fails the
 	// whole start instead of leaving half of gatehouse running.

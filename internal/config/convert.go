@@ -46,6 +46,7 @@ func (c *Config) AuthServer(store storage.Store, logger *slog.Logger) (authserve
 		RefreshRetryGrace: a.RefreshRetryGrace,
 		CookieSecrets:     bytesList(a.CookieSecrets),
 		LoginThrottle:     loginThrottle(a.LoginThrottle),
+		Pages:             c.pages,
 		Logger:            logger,
 	}, nil
 }
@@ -113,6 +114,7 @@ func clients(in []Client) []directory.Client {
 // replica. It panics if the file has no proxy section.
 func (c *Config) Proxy(sessions *Sessions, logger *slog.Logger) (proxy.Config, error) {
 	cfg, err := proxyConfig(c.File.Proxy)
+	cfg.Pages = c.pages
 	if sessions != nil {
 		cfg.Sessions, cfg.Shared = sessions.Store, sessions.Shared
 	}

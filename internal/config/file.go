@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
 
 // File is the YAML configuration file as written by people. Each section
 // that is present starts the corresponding server. Field comments here are
@@ -9,7 +13,43 @@ type File struct {
 	AuthServer   *AuthServer   `yaml:"authserver"`
 	Proxy        *Proxy        `yaml:"proxy"`
 	DemoUpstream *DemoUpstream `yaml:"demo_upstream"`
+	Pages        Pages         `yaml:"pages"`
 	Log          Log           `yaml:"log"`
+}
+
+// Pages is the look and languages of both servers' pages; pages.Theme
+// documents the fields.
+type Pages struct {
+	ProductName     Text         `yaml:"product_name"`
+	Logo            string       `yaml:"logo"` // a file, or a data: URL
+	PrimaryColor    string       `yaml:"primary_color"`
+	FooterLinks     []FooterLink `yaml:"footer_links"`
+	TemplatesDir    string       `yaml:"templates_dir"`
+	DefaultLanguage string       `yaml:"default_language"`
+}
+
+// FooterLink is one entry of pages.footer_links.
+type FooterLink struct {
+	Text Text   `yaml:"text"`
+	URL  string `yaml:"url"`
+}
+
+// Text is a text for every language ("Help") or one per language
+// ({en: Help, ja: ヘルプ}).
+type Text map[string]string
+
+// UnmarshalYAML reads either form.
+func (t *Text) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*t = Text{"": n.Value}
+		return nil
+	}
+	var m map[string]string
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	*t = m
+	return nil
 }
 
 // Log selects the log format and level.

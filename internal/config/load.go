@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // Config is a configuration file that has been loaded and validated.
@@ -24,6 +26,11 @@ type Config struct {
 	Path string
 	// File holds the values after expansion, *_file resolution and defaults.
 	File File
+	// Warnings are worth an operator's attention but do not stop the
+	// servers, such as untranslated messages.
+	Warnings []string
+
+	pages pages.Options // the pages section, with the logo read
 }
 
 // Problem is one thing wrong with a configuration file.
@@ -66,6 +73,8 @@ func (e *Error) Error() string {
 type loader struct {
 	path     string
 	dir      string
+	pages    pages.Options
+	warnings []string
 	lines    map[string]int
 	problems []Problem
 	getenv   func(string) (string, bool)
@@ -129,7 +138,7 @@ func load(path string, getenv func(string) (string, bool)) (*Config, error) {
 		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
 		return nil, &Error{Problems: l.problems}
 	}
-	return &Config{Path: path, File: f}, nil
+	return &Config{Path: path, File: f, Warnings: l.warnings, pages: l.pages}, nil
 }
 
 // walk checks every mapping key against the struct it decodes into, records

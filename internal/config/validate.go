@@ -207,6 +207,7 @@ func (l *loader) validate(f *File) {
 	if f.AuthServer != nil && f.Proxy != nil {
 		l.matchProxyToClient(f.AuthServer, f.Proxy)
 	}
+	l.pages, l.warnings = l.validatePages(&f.Pages)
 }
 
 // matchProxyToClient checks, when the proxy signs in at this file's own
