@@ -15,7 +15,7 @@ import (
 )
 
 func TestShippedConfigsLoad(t *testing.T) {
-	for _, path := range []string{"../../config.example.yaml", "../../examples/seed.yaml", "../../examples/policies.yaml"} {
+	for _, path := range []string{"../../config.example.yaml", "../../examples/seed.yaml", "../../examples/policies.yaml", "../../examples/theme/gatehouse.yaml"} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			c, err := load(path, func(string) (string, bool) { return "", false })
 			if err != nil {

@@ -121,12 +121,15 @@ func (c *Catalog) add(lang string, data []byte, file string) []Problem {
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		return []Problem{{File: file, Msg: "want a mapping of message keys to texts, e.g. login.title: Sign in"}}
 	}
+	// Only the built-in English file defines keys; every later file,
+	// English ones included, is checked against it.
+	en := c.messages[Fallback]
+	defining := en == nil
 	m := c.messages[lang]
 	if m == nil {
 		m = map[string]string{}
 		c.messages[lang] = m
 	}
-	en := c.messages[Fallback]
 	var problems []Problem
 	n := root.Content[0].Content
 	for i := 0; i+1 < len(n); i += 2 {
@@ -135,7 +138,7 @@ func (c *Catalog) add(lang string, data []byte, file string) []Problem {
 			problems = append(problems, Problem{File: file, Line: v.Line, Msg: k.Value + ": want a text"})
 			continue
 		}
-		if lang != Fallback {
+		if !defining {
 			want, known := en[k.Value]
 			if !known {
 				problems = append(problems, Problem{File: file, Line: k.Line, Msg: fmt.Sprintf("unknown message key %q (see the built-in en.yaml for every key)", k.Value)})
