@@ -306,6 +306,10 @@ func (b *tab) waitNewPage(what string) {
 // pageKind says what a page must offer beyond the checks of every page.
 type pageKind struct {
 	get bool // shown for a GET: it has the language switcher
+	// An error page has no switcher, whatever the method: repeating the
+	// request that failed could do harm, such as spending a sign-in
+	// callback's code (docs/pages.md).
+	error bool
 }
 
 // at names the page the tab now shows, and on the first visit to a page of
@@ -377,7 +381,12 @@ func (b *tab) audit(lang string, kind pageKind) []string {
 		}
 	}
 
-	if kind.get {
+	switch {
+	case kind.error:
+		if n := check[int](b, "count", "nav.languages a[href]"); n > 0 {
+			fail("the error page has a language switcher with %d links, which would repeat the request that failed", n)
+		}
+	case kind.get:
 		for _, p := range check[[]string](b, "switcher", lang, []string{"en", "ja"}) {
 			fail("%s", p)
 		}

@@ -101,7 +101,7 @@ func TestPagesChromium(t *testing.T) {
 				b.submitLogin(testUser, testPassword)
 				b.consentPage(lang, txt)
 				b.clickAndWait(denyButton)
-				b.at("error-declined", lang, pageKind{get: true})
+				b.at("error-declined", lang, pageKind{error: true})
 				b.errorPage(txt.declinedH1, "access_denied", true)
 				if e := b.el("#identity"); e.Found {
 					t.Errorf("%s: a declined sign-in shows the app", b.page)
@@ -150,8 +150,11 @@ func TestPagesChromium(t *testing.T) {
 				b.at("signout-confirm", lang, pageKind{get: true})
 				b.wantText(signOutSubmit, txt.signOutButton)
 				b.clickAndWait(b.pick(signOutSubmit, "form button[type=submit]"))
+				if h1 := b.el("h1").Text; h1 != txt.signedOutH1 {
+					t.Fatalf("after confirming the sign-out: h1 %q, want %q; the page says %q (at %s)",
+						h1, txt.signedOutH1, b.el("[role=alert]").Text, b.location())
+				}
 				b.at("signed-out", lang, pageKind{get: true})
-				b.wantText("h1", txt.signedOutH1)
 				// Signed out for real: the app asks for a password again.
 				b.navigate(s.proxyURL + "/")
 				b.mustHave("#password")
@@ -161,7 +164,7 @@ func TestPagesChromium(t *testing.T) {
 				s, b := open(t, lang)
 				b.signIn(s.proxyURL+"/", lang, txt)
 				b.navigate(s.proxyURL + "/admin")
-				b.at("error-403", lang, pageKind{get: true})
+				b.at("error-403", lang, pageKind{error: true})
 				b.errorPage(txt.forbiddenH1, "", true)
 				if e := b.el("#identity"); e.Found {
 					t.Errorf("%s: the forbidden page shows the app", b.page)
@@ -172,7 +175,7 @@ func TestPagesChromium(t *testing.T) {
 				s, b := open(t, lang)
 				b.signIn(s.proxyURL+"/", lang, txt)
 				b.navigate(s.proxyURL + "/down/")
-				b.at("error-502", lang, pageKind{get: true})
+				b.at("error-502", lang, pageKind{error: true})
 				b.errorPage("", "", true)
 			})
 
@@ -181,7 +184,7 @@ func TestPagesChromium(t *testing.T) {
 				q := url.Values{"client_id": {"no-such-app"}, "response_type": {"code"}, "scope": {"openid"},
 					"redirect_uri": {s.proxyURL + "/oauth2/callback"}, "state": {"s"}}
 				b.navigate(s.authURL + "/authorize?" + q.Encode())
-				b.at("authserver-error", lang, pageKind{get: true})
+				b.at("authserver-error", lang, pageKind{error: true})
 				b.errorPage("", "", false)
 			})
 
