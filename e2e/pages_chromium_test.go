@@ -337,7 +337,7 @@ func (b *tab) wantApp(wantURL string) {
 	b.t.Helper()
 	b.page = "app"
 	id := b.mustHave("#identity")
-	for _, want := range []string{"alice", "alice@example.com"} {
+	for _, want := range []string{"alice", "alice@example.com", "admins,staff"} {
 		if !strings.Contains(id.Text, want) {
 			b.t.Errorf("app: #identity lacks %q: %s", want, id.Text)
 		}
