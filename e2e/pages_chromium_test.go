@@ -101,11 +101,7 @@ func TestPagesChromium(t *testing.T) {
 				b.submitLogin(testUser, testPassword)
 				b.consentPage(lang, txt)
 				b.clickAndWait(denyButton)
-				b.at("error-declined", lang, pageKind{error: true})
-				b.errorPage(txt.declinedH1, "access_denied", true)
-				if e := b.el("#identity"); e.Found {
-					t.Errorf("%s: a declined sign-in shows the app", b.page)
-				}
+				b.refusedWith("error-declined", lang, txt.declinedH1, "access_denied")
 			})
 
 			t.Run("wrong-password", func(t *testing.T) {
@@ -164,11 +160,7 @@ func TestPagesChromium(t *testing.T) {
 				s, b := open(t, lang)
 				b.signIn(s.proxyURL+"/", lang, txt)
 				b.navigate(s.proxyURL + "/admin")
-				b.at("error-403", lang, pageKind{error: true})
-				b.errorPage(txt.forbiddenH1, "", true)
-				if e := b.el("#identity"); e.Found {
-					t.Errorf("%s: the forbidden page shows the app", b.page)
-				}
+				b.refusedWith("error-403", lang, txt.forbiddenH1, "")
 			})
 
 			t.Run("upstream-down", func(t *testing.T) {
@@ -332,6 +324,17 @@ func (b *tab) signIn(startURL, lang string, txt pageStrings) {
 }
 
 // wantApp checks that the tab shows the demo app at wantURL, signed in as
+// refusedWith checks that the error page name stands where the app would
+// have been, with its title and code and a way on.
+func (b *tab) refusedWith(name, lang, h1, code string) {
+	b.t.Helper()
+	b.at(name, lang, pageKind{error: true})
+	b.errorPage(h1, code, true)
+	if e := b.el("#identity"); e.Found {
+		b.t.Errorf("%s: the app is shown", b.page)
+	}
+}
+
 // alice.
 func (b *tab) wantApp(wantURL string) {
 	b.t.Helper()

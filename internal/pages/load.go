@@ -46,8 +46,10 @@ func (s *Set) load() error {
 	s.tmpl = map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New(layout).Parse(files[layout].text)
-		if err == nil {
-			_, err = t.New(name).Parse(files[name].text)
+		for _, f := range []string{parts, name} {
+			if err == nil {
+				_, err = t.New(f).Parse(files[f].text)
+			}
 		}
 		if err != nil {
 			problems = append(problems, templateProblem(err, files))

@@ -29,6 +29,7 @@ const (
 	Notice    = "notice.html"
 	ErrorPage = "error.html"
 	layout    = "layout.html"
+	parts     = "parts.html" // the "form" and "actions" every page may use
 	styleFile = "style.css"
 )
 
