@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -201,7 +202,13 @@ func (c *Catalog) Match(prefs ...string) *Localizer {
 		if p == "" {
 			continue
 		}
-		list := strings.ReplaceAll(p, " ", ",")
+		// A ui_locales list separates its tags with spaces; an
+		// Accept-Language value may have spaces around its commas and
+		// semicolons ("en; q=0.5, ja"), which must not become separators.
+		list := p
+		if !strings.ContainsAny(p, ",;") {
+			list = strings.ReplaceAll(p, " ", ",")
+		}
 		tags, _, err := language.ParseAcceptLanguage(list)
 		if err != nil {
 			tags = lenient(list)
@@ -225,17 +232,31 @@ func (c *Catalog) For(lang string) *Localizer {
 }
 
 // lenient reads the tags of a list that does not parse as a whole, in
-// order and ignoring weights, so that one malformed entry does not cost
-// the reader their language.
+// order and ignoring weights but for q=0 ("not this one"), so that one
+// malformed entry does not cost the reader their language.
 func lenient(list string) []language.Tag {
 	var tags []language.Tag
 	for _, part := range strings.Split(list, ",") {
-		tag, _, _ := strings.Cut(part, ";")
+		tag, params, _ := strings.Cut(part, ";")
+		if refused(params) {
+			continue
+		}
 		if t, err := language.Parse(strings.TrimSpace(tag)); err == nil {
 			tags = append(tags, t)
 		}
 	}
 	return tags
+}
+
+// refused reports whether the parameters of an Accept-Language entry give
+// it the weight 0.
+func refused(params string) bool {
+	w, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(params)), "q=")
+	if !ok {
+		return false
+	}
+	q, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
+	return err == nil && q <= 0
 }
 
 func (c *Catalog) sortedLangs() []string {
