@@ -112,9 +112,13 @@ func Load(dir, defaultLang string) (*Catalog, error) {
 // with the same {placeholders}, so that a typo is caught at start rather
 // than shown to a reader.
 func (c *Catalog) add(lang string, data []byte, file string) []Problem {
-	if _, err := language.Parse(lang); err != nil {
+	tag, err := language.Parse(lang)
+	if err != nil {
 		return []Problem{{File: file, Msg: fmt.Sprintf("the file name must be a language tag such as fr.yaml or pt-BR.yaml: %v", err)}}
 	}
+	// Tags are case-insensitive: JA.yaml rewords Japanese, and pt_br.yaml
+	// adds pt-BR, as <html lang> and ?lang= spell it.
+	lang = tag.String()
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return []Problem{{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
