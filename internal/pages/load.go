@@ -44,6 +44,7 @@ func (s *Set) load() error {
 	style := files[styleFile].text + css
 	s.style, s.csp, s.logoURL = template.CSS(style), policy(style), template.URL(logoURL(s.opts.Theme))
 	s.tmpl = map[string]*template.Template{}
+	seen := map[string]bool{} // a broken layout.html or parts.html fails with every page
 	for _, name := range pageNames {
 		t, err := template.New(layout).Parse(files[layout].text)
 		for _, f := range []string{parts, name} {
@@ -52,7 +53,10 @@ func (s *Set) load() error {
 			}
 		}
 		if err != nil {
-			problems = append(problems, templateProblem(err, files))
+			if p := templateProblem(err, files); !seen[p.String()] {
+				seen[p.String()] = true
+				problems = append(problems, p)
+			}
 			continue
 		}
 		s.tmpl[name] = t
