@@ -71,6 +71,10 @@ func (l *loader) validatePages(p *Pages) (pages.Options, []string) {
 			field = "pages.default_language"
 		}
 		for _, pr := range ie.Problems {
+			if pr.File == "pages.default_language" { // not a file: the field itself
+				l.addf(pr.File, "%s", pr.Msg)
+				continue
+			}
 			l.addf(field, "%s", pr)
 		}
 	case err != nil:
