@@ -133,7 +133,7 @@ func (l *loader) readLogo(field, v string) ([]byte, string) {
 	case !logoTypes[typ]:
 		l.addf(field, "the logo is %s; want a PNG, SVG, JPEG, GIF or WebP image", typ)
 	case len(data) > maxLogoBytes:
-		l.addf(field, "the logo is %d KiB; every page carries it inline, so it may be at most %d KiB", len(data)>>10, maxLogoBytes>>10)
+		l.addf(field, "the logo is %d KiB; every page carries it inline, so it may be at most %d KiB", (len(data)+1<<10-1)>>10, maxLogoBytes>>10)
 	default:
 		return data, typ
 	}
