@@ -1082,3 +1082,22 @@ func TestRehearsalDataFillsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalizeArgs checks that durations and times among an error's
+// arguments are said in the reader's language, and the rest left alone.
+func TestLocalizeArgs(t *testing.T) {
+	s := newSet(t, Options{})
+	args := []any{"wait", 90 * time.Second, "date", now, "user", "alice", "n", 3}
+	for lang, want := range map[string][]any{
+		"en": {"wait", "2 minutes", "date", "7 March 2025, 09:05 UTC", "user", "alice", "n", 3},
+		"ja": {"wait", "2 分", "date", "2025年3月7日 09:05 UTC", "user", "alice", "n", 3},
+	} {
+		got := Page{Localizer: s.cat.For(lang)}.localize(args)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: got %v, want %v", lang, got, want)
+		}
+	}
+	if args[1] != 90*time.Second {
+		t.Error("localize changed its argument")
+	}
+}
