@@ -497,7 +497,7 @@ func TestOverrides(t *testing.T) {
 	loginWith := func(content string) string {
 		return "{{define \"title\"}}{{.T \"login.title\"}}{{end}}\n{{define \"content\"}}\n" + content + "\n{{end}}\n"
 	}
-	builtinNames := "confirm.html, consent.html, error.html, layout.html, login.html, notice.html, style.css, and messages/<language>.yaml"
+	builtinNames := "confirm.html, consent.html, error.html, layout.html, login.html, notice.html, parts.html, style.css, and messages/<language>.yaml"
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
@@ -550,6 +550,18 @@ func TestOverrides(t *testing.T) {
 			name:  "broken layout",
 			files: map[string]string{"layout.html": "<!doctype html>\n<html lang=\"{{.Lang}}\">\n<title>{{template \"title\" .}}</title>\n{{range .Footer}}\n"},
 			want:  []string{"DIR/layout.html:5: unexpected EOF"}, // the end of the file, after the last newline
+			count: 1,
+		},
+		{
+			name:  "broken shared parts",
+			files: map[string]string{"parts.html": "{{define \"form\"}}<form>{{end}}\n{{define \"actions\"}}{{range .}}<a>{{.Txet}</a>{{end}}{{end}}\n"},
+			want:  []string{"DIR/parts.html:2: bad character U+007D '}'"},
+			count: 1,
+		},
+		{
+			name:  "unknown field in shared parts",
+			files: map[string]string{"parts.html": "{{define \"form\"}}<form>{{end}}\n\n{{define \"actions\"}}{{range .}}<a>{{.Txet}}</a>{{end}}{{end}}\n"},
+			want:  []string{"DIR/parts.html:3:", "can't evaluate field Txet in type pages.Link"},
 			count: 1,
 		},
 		{
