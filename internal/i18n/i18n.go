@@ -235,6 +235,14 @@ func (c *Catalog) For(lang string) *Localizer {
 	return &Localizer{c: c, lang: lang}
 }
 
+// Checking returns a Localizer of lang that reports to unknown every key
+// it is asked for that does not exist, for checking templates.
+func (c *Catalog) Checking(lang string, unknown func(key string)) *Localizer {
+	l := c.For(lang)
+	l.unknown = unknown
+	return l
+}
+
 // lenient reads the tags of a list that does not parse as a whole, in
 // order and ignoring weights but for q=0 ("not this one"), so that one
 // malformed entry does not cost the reader their language.

@@ -11,6 +11,9 @@ import (
 type Localizer struct {
 	c    *Catalog
 	lang string
+	// unknown, when set, hears of every key T was asked for that no
+	// language has: a typo in a template.
+	unknown func(key string)
 }
 
 // Lang is the language tag, for <html lang>.
@@ -23,6 +26,9 @@ func (l *Localizer) T(key string, args ...any) string {
 	s, ok := l.c.messages[l.lang][key]
 	if !ok {
 		if s, ok = l.c.messages[Fallback][key]; !ok {
+			if l.unknown != nil {
+				l.unknown(key)
+			}
 			return key
 		}
 	}

@@ -125,14 +125,19 @@ func (s *Set) rehearse(files map[string]source) []i18n.Problem {
 	for _, lang := range s.cat.Languages() {
 		for _, name := range pageNames {
 			for _, full := range []bool{true, false} {
-				err := s.tmpl[name].ExecuteTemplate(io.Discard, layout, s.sample(name, lang, full))
-				if err == nil {
-					continue
+				var found []i18n.Problem
+				loc := s.cat.Checking(lang, func(key string) {
+					found = append(found, i18n.Problem{File: files[name].path,
+						Msg: fmt.Sprintf("it (or layout.html or parts.html) asks for the message %q, which does not exist (see the built-in en.yaml for every key)", key)})
+				})
+				if err := s.tmpl[name].ExecuteTemplate(io.Discard, layout, s.sample(name, loc, full)); err != nil {
+					found = append(found, templateProblem(err, files))
 				}
-				p := templateProblem(err, files)
-				if !seen[p.String()] {
-					seen[p.String()] = true
-					problems = append(problems, p)
+				for _, p := range found {
+					if !seen[p.String()] {
+						seen[p.String()] = true
+						problems = append(problems, p)
+					}
 				}
 			}
 		}
@@ -141,8 +146,9 @@ func (s *Set) rehearse(files map[string]source) []i18n.Problem {
 }
 
 // sample is made-up data for rehearsing the page name.
-func (s *Set) sample(name, lang string, full bool) any {
-	p := Page{Localizer: s.cat.For(lang), Product: "gatehouse", Style: s.style, RequestID: "rehearsal"}
+func (s *Set) sample(name string, loc *i18n.Localizer, full bool) any {
+	lang := loc.Lang()
+	p := Page{Localizer: loc, Product: "gatehouse", Style: s.style, RequestID: "rehearsal"}
 	if !full {
 		return s.emptySample(name, p)
 	}

@@ -565,6 +565,12 @@ func TestOverrides(t *testing.T) {
 			count: 1,
 		},
 		{
+			name:  "unknown message key",
+			files: map[string]string{"login.html": loginWith(`<p>{{.T "login.titel"}}</p>`)},
+			want:  []string{"DIR/login.html: it (or layout.html or parts.html) asks for the message \"login.titel\", which does not exist"},
+			count: 1,
+		},
+		{
 			name:  "unknown file",
 			files: map[string]string{"logon.html": "x"},
 			want:  []string{"DIR/logon.html: not a file the pages use; files that replace built-in ones: " + builtinNames},
@@ -1069,7 +1075,7 @@ func TestRehearsalDataFillsEveryField(t *testing.T) {
 	s := newSet(t, Options{Theme: Theme{Logo: []byte("x"), LogoType: "image/png"}})
 	for _, name := range pageNames {
 		var buf bytes.Buffer
-		if err := s.tmpl[name].ExecuteTemplate(&buf, layout, s.sample(name, "en", true)); err != nil {
+		if err := s.tmpl[name].ExecuteTemplate(&buf, layout, s.sample(name, s.cat.For("en"), true)); err != nil {
 			t.Fatal(err)
 		}
 		body := buf.String()
@@ -1079,7 +1085,7 @@ func TestRehearsalDataFillsEveryField(t *testing.T) {
 			}
 		}
 		buf.Reset()
-		if err := s.tmpl[name].ExecuteTemplate(&buf, layout, s.sample(name, "en", false)); err != nil {
+		if err := s.tmpl[name].ExecuteTemplate(&buf, layout, s.sample(name, s.cat.For("en"), false)); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(buf.String(), `class="languages"`) || strings.Contains(buf.String(), "<img ") {
