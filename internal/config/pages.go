@@ -37,7 +37,9 @@ func (l *loader) validatePages(p *Pages) (pages.Options, []string) {
 	if p.Logo != "" {
 		o.Theme.Logo, o.Theme.LogoType = l.readLogo("pages.logo", p.Logo)
 	}
-	if p.PrimaryColor != "" {
+	if _, written := l.lines["pages.primary_color"]; written && p.PrimaryColor == "" {
+		l.addf("pages.primary_color", `is empty: in YAML an unquoted # starts a comment, so quote the colour: primary_color: "#1f5fbf"`)
+	} else if p.PrimaryColor != "" {
 		if _, err := pages.ParseColor(p.PrimaryColor); err != nil {
 			l.addf("pages.primary_color", "%v", err)
 		}

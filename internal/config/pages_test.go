@@ -309,6 +309,11 @@ func TestPagesProblems(t *testing.T) {
 			want: []string{line(2) + `pages.primary_color: colour "#12"`},
 		},
 		{
+			name: "primary colour unquoted, so a comment",
+			yaml: "pages:\n  primary_color: #1f5fbf\n",
+			want: []string{line(1) + `pages.primary_color: is empty: in YAML an unquoted # starts a comment, so quote the colour`},
+		},
+		{
 			name: "primary colour not hex",
 			yaml: "pages:\n  primary_color: \"#gggggg\"\n",
 			want: []string{line(1) + `pages.primary_color: colour "#gggggg"`},
