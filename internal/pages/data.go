@@ -81,7 +81,6 @@ type Error struct {
 	Detail  string
 	Code    string // an OAuth or API error code, shown to administrators
 	Actions []Action
-	Form    *Form // Button is a message key here
 	Cause   error
 }
 
@@ -111,7 +110,6 @@ type ErrorData struct {
 	Message    string
 	Hint       string
 	Actions    []Link
-	Form       *Form
 	Code       string
 	Detail     string
 	Time       string
@@ -172,11 +170,6 @@ func (s *Set) RenderError(w http.ResponseWriter, r *http.Request, p Page, e *Err
 	d.Title, d.Message, d.Hint = p.describe(e)
 	for _, a := range e.Actions {
 		d.Actions = append(d.Actions, Link{Text: p.T(a.Key), URL: a.URL})
-	}
-	if e.Form != nil {
-		f := *e.Form
-		f.Button = p.T(f.Button)
-		d.Form = &f
 	}
 	s.Render(w, r, e.Status, ErrorPage, d)
 }

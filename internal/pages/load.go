@@ -167,7 +167,7 @@ func (s *Set) sample(name string, loc *i18n.Localizer, full bool) any {
 		return NoticeData{Page: p, Title: "Signed out", Message: "Bye", Actions: []Link{{Text: "Again", URL: "/"}}}
 	default:
 		return ErrorData{Page: p, Status: 400, StatusText: "400 Bad Request", Title: "T", Message: "M", Hint: "H",
-			Actions: []Link{{Text: "Again", URL: "/"}}, Form: &form, Code: "invalid_request", Detail: "D", Time: "now"}
+			Actions: []Link{{Text: "Again", URL: "/"}}, Code: "invalid_request", Detail: "D", Time: "now"}
 	}
 }
 

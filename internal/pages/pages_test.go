@@ -119,7 +119,6 @@ func pageCases() []pageCase {
 				Status: http.StatusForbidden, Kind: "flow_expired", Args: []any{"duration", 10 * time.Minute},
 				Detail: "the sign-in started at 08:50 and the limit is 10m0s", Code: "access_denied",
 				Actions: []Action{{Key: "action.sign_in_again", URL: "/oauth2/start?rd=%2Fwiki"}},
-				Form:    &Form{ID: "retry", Action: "/oauth2/start", Fields: []Field{{"rd", "/wiki"}}, Button: "action.try_again"},
 			})
 		}},
 	}
@@ -944,14 +943,6 @@ func TestRenderError(t *testing.T) {
 				`<a class="button" href="/oauth2/sign_out?rd=%2Fadmin">` + s.cat.For("ja").T("action.sign_in_other") + `</a>`,
 				`<a class="button" href="/">` + s.cat.For("ja").T("action.back") + `</a>`,
 				s.cat.For("ja").T("error.forbidden.message", "user", "alice", "route", "/admin")},
-		},
-		{
-			name: "form with a localized button", lang: "en",
-			err: &Error{Status: http.StatusForbidden, Kind: "csrf",
-				Form: &Form{ID: "retry", Action: "/login", Fields: []Field{{"req", "r1"}}, Button: "action.try_again"}},
-			status: "403 Forbidden",
-			want: []string{`<form id="retry" method="post" action="/login">`, `<input type="hidden" name="req" value="r1">`,
-				`<button type="submit">Try again</button>`},
 		},
 		{
 			name: "message without a hint", lang: "en",
