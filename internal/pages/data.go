@@ -115,7 +115,7 @@ type ErrorData struct {
 	Time       string
 }
 
-// Describe returns e's texts in the language of p.
+// describe returns e's texts in the language of p.
 func (p Page) describe(e *Error) (title, message, hint string) {
 	key := "error." + e.Kind
 	if !p.Has(key + ".title") {
