@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/gatehouse/gatehouse/proxy"
 	"github.com/gatehouse/gatehouse/proxy/memstore"
 	"github.com/gatehouse/gatehouse/proxy/redisstore"
@@ -97,7 +95,10 @@ func TestServerSideSessionRefreshAndExpiry(t *testing.T) {
 
 func TestSessionStoreUnreachable(t *testing.T) {
 	// A Redis that is not there: nothing listens on port 1.
-	dead := redisstore.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1}), "gatehouse-test:", 0)
+	dead, err := redisstore.Open("redis://127.0.0.1:1/0", "gatehouse-test:", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer dead.Close()
 	e := proxy.NewTestEnv(t, func(now func() time.Time) proxy.SessionStore { return memstore.New(now) })
 	browser := proxy.NewTestBrowser(t)

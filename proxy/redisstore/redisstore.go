@@ -1,5 +1,10 @@
 // Package redisstore keeps proxy sessions in Redis, so any number of proxy
 // replicas share them and signing out revokes a session everywhere at once.
+//
+// It speaks to Redis through redigo, whose small API costs the binary a
+// few hundred kilobytes where a client with a method per Redis command
+// costs megabytes (text/template, which the pages use, keeps every
+// exported method of such a client linked).
 package redisstore
 
 import (
@@ -7,11 +12,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/gomodule/redigo/redis"
 
 	"github.com/gatehouse/gatehouse/proxy"
 )
@@ -21,28 +29,89 @@ var _ proxy.SessionStore = (*Store)(nil)
 // Store is a proxy.SessionStore on Redis. Each session is one string key,
 // prefix + id, that Redis expires by itself.
 type Store struct {
-	client redis.UniversalClient
+	pool   *redis.Pool
+	dial   func(ctx context.Context, readTimeout time.Duration) (redis.Conn, error)
 	prefix string
 	maxTTL time.Duration
 }
 
-// New returns a Store using client. Keys are prefix + session id, so several
-// deployments can share one database. maxTTL caps how long any session is
-// kept (0: no cap); sessions whose tokens expire sooner go sooner.
-func New(client redis.UniversalClient, prefix string, maxTTL time.Duration) *Store {
-	return &Store{client: client, prefix: prefix, maxTTL: maxTTL}
+// Timeouts of one exchange with Redis; a command that takes longer fails
+// rather than holding a request.
+const (
+	dialTimeout = 5 * time.Second
+	ioTimeout   = 3 * time.Second
+)
+
+// Open returns a Store on the Redis at rawURL (redis://[user:password@]
+// host:port/db, or rediss:// for TLS). Keys are prefix + session id, so
+// several deployments can share one database. maxTTL caps how long any
+// session is kept (0: no cap); sessions whose tokens expire sooner go
+// sooner. Connections are made when first needed; close the Store when
+// done with it.
+func Open(rawURL, prefix string, maxTTL time.Duration) (*Store, error) {
+	if err := checkURL(rawURL); err != nil {
+		return nil, err
+	}
+	s := &Store{prefix: prefix, maxTTL: maxTTL}
+	s.dial = func(ctx context.Context, readTimeout time.Duration) (redis.Conn, error) {
+		return redis.DialURLContext(ctx, rawURL, redis.DialConnectTimeout(dialTimeout),
+			redis.DialReadTimeout(readTimeout), redis.DialWriteTimeout(ioTimeout))
+	}
+	s.pool = &redis.Pool{
+		DialContext: func(ctx context.Context) (redis.Conn, error) { return s.dial(ctx, ioTimeout) },
+		MaxIdle:     runtime.GOMAXPROCS(0) * 4,
+		MaxActive:   runtime.GOMAXPROCS(0) * 10,
+		Wait:        true, // for a connection, as long as the request's context allows
+		IdleTimeout: 5 * time.Minute,
+	}
+	return s, nil
 }
 
-// Open connects to the Redis at rawURL (redis://[user:password@]host:port/db,
-// or rediss:// for TLS) and returns a Store on it, like New. Close the Store
-// when done with it.
-func Open(rawURL, prefix string, maxTTL time.Duration) (*Store, error) {
-	opts, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
+// errURLParsed stops checkURL's dial once redigo has read the whole URL.
+var errURLParsed = errors.New("parsed")
+
+// checkURL reports a URL that Redis could never be reached at, at start
+// rather than at the first sign-in: it lets redigo read the URL exactly as
+// it will when connecting, and stops before connecting.
+func checkURL(rawURL string) error {
+	stop := redis.DialContextFunc(func(context.Context, string, string) (net.Conn, error) { return nil, errURLParsed })
+	_, err := redis.DialURLContext(context.Background(), rawURL, stop)
+	if errors.Is(err, errURLParsed) {
+		return nil
 	}
-	return New(redis.NewClient(opts), prefix, maxTTL), nil
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // url.Error repeats the URL, and with it any password
+	}
+	return fmt.Errorf("redisstore: %v; want redis://[user:password@]host:port/db, or rediss:// for TLS", err)
 }
+
+// withConn runs f on a pooled connection. A connection that broke while
+// idle (Redis restarted, a firewall forgot it) fails on first use; f then
+// runs once more on a new one, as everything this package sends is safe to
+// repeat.
+func (s *Store) withConn(ctx context.Context, f func(redis.Conn) (any, error)) (any, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := s.pool.GetContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		reply, err := f(c)
+		broken := c.Err() != nil
+		c.Close()
+		if err == nil || !broken || attempt > 0 || ctx.Err() != nil {
+			return reply, err
+		}
+	}
+}
+
+// do runs one command, as withConn does.
+func (s *Store) do(ctx context.Context, cmd string, args ...any) (any, error) {
+	return s.withConn(ctx, func(c redis.Conn) (any, error) { return redis.DoContext(c, ctx, cmd, args...) })
+}
+
+// millis is d in whole milliseconds for PX, never 0, which Redis refuses.
+func millis(d time.Duration) int64 { return max(d.Milliseconds(), 1) }
 
 // Save stores value under id for ttl, or maxTTL if that is shorter.
 func (s *Store) Save(ctx context.Context, id string, value []byte, ttl time.Duration) error {
@@ -52,7 +121,7 @@ func (s *Store) Save(ctx context.Context, id string, value []byte, ttl time.Dura
 	if ttl <= 0 {
 		return errors.New("redisstore: session ttl must be positive")
 	}
-	if err := s.client.Set(ctx, s.prefix+id, value, ttl).Err(); err != nil {
+	if _, err := s.do(ctx, "SET", s.prefix+id, value, "PX", millis(ttl)); err != nil {
 		return fmt.Errorf("redisstore: saving session: %w", err)
 	}
 	return nil
@@ -60,8 +129,8 @@ func (s *Store) Save(ctx context.Context, id string, value []byte, ttl time.Dura
 
 // Load returns the value stored under id, or proxy.ErrSessionNotFound.
 func (s *Store) Load(ctx context.Context, id string) ([]byte, error) {
-	b, err := s.client.Get(ctx, s.prefix+id).Bytes()
-	if errors.Is(err, redis.Nil) {
+	b, err := redis.Bytes(s.do(ctx, "GET", s.prefix+id))
+	if errors.Is(err, redis.ErrNil) {
 		return nil, proxy.ErrSessionNotFound
 	}
 	if err != nil {
@@ -72,15 +141,15 @@ func (s *Store) Load(ctx context.Context, id string) ([]byte, error) {
 
 // Delete removes id.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.client.Del(ctx, s.prefix+id).Err(); err != nil {
+	if _, err := s.do(ctx, "DEL", s.prefix+id); err != nil {
 		return fmt.Errorf("redisstore: deleting session: %w", err)
 	}
 	return nil
 }
 
-// Close closes the Redis client.
+// Close closes the connections.
 func (s *Store) Close() error {
-	return s.client.Close()
+	return s.pool.Close()
 }
 
 var _ proxy.Shared = (*Store)(nil)
@@ -90,22 +159,22 @@ var _ proxy.Shared = (*Store)(nil)
 // one's after this one expired.
 func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (func(), error) {
 	key, token := s.prefix+"lock:"+name, rand.Text()
-	ok, err := s.client.SetNX(ctx, key, token, ttl).Result()
+	_, err := redis.String(s.do(ctx, "SET", key, token, "NX", "PX", millis(ttl)))
+	if errors.Is(err, redis.ErrNil) {
+		return nil, proxy.ErrLocked
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: taking lock %s: %w", name, err)
-	}
-	if !ok {
-		return nil, proxy.ErrLocked
 	}
 	return func() {
 		// Unlocking after the caller's context ended must still happen.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		unlockScript.Run(ctx, s.client, []string{key}, token)
+		s.withConn(ctx, func(c redis.Conn) (any, error) { return unlockScript.DoContext(ctx, c, key, token) })
 	}, nil
 }
 
-var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+var unlockScript = redis.NewScript(1, `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
 // Revoked sessions are keys prefix+"revoked:"+id that expire when the
 // session would have; each revocation is also published on the channel
@@ -119,10 +188,11 @@ func (s *Store) Revoke(ctx context.Context, id string, until time.Time) error {
 	if ttl <= 0 {
 		return nil
 	}
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.revokedKey(id), "1", ttl)
-		p.Publish(ctx, s.revocationChannel(), id+" "+strconv.FormatInt(until.UnixMilli(), 10))
-		return nil
+	_, err := s.withConn(ctx, func(c redis.Conn) (any, error) {
+		c.Send("MULTI")
+		c.Send("SET", s.revokedKey(id), "1", "PX", millis(ttl))
+		c.Send("PUBLISH", s.revocationChannel(), id+" "+strconv.FormatInt(until.UnixMilli(), 10))
+		return redis.DoContext(c, ctx, "EXEC")
 	})
 	if err != nil {
 		return fmt.Errorf("redisstore: revoking session: %w", err)
@@ -131,18 +201,63 @@ func (s *Store) Revoke(ctx context.Context, id string, until time.Time) error {
 }
 
 // rescanEvery bounds how long a revocation published while this replica
-// was disconnected from Redis goes unseen.
+// was disconnected from Redis goes unseen. The subscription is pinged as
+// often, so a connection that died silently is noticed within two.
 const rescanEvery = 30 * time.Second
+
+// resubscribeAfter is the pause before subscribing again after the
+// subscription failed, so an unreachable Redis is not hammered.
+const resubscribeAfter = time.Second
 
 // WatchRevocations reports every revoked session to add: those already
 // listed, then each one published, with a full rescan every rescanEvery
-// and after errors, until ctx ends.
+// and after every new subscription, until ctx ends.
 func (s *Store) WatchRevocations(ctx context.Context, add func(id string, until time.Time)) {
-	sub := s.client.Subscribe(ctx, s.revocationChannel())
+	for {
+		s.watch(ctx, add)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(resubscribeAfter):
+		}
+	}
+}
+
+// watch is WatchRevocations on one subscription; it returns when the
+// subscription fails or ctx ends.
+func (s *Store) watch(ctx context.Context, add func(id string, until time.Time)) {
+	c, err := s.dial(ctx, 2*rescanEvery)
+	if err != nil {
+		return
+	}
+	sub := redis.PubSubConn{Conn: c}
 	defer sub.Close()
+	if err := sub.Subscribe(s.revocationChannel()); err != nil {
+		return
+	}
 	// Subscribed before the first scan: a revocation in between is seen
 	// twice rather than never.
-	messages := sub.Channel()
+	messages := make(chan redis.Message)
+	go func() {
+		defer close(messages)
+		for {
+			switch m := sub.ReceiveContext(ctx).(type) {
+			case redis.Message:
+				select {
+				case messages <- m:
+				case <-ctx.Done():
+					return
+				}
+			case error:
+				return
+			}
+		}
+	}()
+	defer func() {
+		sub.Close() // which ends the receiver
+		for range messages {
+		}
+	}()
 	scan := time.NewTimer(0)
 	defer scan.Stop()
 	for {
@@ -154,12 +269,16 @@ func (s *Store) WatchRevocations(ctx context.Context, add func(id string, until 
 				return
 			}
 			// The id may hold spaces (a subject's, say); the time never does.
-			i := strings.LastIndexByte(m.Payload, ' ')
-			id, ms := m.Payload[:max(i, 0)], m.Payload[i+1:]
+			payload := string(m.Data)
+			i := strings.LastIndexByte(payload, ' ')
+			id, ms := payload[:max(i, 0)], payload[i+1:]
 			if n, err := strconv.ParseInt(ms, 10, 64); err == nil && id != "" {
 				add(id, time.UnixMilli(n))
 			}
 		case <-scan.C:
+			if sub.Ping("") != nil {
+				return
+			}
 			s.scanRevoked(ctx, add)
 			scan.Reset(rescanEvery)
 		}
@@ -170,14 +289,27 @@ func (s *Store) WatchRevocations(ctx context.Context, add func(id string, until 
 // left to the next scan.
 func (s *Store) scanRevoked(ctx context.Context, add func(id string, until time.Time)) {
 	prefix := s.revokedKey("")
-	iter := s.client.Scan(ctx, 0, globEscape(prefix)+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
-		ttl, err := s.client.PTTL(ctx, key).Result()
-		if err != nil || ttl <= 0 {
-			continue
+	cursor := "0"
+	for {
+		reply, err := redis.Values(s.do(ctx, "SCAN", cursor, "MATCH", globEscape(prefix)+"*", "COUNT", 1000))
+		if err != nil || len(reply) != 2 {
+			return
 		}
-		add(strings.TrimPrefix(key, prefix), time.Now().Add(ttl))
+		cursor, err = redis.String(reply[0], nil)
+		keys, err2 := redis.Strings(reply[1], err)
+		if err2 != nil {
+			return
+		}
+		for _, key := range keys {
+			ms, err := redis.Int64(s.do(ctx, "PTTL", key))
+			if err != nil || ms <= 0 {
+				continue
+			}
+			add(strings.TrimPrefix(key, prefix), time.Now().Add(time.Duration(ms)*time.Millisecond))
+		}
+		if cursor == "0" {
+			return
+		}
 	}
 }
 

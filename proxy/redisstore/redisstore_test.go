@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomodule/redigo/redis"
 
 	"github.com/gatehouse/gatehouse/proxy"
 	"github.com/gatehouse/gatehouse/proxy/sessiontest"
@@ -27,16 +30,16 @@ func openTest(t *testing.T, maxTTL time.Duration) *Store {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		keys, err := s.client.Keys(ctx, prefix+"*").Result()
+		keys, err := redis.Values(s.do(ctx, "KEYS", prefix+"*"))
 		if err == nil && len(keys) > 0 {
-			err = s.client.Del(ctx, keys...).Err()
+			_, err = s.do(ctx, "DEL", keys...)
 		}
 		if err != nil {
 			t.Errorf("cleaning up %s*: %v", prefix, err)
 		}
 		s.Close()
 	})
-	if err := s.client.Ping(context.Background()).Err(); err != nil {
+	if _, err := s.do(context.Background(), "PING"); err != nil {
 		t.Fatalf("Redis at %s: %v", url, err)
 	}
 	return s
@@ -44,11 +47,11 @@ func openTest(t *testing.T, maxTTL time.Duration) *Store {
 
 func pttl(t *testing.T, s *Store, id string) time.Duration {
 	t.Helper()
-	d, err := s.client.PTTL(context.Background(), s.prefix+id).Result()
+	ms, err := redis.Int64(s.do(context.Background(), "PTTL", s.prefix+id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return max(d, 0) // -2: no such key
+	return max(time.Duration(ms)*time.Millisecond, 0) // -2: no such key
 }
 
 func TestConformance(t *testing.T) {
@@ -68,9 +71,63 @@ func TestMaxTTLCapsSessions(t *testing.T) {
 	}
 }
 
-func TestOpenRejectsBadURL(t *testing.T) {
-	if _, err := Open("http://127.0.0.1:6379", "p:", 0); err == nil {
-		t.Fatal("Open with an http URL: got nil error, want one")
+func TestOpenChecksURL(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"redis://127.0.0.1:6379/0", true},
+		{"rediss://user:demo-password@redis.example:6380/2", true},
+		{"redis://localhost", true},
+		{"http://127.0.0.1:6379", false},
+		{"redis://127.0.0.1:6379/zero", false},
+		{"redis://:demo-password@127.0.0.1:6379/0 x", false},
+		{"redis://:demo-password@[::1/0", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			s, err := Open(tt.url, "p:", 0)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				s.Close()
+				return
+			}
+			if err == nil {
+				t.Fatal("got no error, want one")
+			}
+			if msg := err.Error(); strings.Contains(msg, "demo-password") || !strings.Contains(msg, "want redis://") {
+				t.Fatalf("error %q should say what a URL looks like and never repeat a password", msg)
+			}
+		})
+	}
+}
+
+func TestBrokenConnectionIsReplaced(t *testing.T) {
+	// Redis restarting, or a firewall dropping an idle connection, breaks
+	// the pooled connections; the next request must not fail for it.
+	s := openTest(t, 0)
+	ctx := context.Background()
+	c := s.pool.Get()
+	id, err := redis.Int64(c.Do("CLIENT", "ID"))
+	c.Close() // back to the pool, to be used next
+	if err != nil {
+		t.Fatal(err)
+	}
+	killer, err := s.dial(ctx, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer killer.Close()
+	if _, err := killer.Do("CLIENT", "KILL", "ID", id); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "after-kill", []byte("v"), time.Minute); err != nil {
+		t.Fatalf("Save on a pool whose connection was killed: %v", err)
+	}
+	if got, err := s.Load(ctx, "after-kill"); err != nil || string(got) != "v" {
+		t.Fatalf("Load: got %q, %v; want v", got, err)
 	}
 }
 
