@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +40,12 @@ func New(client redis.UniversalClient, prefix string, maxTTL time.Duration) *Sto
 func Open(rawURL, prefix string, maxTTL time.Duration) (*Store, error) {
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
+		// A *url.Error quotes the whole URL, password included: keep only
+		// what is wrong with it.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redisstore: the Redis URL does not parse (redis://[user:password@]host:port/db; %%-escape special characters in the password): %w", err)
 	}
 	return New(redis.NewClient(opts), prefix, maxTTL), nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,8 +70,21 @@ func TestMaxTTLCapsSessions(t *testing.T) {
 }
 
 func TestOpenRejectsBadURL(t *testing.T) {
-	if _, err := Open("http://127.0.0.1:6379", "p:", 0); err == nil {
-		t.Fatal("Open with an http URL: got nil error, want one")
+	for _, tc := range []struct{ name, url, secret string }{
+		{"http scheme", "http://127.0.0.1:6379", ""},
+		// A generated password with an unescaped % makes url.Parse fail,
+		// and its error would quote the password.
+		{"unescaped percent in the password", "redis://:pass%word-not-escaped@127.0.0.1:6379/0", "pass%word-not-escaped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Open(tc.url, "p:", 0)
+			if err == nil {
+				t.Fatalf("Open(%q): got nil error, want one", tc.url)
+			}
+			if tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
+				t.Errorf("Open's error %q shows the password", err)
+			}
+		})
 	}
 }
 
