@@ -706,6 +706,7 @@ func checkNoSecrets(t *testing.T, lines []logLine, s *secrets) {
 	if len(s.kinds) < 30 {
 		t.Errorf("only %d secrets collected; the run did not do what it should", len(s.kinds))
 	}
+	t.Logf("checked %d secrets against %d log lines", len(s.kinds), len(lines))
 	for value, kind := range s.kinds {
 		forms := []string{value, url.QueryEscape(value), url.PathEscape(value)}
 		if j, err := json.Marshal(value); err == nil {
