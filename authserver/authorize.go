@@ -24,11 +24,13 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.refuse(w, r, err)
 	}
+	s.log.DebugContext(r.Context(), "authorization request accepted", "client_id", req.ClientID, "scope", strings.Join(req.Scopes, " "),
+		"redirect_uri", req.RedirectURI, "pkce", req.CodeChallenge != "")
 	sess := s.readSession(r)
 	var hinted string
 	if req.IDTokenHint != "" {
 		if hinted, err = s.hintSubject(r.Context(), req); err != nil {
-			s.log.InfoContext(r.Context(), "id_token_hint rejected", "client_id", req.ClientID, "err", err)
+			s.log.InfoContext(r.Context(), "id_token_hint rejected", "client_id", req.ClientID, "error", err)
 			return s.refuse(w, r, req.fail(codeInvalidRequest, "id_token_hint is not an ID token this server issued to client %s", req.ClientID))
 		}
 		// Used up: keep it out of the sealed request and the URLs carrying it.
@@ -110,7 +112,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 	if err := s.rememberClient(w, sess, req.ClientID); err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "authorization code issued", "client_id", req.ClientID, "user", sess.Subject, "scope", strings.Join(req.Scopes, " "))
+	s.log.DebugContext(r.Context(), "authorization code issued", "client_id", req.ClientID, "user", sess.Subject, "scope", strings.Join(req.Scopes, " "))
 	return s.redirectToClient(w, r, req.Target, req.State, url.Values{"code": {code}})
 }
 

@@ -70,7 +70,7 @@ func (s *Server) backchannelLogout(ctx context.Context, subject, sid string, cli
 		}
 		wg.Go(func() {
 			if err := s.postLogoutToken(ctx, c, subject, sid); err != nil {
-				s.log.WarnContext(ctx, "back-channel logout failed", "client_id", c.ID, "uri", c.BackchannelLogoutURI, "err", err)
+				s.log.WarnContext(ctx, "back-channel logout failed", "client_id", c.ID, "uri", c.BackchannelLogoutURI, "error", err)
 				return
 			}
 			s.log.InfoContext(ctx, "back-channel logout delivered", "client_id", c.ID)

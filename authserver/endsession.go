@@ -81,7 +81,7 @@ func (s *Server) checkEndSession(ctx context.Context, req *endSessionRequest) (*
 	if req.IDTokenHint != "" {
 		var err error
 		if hint, err = s.verifyHint(ctx, req.IDTokenHint); err != nil {
-			s.log.InfoContext(ctx, "id_token_hint rejected", "client_id", req.ClientID, "err", err)
+			s.log.InfoContext(ctx, "id_token_hint rejected", "client_id", req.ClientID, "error", err)
 			return nil, nil, logoutRequestPage("The sign-out request's id_token_hint is not an ID token this service issued, or it has been altered.")
 		}
 	}

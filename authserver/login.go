@@ -50,7 +50,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// depends on whether the user exists.
 	account, address, now := directory.CanonicalID(userID), clientAddress(r.RemoteAddr), s.now()
 	if t := s.throttle.begin(account, address, now); t != nil {
-		s.log.WarnContext(r.Context(), "login throttled", "client_id", req.ClientID, "address", address, "locked", t.locked)
+		s.log.InfoContext(r.Context(), "login throttled", s.attempted(userID, "client_id", req.ClientID, "address", address, "locked", t.locked, "wait", t.wait)...)
 		w.Header().Set("Retry-After", strconv.Itoa(int(t.wait.Round(time.Second)/time.Second)))
 		s.renderLogin(w, r, http.StatusTooManyRequests, req, sealed, cookieToken, userID, t.message)
 		return nil
@@ -61,9 +61,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if user == nil {
-		// The attempted user ID is not logged: people sometimes type their
-		// password into it.
-		s.log.WarnContext(r.Context(), "login failed", "client_id", req.ClientID, "address", address)
+		s.log.InfoContext(r.Context(), "login failed", s.attempted(userID, "client_id", req.ClientID, "address", address)...)
 		// One message for unknown user and wrong password, so the form does
 		// not reveal which user IDs exist.
 		s.renderLogin(w, r, http.StatusUnauthorized, req, sealed, cookieToken, userID, incorrect)
@@ -81,6 +79,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	s.setCookie(w, SessionCookie, value, s.cfg.LoginSessionTTL)
 	s.log.InfoContext(r.Context(), "login succeeded", "user", user.ID, "client_id", req.ClientID)
 	return s.continueAuthorization(w, r, req, sess)
+}
+
+// attempted adds to the attributes args of a failed or throttled login who
+// attempted it: the user when the typed ID names one. What was typed is
+// not logged otherwise, since people sometimes type their password into it.
+func (s *Server) attempted(typed string, args ...any) []any {
+	if u := s.cfg.Directory.Login(typed); u != nil {
+		return append(args, "user", u.ID, "reason", "wrong password")
+	}
+	return append(args, "reason", "unknown user")
 }
 
 // message says how long to wait. It is the same whether or not the user

@@ -46,7 +46,7 @@ func sessionFamily(sid string) string { return "login-session/" + sid }
 func (s *Server) sessionEnded(ctx context.Context, sess *loginSession) bool {
 	ended, err := s.cfg.Store.FamilyRevoked(ctx, sessionFamily(sess.sid()), s.now())
 	if err != nil {
-		s.log.ErrorContext(ctx, "checking whether a login session ended failed", "err", err)
+		s.log.ErrorContext(ctx, "checking whether a login session ended failed", "error", err)
 		return true
 	}
 	return ended

@@ -69,7 +69,7 @@ func (s *Server) retryAnswer(ctx context.Context, req *tokenRequest, used storag
 	}
 	var r refreshRetry
 	if err := securecookie.DecodeMulti(used.ID, string(used.Retry), &r, s.retryCodecs...); err != nil {
-		s.log.DebugContext(ctx, "sealed refresh retry answer does not open", "err", err)
+		s.log.DebugContext(ctx, "sealed refresh retry answer does not open", "error", err)
 		return nil, nil
 	}
 	if r.ScopeGiven != req.ScopeGiven || !slices.Equal(r.Scopes, req.Scopes) {

@@ -276,7 +276,7 @@ func (s *Server) maintain(ctx context.Context) {
 	res, err := s.cfg.Store.GarbageCollect(ctx, s.now())
 	switch {
 	case err != nil && ctx.Err() == nil:
-		s.log.ErrorContext(ctx, "garbage collection failed", "err", err)
+		s.log.ErrorContext(ctx, "garbage collection failed", "error", err)
 	case err == nil:
 		level := slog.LevelDebug
 		if res.AuthCodes+res.RefreshTokens+res.AccessTokens+res.Consents+res.SigningKeys+res.RevokedFamilies > 0 {
@@ -287,7 +287,7 @@ func (s *Server) maintain(ctx context.Context) {
 			"consents", res.Consents, "signing_keys", res.SigningKeys, "revoked_families", res.RevokedFamilies)
 	}
 	if err := s.keys.Refresh(ctx); err != nil && ctx.Err() == nil {
-		s.log.ErrorContext(ctx, "signing key check failed", "err", err)
+		s.log.ErrorContext(ctx, "signing key check failed", "error", err)
 	}
 }
 

@@ -35,6 +35,9 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	Scope        string `json:"scope"`
+	// user is the person the tokens are for, for the log; empty for a
+	// client acting for itself.
+	user string
 }
 
 // grant is what one authorization, and every token issued from it, stands
@@ -79,8 +82,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "tokens issued", "grant_type", req.GrantType, "client_id", client.ID,
-		"scope", resp.Scope, "refresh_token", resp.RefreshToken != "", "id_token", resp.IDToken != "")
+	args := []any{"grant_type", req.GrantType, "client_id", client.ID,
+		"scope", resp.Scope, "refresh_token", resp.RefreshToken != "", "id_token", resp.IDToken != ""}
+	if resp.user != "" {
+		args = append(args, "user", resp.user)
+	}
+	s.log.InfoContext(r.Context(), "tokens issued", args...)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
@@ -131,6 +138,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req
 		Nonce:    code.Nonce,
 		AuthTime: code.AuthTime,
 	}
+	s.log.DebugContext(ctx, "authorization code redeemed", "client_id", client.ID, "user", user.ID, "pkce", code.CodeChallenge != "")
 	resp, err := s.issueAccess(ctx, client, user, g, g.Scopes)
 	if err != nil {
 		return nil, s.revokedMeanwhile(ctx, client, "authorization code", err)
@@ -234,7 +242,7 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 	if err != nil {
 		// This request's access token will not be handed out.
 		if derr := s.cfg.Store.DeleteAccessToken(ctx, hashSecret(resp.AccessToken)); derr != nil {
-			s.log.ErrorContext(ctx, "removing the access token of a failed refresh", "err", derr)
+			s.log.ErrorContext(ctx, "removing the access token of a failed refresh", "error", derr)
 		}
 	}
 	switch {
@@ -301,6 +309,9 @@ func (s *Server) issueAccess(ctx context.Context, client *directory.Client, user
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
 		Scope:       strings.Join(scopes, " "),
+	}
+	if user != nil {
+		resp.user = user.ID
 	}
 	if slices.Contains(scopes, "openid") {
 		idToken, err := s.signIDToken(ctx, user, idTokenParams{

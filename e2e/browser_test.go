@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/net/html"
+	"github.com/gatehouse/gatehouse/internal/htmlform"
 )
 
 // browser walks pages the way a person's browser does: it keeps cookies,
@@ -38,12 +38,7 @@ type page struct {
 }
 
 // form is an HTML form: where it posts and the values it would send.
-type form struct {
-	Action  *url.URL
-	Method  string
-	Fields  url.Values          // hidden and text inputs with their values
-	Buttons map[string][]string // submit buttons: name -> values
-}
+type form = htmlform.Form
 
 func (b *browser) get(rawURL string) *page {
 	b.t.Helper()
@@ -118,70 +113,11 @@ func (p *page) formWith(t *testing.T, field string) form {
 }
 
 func parseForms(t *testing.T, base *url.URL, body string) []form {
-	doc, err := html.Parse(strings.NewReader(body))
+	forms, err := htmlform.Parse(base, body)
 	if err != nil {
-		t.Fatalf("parsing %s: %v", base, err)
+		t.Fatal(err)
 	}
-	var forms []form
-	var cur *form
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			switch n.Data {
-			case "form":
-				action, err := base.Parse(attr(n, "action"))
-				if err != nil {
-					t.Fatalf("form action on %s: %v", base, err)
-				}
-				method := strings.ToUpper(attr(n, "method"))
-				if method == "" {
-					method = http.MethodGet
-				}
-				forms = append(forms, form{Action: action, Method: method, Fields: url.Values{}, Buttons: map[string][]string{}})
-				cur = &forms[len(forms)-1]
-				for c := n.FirstChild; c != nil; c = c.NextSibling {
-					walk(c)
-				}
-				cur = nil
-				return
-			case "input":
-				if cur != nil && attr(n, "name") != "" {
-					if typ := strings.ToLower(attr(n, "type")); typ == "submit" {
-						cur.Buttons[attr(n, "name")] = append(cur.Buttons[attr(n, "name")], attr(n, "value"))
-					} else if typ != "checkbox" || hasAttr(n, "checked") {
-						cur.Fields.Add(attr(n, "name"), attr(n, "value"))
-					}
-				}
-			case "button":
-				if cur != nil && attr(n, "name") != "" {
-					cur.Buttons[attr(n, "name")] = append(cur.Buttons[attr(n, "name")], attr(n, "value"))
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
 	return forms
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func hasAttr(n *html.Node, key string) bool {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return true
-		}
-	}
-	return false
 }
 
 func mustURL(t *testing.T, raw string) *url.URL {

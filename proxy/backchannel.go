@@ -108,7 +108,7 @@ func (p *Proxy) logOut(ctx context.Context, contentType string, body io.Reader) 
 		release() // so that the provider may send the token again
 		return logoutTrouble(err)
 	}
-	p.log.InfoContext(ctx, "signed out by the provider", "by", who, "sid", n.sid, "sub", n.sub)
+	p.log.InfoContext(ctx, "signed out by the provider", "by", who, "sid", n.sid, "user", n.sub)
 	return nil
 }
 

@@ -190,10 +190,19 @@ func (p *Proxy) bearerSession(r *http.Request, token string) (*session, error) {
 		return nil, invalidToken(nil, "the token is longer than %d bytes", maxBearerBytes)
 	}
 	h, isJWT := jwtHeaderOf(token)
-	if !isJWT {
-		return p.introspect(r, token)
+	var s *session
+	var err error
+	checkedBy := "signature"
+	if isJWT {
+		s, err = p.verifyJWT(r, token, h)
+	} else {
+		checkedBy = "introspection"
+		s, err = p.introspect(r, token)
 	}
-	return p.verifyJWT(r, token, h)
+	if err == nil {
+		p.log.DebugContext(r.Context(), "bearer token accepted", "user", s.Subject, "checked_by", checkedBy)
+	}
+	return s, err
 }
 
 // bearerAuth is the proxy's state for bearer tokens.

@@ -3,7 +3,6 @@ package proxy
 import (
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -97,7 +96,7 @@ func (p *Proxy) askProvider(r *http.Request, token string, now time.Time) (*sess
 		return nil, providerTrouble(err, "the provider's answer about the token could not be read")
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, providerTrouble(fmt.Errorf("introspection at %s: %s: %.200s", tc.introspection, resp.Status, body),
+		return nil, providerTrouble(refusalOf("introspection endpoint "+tc.introspection, resp.Status, body, token, p.cfg.Provider.ClientSecret),
 			"the provider did not answer about the token")
 	}
 	var in introspection

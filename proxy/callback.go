@@ -52,7 +52,7 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request) error {
 	if err := p.saveSession(w, r, s); err != nil {
 		return err
 	}
-	p.log.InfoContext(r.Context(), "signed in", "sub", s.Subject, "email", s.Email)
+	p.log.InfoContext(r.Context(), "signed in", "user", s.Subject, "email", s.Email)
 	redirect(w, f.returnTo)
 	return nil
 }
@@ -129,12 +129,14 @@ func (p *Proxy) redeem(r *http.Request, f *flow, code string) (*session, error) 
 	}
 	tok, err := op.oauth2.Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
 	if err != nil {
+		err = redactTokenError(err, code, f.verifier, p.cfg.Provider.ClientSecret)
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
 			return nil, &pages.Error{Status: http.StatusBadRequest, Kind: "code_refused", Code: "invalid_grant", Cause: err}
 		}
 		return nil, errorFromProvider("The sign-in service did not complete the sign-in.", err)
 	}
+	p.log.DebugContext(ctx, "code exchanged", "refresh_token", tok.RefreshToken != "", "expires_in", tok.ExpiresIn)
 	who, err := p.identify(r.WithContext(ctx), op, tok, f.nonce, nil)
 	if err != nil {
 		return nil, err
@@ -189,6 +191,7 @@ func (p *Proxy) identify(r *http.Request, op *provider, tok *oauth2.Token, nonce
 			return identified{}, errorFromProvider("The sign-in service sent an unreadable ID token.", err)
 		}
 		who.sid = sid.SID
+		p.log.DebugContext(r.Context(), "ID token verified", "user", c.Subject, "refresh", prev != nil, "expires", idt.Expiry)
 		if who.renewAt.IsZero() || idt.Expiry.Before(who.renewAt) {
 			who.renewAt = idt.Expiry
 		}
@@ -253,7 +256,8 @@ func (p *Proxy) identityOf(r *http.Request, c *claims) policy.Identity {
 func (p *Proxy) addUserinfo(r *http.Request, op *provider, tok *oauth2.Token, c *claims) error {
 	ui, err := op.oidc.UserInfo(p.discovery.context(r.Context()), oauth2.StaticTokenSource(tok))
 	if err != nil {
-		return errorFromProvider("The sign-in service did not return your profile.", err)
+		// go-oidc quotes the answer's body, which may repeat the token.
+		return errorFromProvider("The sign-in service did not return your profile.", &scrubbedError{err, []string{tok.AccessToken}})
 	}
 	// OIDC Core 5.3.2: the userinfo response must be about the same person.
 	if ui.Subject != c.Subject {

@@ -129,6 +129,7 @@ func (p *Proxy) signIn(w http.ResponseWriter, r *http.Request, returnTo, lang st
 	if lang != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("ui_locales", lang))
 	}
+	p.log.DebugContext(r.Context(), "sign-in started", "provider", p.cfg.Provider.IssuerURL, "ui_locales", lang)
 	redirect(w, op.oauth2.AuthCodeURL(f.state, opts...))
 	return nil
 }

@@ -294,7 +294,7 @@ func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) (
 	if p.log.Enabled(ctx, level) {
 		p.log.LogAttrs(ctx, level, msg,
 			slog.String("route", rt.name), slog.String("rule", d.Rule), slog.String("reason", d.Reason()),
-			slog.String("sub", id.Subject), slog.String("method", t.method), slog.String("path", t.path))
+			slog.String("user", id.Subject), slog.String("method", t.method), slog.String("path", t.path))
 	}
 	return d, rt
 }

@@ -75,7 +75,11 @@ func (p *Proxy) returnTarget(r *http.Request, rd string) string {
 		return "/"
 	}
 	if !p.redirects.safe(rd) {
-		p.log.InfoContext(r.Context(), "ignoring unsafe return target", "rd", rd)
+		// Without its query and fragment, which may carry the secrets of
+		// whatever page the link came from.
+		target, _, _ := strings.Cut(rd, "?")
+		target, _, _ = strings.Cut(target, "#")
+		p.log.InfoContext(r.Context(), "ignoring unsafe return target", "rd", target)
 		return "/"
 	}
 	return rd

@@ -102,13 +102,14 @@ func (p *Proxy) refresh(w http.ResponseWriter, r *http.Request, s *session) (*se
 	if err != nil {
 		var transient *refreshError
 		if errors.As(err, &transient) && p.now().Before(s.renewAt) {
-			p.log.WarnContext(r.Context(), "session not refreshed; using it until its tokens expire", "sub", s.Subject, "error", err)
+			p.log.WarnContext(r.Context(), "session not refreshed; using it until its tokens expire", "user", s.Subject, "error", err)
 			return s, nil
 		}
-		p.log.InfoContext(r.Context(), "session ended: it could not be refreshed", "sub", s.Subject, "error", err)
+		p.log.InfoContext(r.Context(), "session ended: it could not be refreshed", "user", s.Subject, "error", err)
 		return nil, fmt.Errorf("%w: %w", errRefreshFailed, err)
 	}
 	renewed := *v.(*session) // shared with the other waiters: copy
+	p.log.InfoContext(r.Context(), "session refreshed", "user", renewed.Subject, "generation", renewed.generation)
 	if p.store == nil {
 		if err := p.cookieSession(w, r, &renewed, p.cookieMaxAge(renewed.expiry)); err != nil {
 			return nil, err
@@ -232,6 +233,7 @@ func (p *Proxy) redeemRefresh(ctx context.Context, r *http.Request, s *session) 
 	// No access token: x/oauth2 then always asks the token endpoint.
 	tok, err := op.oauth2.TokenSource(ctx, &oauth2.Token{RefreshToken: s.tokens.refresh}).Token()
 	if err != nil {
+		err = redactTokenError(err, s.tokens.refresh, p.cfg.Provider.ClientSecret)
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "unauthorized_client") {
 			return nil, fmt.Errorf("the provider refused the refresh token: %w", err)

@@ -345,6 +345,11 @@ func (p *Proxy) saveSession(w http.ResponseWriter, r *http.Request, s *session) 
 	if err := p.writeSession(w, r, s); err != nil {
 		return err
 	}
+	in := "cookie"
+	if p.store != nil {
+		in = "session store"
+	}
+	p.log.DebugContext(r.Context(), "session stored", "user", s.Subject, "in", in, "expires", s.expiry)
 	if old, err := p.readSession(r.Context(), p.sessionCookie(r)); err == nil && old.id != s.id {
 		p.revoke(r.Context(), old)
 	}

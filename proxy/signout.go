@@ -51,7 +51,7 @@ func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if s != nil {
-		p.log.InfoContext(r.Context(), "signed out", "sub", s.Subject)
+		p.log.InfoContext(r.Context(), "signed out", "user", s.Subject)
 	}
 	if logout := p.providerLogout(r, s, rd); logout != "" {
 		redirect(w, logout)

@@ -152,6 +152,10 @@ func (d *Directory) Client(id string) *Client { return d.clients[id] }
 // User returns the user with this ID, or nil.
 func (d *Directory) User(id string) *User { return d.users[id] }
 
+// Login returns the user who signs in as id: the one whose CanonicalID is
+// that of id, or nil.
+func (d *Directory) Login(id string) *User { return d.logins[CanonicalID(id)].user }
+
 // Authenticate returns the user whose CanonicalID is that of id if the
 // password matches, else nil. It does the same hashing work whether or not
 // the user exists.
