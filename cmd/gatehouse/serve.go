@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authserver"
+	"github.com/gatehouse/gatehouse/internal/backend"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demoapp"
 	"github.com/gatehouse/gatehouse/proxy"
@@ -77,7 +78,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 
 	var background []func(context.Context)
 	if a := c.File.AuthServer; a != nil {
-		store, err := c.OpenStore(ctx, logger)
+		store, err := backend.OpenStore(ctx, c, logger)
 		if err != nil {
 			return err
 		}
@@ -96,7 +97,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		}
 	}
 	if p := c.File.Proxy; p != nil {
-		sessions, err := c.OpenSessions()
+		sessions, err := backend.OpenSessions(c)
 		if err != nil {
 			return err
 		}
