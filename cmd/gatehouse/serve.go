@@ -21,28 +21,6 @@ import (
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-func check(path string, stdout io.Writer) error {
-	c, err := config.Load(path)
-	if err != nil {
-		return err
-	}
-	var parts []string
-	if c.File.AuthServer != nil {
-		parts = append(parts, "authserver on "+c.File.AuthServer.Listen)
-	}
-	if c.File.Proxy != nil {
-		parts = append(parts, "proxy on "+c.File.Proxy.Listen)
-	}
-	if c.File.DemoUpstream != nil {
-		parts = append(parts, "demo upstream on "+c.File.DemoUpstream.Listen)
-	}
-	fmt.Fprintf(stdout, "%s is valid: %v\n", path, parts)
-	for _, w := range c.Warnings {
-		fmt.Fprintf(stdout, "warning: %s\n", w)
-	}
-	return nil
-}
-
 // server is one listener and its handler, started and stopped together.
 type server struct {
 	name string
@@ -58,6 +36,9 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	logger := c.Logger(stderr)
 	for _, w := range c.Warnings {
 		logger.Warn(w)
+	}
+	for _, r := range c.Risks {
+		logger.Warn("risky setting: " + r.String())
 	}
 	var servers []server
 	// Bind every address before serving anything, so a port clash fails the

@@ -158,6 +158,11 @@ func (l *loader) applyDefaults(f *File) {
 		}
 		setDefault(&p.SessionStore.Type, "cookie")
 		setDefault(&p.Bearer.IntrospectionCacheTTL, proxy.DefaultIntrospectionCacheTTL)
+		for i := range p.Routes {
+			t := &p.Routes[i].Timeouts
+			setDefault(&t.Connect, proxy.DefaultConnectTimeout)
+			setDefault(&t.TLSHandshake, proxy.DefaultTLSHandshakeTimeout)
+		}
 		if r := p.SessionStore.Redis; r != nil {
 			setDefault(&r.KeyPrefix, DefaultRedisKeyPrefix)
 			// Redis keeps a session as long as the session may last; a
