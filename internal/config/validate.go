@@ -159,6 +159,9 @@ func (l *loader) applyDefaults(f *File) {
 		setDefault(&p.SessionStore.Type, "cookie")
 		setDefault(&p.Bearer.IntrospectionCacheTTL, proxy.DefaultIntrospectionCacheTTL)
 		for i := range p.Routes {
+			if p.Routes[i].Upstream == "" {
+				continue // forward-auth only: nothing to connect to, and timeouts here are refused
+			}
 			t := &p.Routes[i].Timeouts
 			setDefault(&t.Connect, proxy.DefaultConnectTimeout)
 			setDefault(&t.TLSHandshake, proxy.DefaultTLSHandshakeTimeout)
