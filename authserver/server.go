@@ -46,15 +46,17 @@ const (
 	LangCookie    = "_gatehouse_lang" // the language picked with ?lang=
 )
 
-// Defaults for zero Config fields.
+// Defaults for zero Config fields, which internal/config also fills in
+// so that `gatehouse check` shows them.
 const (
-	defaultKeyRotationPeriod = 30 * 24 * time.Hour
-	defaultAuthCodeTTL       = 60 * time.Second
-	defaultAccessTokenTTL    = time.Hour
-	defaultIDTokenTTL        = time.Hour
-	defaultRefreshTokenTTL   = 30 * 24 * time.Hour
-	defaultLoginSessionTTL   = 12 * time.Hour
-	defaultConsentTTL        = 30 * 24 * time.Hour
+	DefaultSigningAlgorithm  = keys.ES256
+	DefaultKeyRotationPeriod = 30 * 24 * time.Hour
+	DefaultAuthCodeTTL       = 60 * time.Second
+	DefaultAccessTokenTTL    = time.Hour
+	DefaultIDTokenTTL        = time.Hour
+	DefaultRefreshTokenTTL   = 30 * 24 * time.Hour
+	DefaultLoginSessionTTL   = 12 * time.Hour
+	DefaultConsentTTL        = 30 * 24 * time.Hour
 )
 
 // pendingRequestTTL is how long a person has to get through the login and
@@ -175,20 +177,20 @@ func withDefaults(cfg Config) (Config, error) {
 	}
 	if cfg.SigningAlgorithm == "" {
 		// keys.New checks the value.
-		cfg.SigningAlgorithm = keys.ES256
+		cfg.SigningAlgorithm = DefaultSigningAlgorithm
 	}
 	for _, d := range []struct {
 		name  string
 		value *time.Duration
 		def   time.Duration
 	}{
-		{"KeyRotationPeriod", &cfg.KeyRotationPeriod, defaultKeyRotationPeriod},
-		{"AuthCodeTTL", &cfg.AuthCodeTTL, defaultAuthCodeTTL},
-		{"AccessTokenTTL", &cfg.AccessTokenTTL, defaultAccessTokenTTL},
-		{"IDTokenTTL", &cfg.IDTokenTTL, defaultIDTokenTTL},
-		{"RefreshTokenTTL", &cfg.RefreshTokenTTL, defaultRefreshTokenTTL},
-		{"LoginSessionTTL", &cfg.LoginSessionTTL, defaultLoginSessionTTL},
-		{"ConsentTTL", &cfg.ConsentTTL, defaultConsentTTL},
+		{"KeyRotationPeriod", &cfg.KeyRotationPeriod, DefaultKeyRotationPeriod},
+		{"AuthCodeTTL", &cfg.AuthCodeTTL, DefaultAuthCodeTTL},
+		{"AccessTokenTTL", &cfg.AccessTokenTTL, DefaultAccessTokenTTL},
+		{"IDTokenTTL", &cfg.IDTokenTTL, DefaultIDTokenTTL},
+		{"RefreshTokenTTL", &cfg.RefreshTokenTTL, DefaultRefreshTokenTTL},
+		{"LoginSessionTTL", &cfg.LoginSessionTTL, DefaultLoginSessionTTL},
+		{"ConsentTTL", &cfg.ConsentTTL, DefaultConsentTTL},
 	} {
 		switch {
 		case *d.value < 0:

@@ -15,9 +15,9 @@ import (
 
 // Grant types this server supports.
 const (
-	grantAuthorizationCode = "authorization_code"
-	grantRefreshToken      = "refresh_token"
-	grantClientCredentials = "client_credentials"
+	grantAuthorizationCode = directory.GrantAuthorizationCode
+	grantRefreshToken      = directory.GrantRefreshToken
+	grantClientCredentials = directory.GrantClientCredentials
 )
 
 // supportedGrantTypes lists the grant types, as the token endpoint accepts

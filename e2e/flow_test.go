@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/authserver"
+	"github.com/gatehouse/gatehouse/internal/backend"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demoapp"
 	"github.com/gatehouse/gatehouse/proxy"
@@ -100,7 +101,7 @@ func startStackFrom(t *testing.T, template, proxyExtra string) *stack {
 	if testing.Verbose() {
 		s.logger = c.Logger(os.Stderr)
 	}
-	store, err := c.OpenStore(t.Context(), s.logger)
+	store, err := backend.OpenStore(t.Context(), c, s.logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func startStackFrom(t *testing.T, template, proxyExtra string) *stack {
 // with its own connection to the session store.
 func (s *stack) newProxy(t *testing.T) *proxy.Proxy {
 	t.Helper()
-	sessions, err := s.cfg.OpenSessions()
+	sessions, err := backend.OpenSessions(s.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

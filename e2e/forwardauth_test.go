@@ -41,6 +41,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse/gatehouse/authserver"
+	"github.com/gatehouse/gatehouse/internal/backend"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demoapp"
 	"github.com/gatehouse/gatehouse/internal/syncbuf"
@@ -416,7 +417,7 @@ func startEdgeGatehouse(t *testing.T, e *edge) edgeGatehouse {
 	appSrv := httptest.NewServer(e.app)
 	t.Cleanup(appSrv.Close)
 
-	store, err := c.OpenStore(t.Context(), logger)
+	store, err := backend.OpenStore(t.Context(), c, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +433,7 @@ func startEdgeGatehouse(t *testing.T, e *edge) edgeGatehouse {
 	authSrv := httptest.NewServer(as)
 	t.Cleanup(authSrv.Close)
 
-	sessions, err := c.OpenSessions()
+	sessions, err := backend.OpenSessions(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 )
@@ -23,13 +24,19 @@ const usage = `gatehouse — an OAuth 2.0 / OpenID Connect gateway
 
 Usage:
   gatehouse serve --config FILE   run the servers the file configures
-  gatehouse check --config FILE   validate FILE and exit
+  gatehouse check --config FILE   validate FILE, print the configuration in
+                                  effect (secrets redacted) and warn about
+                                  risky settings; exit status 0 if valid
+  gatehouse healthcheck --config FILE [--ready] [--timeout 2s]
+                                  ask each configured server's /healthz (or
+                                  /readyz); exit status 0 if all answer 200
   gatehouse explain --config FILE --user ID [--email E] [--groups a,b] [--claim k=v] METHOD URL
                                   show the route and rule that decide a request
   gatehouse hash-password [--argon2id]
                                   read a password on stdin, print its bcrypt
                                   (or argon2id) hash
-  gatehouse version               print the version
+  gatehouse version               print the version, Go version and the
+                                  revision it was built from
 `
 
 func main() {
@@ -63,10 +70,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return check(path, stdout)
 	case "explain":
 		return explain(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], stdout, stderr)
 	case "hash-password":
 		return hashPassword(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "gatehouse", buildVersion())
+		printVersion(stdout)
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -89,6 +98,30 @@ func configFlag(cmd string, args []string, stderr io.Writer) (string, error) {
 		return "", fmt.Errorf("%s needs --config FILE and nothing else", cmd)
 	}
 	return *path, nil
+}
+
+// printVersion prints the version and, from the build information, the Go
+// release and the commit the binary was built from, for bug reports.
+func printVersion(w io.Writer) {
+	fmt.Fprintln(w, "gatehouse", buildVersion())
+	fmt.Fprintln(w, "go:", runtime.Version())
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	vcs := map[string]string{}
+	for _, s := range bi.Settings {
+		vcs[s.Key] = s.Value
+	}
+	if rev := vcs["vcs.revision"]; rev != "" {
+		if vcs["vcs.modified"] == "true" {
+			rev += " (with uncommitted changes)"
+		}
+		fmt.Fprintln(w, "revision:", rev)
+	}
+	if t := vcs["vcs.time"]; t != "" {
+		fmt.Fprintln(w, "time:", t)
+	}
 }
 
 func buildVersion() string {

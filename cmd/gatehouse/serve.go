@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authserver"
+	"github.com/gatehouse/gatehouse/internal/backend"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demoapp"
 	"github.com/gatehouse/gatehouse/proxy"
@@ -19,28 +20,6 @@ import (
 
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
 const shutdownGrace = 10 * time.Second
-
-func check(path string, stdout io.Writer) error {
-	c, err := config.Load(path)
-	if err != nil {
-		return err
-	}
-	var parts []string
-	if c.File.AuthServer != nil {
-		parts = append(parts, "authserver on "+c.File.AuthServer.Listen)
-	}
-	if c.File.Proxy != nil {
-		parts = append(parts, "proxy on "+c.File.Proxy.Listen)
-	}
-	if c.File.DemoUpstream != nil {
-		parts = append(parts, "demo upstream on "+c.File.DemoUpstream.Listen)
-	}
-	fmt.Fprintf(stdout, "%s is valid: %v\n", path, parts)
-	for _, w := range c.Warnings {
-		fmt.Fprintf(stdout, "warning: %s\n", w)
-	}
-	return nil
-}
 
 // server is one listener and its handler, started and stopped together.
 type server struct {
@@ -57,6 +36,9 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	logger := c.Logger(stderr)
 	for _, w := range c.Warnings {
 		logger.Warn(w)
+	}
+	for _, r := range c.Risks {
+		logger.Warn("risky setting: " + r.String())
 	}
 	var servers []server
 	// Bind every address before serving anything, so a port clash fails the
@@ -77,7 +59,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 
 	var background []func(context.Context)
 	if a := c.File.AuthServer; a != nil {
-		store, err := c.OpenStore(ctx, logger)
+		store, err := backend.OpenStore(ctx, c, logger)
 		if err != nil {
 			return err
 		}
@@ -96,7 +78,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		}
 	}
 	if p := c.File.Proxy; p != nil {
-		sessions, err := c.OpenSessions()
+		sessions, err := backend.OpenSessions(c)
 		if err != nil {
 			return err
 		}

@@ -109,8 +109,18 @@ func clients(in []Client) []directory.Client {
 	return out
 }
 
+// Sessions is the proxy's session state, as backend.OpenSessions opens it.
+type Sessions struct {
+	// Store keeps sessions; nil when the cookie itself carries them.
+	Store proxy.SessionStore
+	// Shared is what cookie-session replicas share, or nil.
+	Shared proxy.Shared
+	// Close releases the connections; it is never nil.
+	Close func() error
+}
+
 // Proxy returns the proxy's runtime configuration. sessions is what
-// OpenSessions opened; nil means sessions in cookies shared with no other
+// backend.OpenSessions opened; nil means sessions in cookies shared with no other
 // replica. It panics if the file has no proxy section.
 func (c *Config) Proxy(sessions *Sessions, logger *slog.Logger) (proxy.Config, error) {
 	cfg, err := proxyConfig(c.File.Proxy)

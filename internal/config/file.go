@@ -9,6 +9,13 @@ import (
 // File is the YAML configuration file as written by people. Each section
 // that is present starts the corresponding server. Field comments here are
 // terse; config.example.yaml documents every option for users.
+//
+// The redact tag says what `gatehouse check` hides when it prints the
+// file: "secret" the whole value, "url" the password in a URL or DSN,
+// "headers" the values of headers that look like credentials, "-" nothing
+// (the name looks secret but the value is not). A test fails when a field
+// whose name looks secret has no tag; X_file fields are paths, and print
+// as a comment on X.
 type File struct {
 	AuthServer   *AuthServer   `yaml:"authserver"`
 	Proxy        *Proxy        `yaml:"proxy"`
@@ -31,7 +38,7 @@ type Pages struct {
 // FooterLink is one entry of pages.footer_links.
 type FooterLink struct {
 	Text Text   `yaml:"text"`
-	URL  string `yaml:"url"`
+	URL  string `yaml:"url" redact:"-"`
 }
 
 // Text is a text for every language ("Help") or one per language
@@ -68,7 +75,7 @@ type AuthServer struct {
 	Lifetimes         Lifetimes     `yaml:"lifetimes"`
 	// RefreshRetryGrace: see authserver.Config.
 	RefreshRetryGrace time.Duration `yaml:"refresh_retry_grace"`
-	CookieSecrets     []string      `yaml:"cookie_secrets"`
+	CookieSecrets     []string      `yaml:"cookie_secrets" redact:"secret"`
 	CookieSecretsFile string        `yaml:"cookie_secrets_file"`
 	Storage           Storage       `yaml:"storage"`
 	LoginThrottle     LoginThrottle `yaml:"login_throttle"`
@@ -119,7 +126,7 @@ type SQLite struct {
 
 // Postgres configures the shared database.
 type Postgres struct {
-	DSN     string `yaml:"dsn"`
+	DSN     string `yaml:"dsn" redact:"url"`
 	DSNFile string `yaml:"dsn_file"`
 	Schema  string `yaml:"schema"`
 }
@@ -127,7 +134,7 @@ type Postgres struct {
 // User is one entry of `authserver.users`.
 type User struct {
 	ID               string   `yaml:"id"`
-	PasswordHash     string   `yaml:"password_hash"`
+	PasswordHash     string   `yaml:"password_hash" redact:"secret"`
 	PasswordHashFile string   `yaml:"password_hash_file"`
 	Name             string   `yaml:"name"`
 	Email            string   `yaml:"email"`
@@ -139,26 +146,26 @@ type User struct {
 type Client struct {
 	ID                      string   `yaml:"id"`
 	Name                    string   `yaml:"name"`
-	Secret                  string   `yaml:"secret"`
+	Secret                  string   `yaml:"secret" redact:"secret"`
 	SecretFile              string   `yaml:"secret_file"`
-	SecretHash              string   `yaml:"secret_hash"`
-	RedirectURIs            []string `yaml:"redirect_uris"`
+	SecretHash              string   `yaml:"secret_hash" redact:"secret"`
+	RedirectURIs            []string `yaml:"redirect_uris" redact:"-"`
 	Scopes                  []string `yaml:"scopes"`
-	TokenEndpointAuthMethod string   `yaml:"token_endpoint_auth_method"`
+	TokenEndpointAuthMethod string   `yaml:"token_endpoint_auth_method" redact:"-"`
 	GrantTypes              []string `yaml:"grant_types"`
 	RequirePKCE             *bool    `yaml:"require_pkce"`
-	PostLogoutRedirectURIs  []string `yaml:"post_logout_redirect_uris"`
-	BackchannelLogoutURI    string   `yaml:"backchannel_logout_uri"`
-	AccessTokenFormat       string   `yaml:"access_token_format"`   // opaque (default) or jwt
-	AccessTokenAudience     []string `yaml:"access_token_audience"` // aud of JWT access tokens; the client id when empty
+	PostLogoutRedirectURIs  []string `yaml:"post_logout_redirect_uris" redact:"-"`
+	BackchannelLogoutURI    string   `yaml:"backchannel_logout_uri" redact:"-"`
+	AccessTokenFormat       string   `yaml:"access_token_format" redact:"-"`   // opaque (default) or jwt
+	AccessTokenAudience     []string `yaml:"access_token_audience" redact:"-"` // aud of JWT access tokens; the client id when empty
 	// IDTokenSignedResponseAlg: see directory.Client.SigningAlg.
-	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg"`
+	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg" redact:"-"`
 }
 
 // Proxy is the `proxy:` section.
 type Proxy struct {
 	Listen                 string       `yaml:"listen"`
-	PublicURL              string       `yaml:"public_url"`
+	PublicURL              string       `yaml:"public_url" redact:"-"`
 	InsecureAllowHTTP      bool         `yaml:"insecure_allow_http"`
 	Provider               Provider     `yaml:"provider"`
 	Cookie                 Cookie       `yaml:"cookie"`
@@ -181,7 +188,7 @@ type Bearer struct {
 type Provider struct {
 	Issuer           string   `yaml:"issuer"`
 	ClientID         string   `yaml:"client_id"`
-	ClientSecret     string   `yaml:"client_secret"`
+	ClientSecret     string   `yaml:"client_secret" redact:"secret"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	Scopes           []string `yaml:"scopes"`
 	// InsecureAssumeEmailVerified: see proxy.ProviderConfig.
@@ -198,7 +205,7 @@ type Cookie struct {
 	Name        string   `yaml:"name"`
 	Domain      string   `yaml:"domain"`
 	Secure      *bool    `yaml:"secure"`
-	Secrets     []string `yaml:"secrets"`
+	Secrets     []string `yaml:"secrets" redact:"secret"`
 	SecretsFile string   `yaml:"secrets_file"`
 	// SessionTTL and SessionIdleTTL: see proxy.SessionConfig.
 	SessionTTL     time.Duration `yaml:"session_ttl"`
@@ -215,9 +222,9 @@ type SessionStore struct {
 
 // Redis configures the Redis session store.
 type Redis struct {
-	URL       string        `yaml:"url"`
+	URL       string        `yaml:"url" redact:"url"`
 	URLFile   string        `yaml:"url_file"`
-	KeyPrefix string        `yaml:"key_prefix"`
+	KeyPrefix string        `yaml:"key_prefix" redact:"-"`
 	TTL       time.Duration `yaml:"ttl"`
 }
 
@@ -226,12 +233,12 @@ type Route struct {
 	Name         string            `yaml:"name"`
 	Host         string            `yaml:"host"`
 	Path         string            `yaml:"path"`
-	Upstream     string            `yaml:"upstream"`
+	Upstream     string            `yaml:"upstream" redact:"-"`
 	TLS          UpstreamTLS       `yaml:"tls"`
 	PreserveHost bool              `yaml:"preserve_host"`
-	HostHeader   string            `yaml:"host_header"`
+	HostHeader   string            `yaml:"host_header" redact:"-"`
 	StripPrefix  bool              `yaml:"strip_prefix"`
-	SetHeaders   map[string]string `yaml:"set_headers"`
+	SetHeaders   map[string]string `yaml:"set_headers" redact:"headers"`
 	Timeouts     Timeouts          `yaml:"timeouts"`
 	Public       bool              `yaml:"public"`
 	SkipAuth     []SkipRule        `yaml:"skip_auth"`
@@ -244,7 +251,7 @@ type Route struct {
 type UpstreamTLS struct {
 	CAFile     string `yaml:"ca_file"`
 	CertFile   string `yaml:"cert_file"`
-	KeyFile    string `yaml:"key_file"`
+	KeyFile    string `yaml:"key_file" redact:"-"`
 	ServerName string `yaml:"server_name"`
 }
 
@@ -273,7 +280,7 @@ type Rules struct {
 // Identity says what a route's upstream learns about the person.
 type Identity struct {
 	Preset            string            `yaml:"preset"`
-	Headers           map[string]string `yaml:"headers"`
+	Headers           map[string]string `yaml:"headers" redact:"-"`
 	Authorization     string            `yaml:"authorization"`
 	BasicAuth         BasicAuth         `yaml:"basic_auth"`
 	AccessTokenHeader bool              `yaml:"access_token_header"`
@@ -282,7 +289,7 @@ type Identity struct {
 // BasicAuth is the Authorization: Basic a route sends upstream.
 type BasicAuth struct {
 	UserClaim    string `yaml:"user_claim"`
-	Password     string `yaml:"password"`
+	Password     string `yaml:"password" redact:"secret"`
 	PasswordFile string `yaml:"password_file"`
 }
 

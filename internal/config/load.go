@@ -29,6 +29,10 @@ type Config struct {
 	// Warnings are worth an operator's attention but do not stop the
 	// servers, such as untranslated messages.
 	Warnings []string
+	// Risks are valid settings that weaken security, such as plain http
+	// off this machine or a guessable secret; `gatehouse check` and serve
+	// report them.
+	Risks []Problem
 
 	pages pages.Options // the pages section, with the logo read
 }
@@ -75,6 +79,7 @@ type loader struct {
 	dir      string
 	pages    pages.Options
 	warnings []string
+	risks    []Problem
 	lines    map[string]int
 	problems []Problem
 	getenv   func(string) (string, bool)
@@ -134,11 +139,14 @@ func load(path string, getenv func(string) (string, bool)) (*Config, error) {
 		l.applyDefaults(&f)
 		l.validate(&f)
 	}
+	if len(l.problems) == 0 {
+		l.findRisks(&f)
+	}
 	if len(l.problems) > 0 {
 		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
 		return nil, &Error{Problems: l.problems}
 	}
-	return &Config{Path: path, File: f, Warnings: l.warnings, pages: l.pages}, nil
+	return &Config{Path: path, File: f, Warnings: l.warnings, Risks: l.risks, pages: l.pages}, nil
 }
 
 // walk checks every mapping key against the struct it decodes into, records

@@ -18,35 +18,21 @@ import (
 	"github.com/gatehouse/gatehouse/proxy"
 )
 
-// Defaults, named so config.example.yaml, the docs and the code agree.
+// Defaults that belong to the file format itself: where servers listen
+// and where data lives. The servers' own defaults come from their
+// packages (authserver.Default*, proxy.Default*, directory.Default*).
 const (
-	DefaultAuthListen        = "127.0.0.1:9000"
-	DefaultProxyListen       = "127.0.0.1:8000"
-	DefaultDemoListen        = "127.0.0.1:8081"
-	DefaultSigningAlgorithm  = "ES256"
-	DefaultKeyRotationPeriod = 30 * 24 * time.Hour
-	DefaultSQLitePath        = "gatehouse.db"
-	DefaultRedisKeyPrefix    = "gatehouse:session:"
-	DefaultRedisTTL          = 12 * time.Hour
-)
-
-var (
-	defaultLifetimes = Lifetimes{
-		AuthorizationCode: 60 * time.Second,
-		AccessToken:       time.Hour,
-		IDToken:           time.Hour,
-		RefreshToken:      30 * 24 * time.Hour,
-		LoginSession:      12 * time.Hour,
-		Consent:           30 * 24 * time.Hour,
-	}
-	defaultClientScopes = []string{"openid", "profile", "email"}
-	defaultGrantTypes   = []string{"authorization_code", "refresh_token"}
+	DefaultAuthListen     = "127.0.0.1:9000"
+	DefaultProxyListen    = "127.0.0.1:8000"
+	DefaultDemoListen     = "127.0.0.1:8081"
+	DefaultSQLitePath     = "gatehouse.db"
+	DefaultRedisKeyPrefix = "gatehouse:session:"
 )
 
 const (
-	grantAuthorizationCode = "authorization_code"
-	grantRefreshToken      = "refresh_token"
-	grantClientCredentials = "client_credentials"
+	grantAuthorizationCode = directory.GrantAuthorizationCode
+	grantRefreshToken      = directory.GrantRefreshToken
+	grantClientCredentials = directory.GrantClientCredentials
 )
 
 // secretPair enforces "value or value_file, not both" and reads the file.
@@ -114,15 +100,15 @@ func (l *loader) applyDefaults(f *File) {
 	setDefault(&f.Log.Format, "text")
 	if a := f.AuthServer; a != nil {
 		setDefault(&a.Listen, DefaultAuthListen)
-		setDefault(&a.SigningAlgorithm, DefaultSigningAlgorithm)
-		setDefault(&a.KeyRotationPeriod, DefaultKeyRotationPeriod)
-		lt, d := &a.Lifetimes, defaultLifetimes
-		setDefault(&lt.AuthorizationCode, d.AuthorizationCode)
-		setDefault(&lt.AccessToken, d.AccessToken)
-		setDefault(&lt.IDToken, d.IDToken)
-		setDefault(&lt.RefreshToken, d.RefreshToken)
-		setDefault(&lt.LoginSession, d.LoginSession)
-		setDefault(&lt.Consent, d.Consent)
+		setDefault(&a.SigningAlgorithm, authserver.DefaultSigningAlgorithm)
+		setDefault(&a.KeyRotationPeriod, authserver.DefaultKeyRotationPeriod)
+		lt := &a.Lifetimes
+		setDefault(&lt.AuthorizationCode, authserver.DefaultAuthCodeTTL)
+		setDefault(&lt.AccessToken, authserver.DefaultAccessTokenTTL)
+		setDefault(&lt.IDToken, authserver.DefaultIDTokenTTL)
+		setDefault(&lt.RefreshToken, authserver.DefaultRefreshTokenTTL)
+		setDefault(&lt.LoginSession, authserver.DefaultLoginSessionTTL)
+		setDefault(&lt.Consent, authserver.DefaultConsentTTL)
 		th := &a.LoginThrottle
 		if th.Enabled == nil {
 			on := true
@@ -150,10 +136,10 @@ func (l *loader) applyDefaults(f *File) {
 			c := &a.Clients[i]
 			setDefault(&c.TokenEndpointAuthMethod, directory.AuthClientSecretBasic)
 			if c.Scopes == nil {
-				c.Scopes = defaultClientScopes
+				c.Scopes = directory.DefaultScopes()
 			}
 			if c.GrantTypes == nil {
-				c.GrantTypes = defaultGrantTypes
+				c.GrantTypes = directory.DefaultGrantTypes()
 			}
 			setDefault(&c.AccessTokenFormat, directory.AccessTokenOpaque)
 		}
@@ -172,9 +158,19 @@ func (l *loader) applyDefaults(f *File) {
 		}
 		setDefault(&p.SessionStore.Type, "cookie")
 		setDefault(&p.Bearer.IntrospectionCacheTTL, proxy.DefaultIntrospectionCacheTTL)
+		for i := range p.Routes {
+			if p.Routes[i].Upstream == "" {
+				continue // forward-auth only: nothing to connect to, and timeouts here are refused
+			}
+			t := &p.Routes[i].Timeouts
+			setDefault(&t.Connect, proxy.DefaultConnectTimeout)
+			setDefault(&t.TLSHandshake, proxy.DefaultTLSHandshakeTimeout)
+		}
 		if r := p.SessionStore.Redis; r != nil {
 			setDefault(&r.KeyPrefix, DefaultRedisKeyPrefix)
-			setDefault(&r.TTL, DefaultRedisTTL)
+			// Redis keeps a session as long as the session may last; a
+			// shorter TTL would end sessions early without saying why.
+			setDefault(&r.TTL, p.Cookie.SessionTTL)
 		}
 	}
 	if d := f.DemoUpstream; d != nil {

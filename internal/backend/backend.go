@@ -1,4 +1,9 @@
-package config
+// Package backend opens the stores a loaded configuration names: the
+// authserver's database and the proxy's session store. It is kept apart
+// from internal/config so that reading and checking a configuration file
+// links no database or Redis driver; only the programs that serve (and the
+// end-to-end tests) import it.
+package backend
 
 import (
 	"context"
@@ -7,14 +12,14 @@ import (
 	"github.com/gatehouse/gatehouse/authserver/storage"
 	"github.com/gatehouse/gatehouse/authserver/storage/memory"
 	"github.com/gatehouse/gatehouse/authserver/storage/sqlstore"
-	"github.com/gatehouse/gatehouse/proxy"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/proxy/memstore"
 	"github.com/gatehouse/gatehouse/proxy/redisstore"
 )
 
-// OpenStore opens the authserver's store as the file configures it. The
-// caller closes it. It panics if the file has no authserver section.
-func (c *Config) OpenStore(ctx context.Context, logger *slog.Logger) (storage.Store, error) {
+// OpenStore opens the authserver's store as c configures it. The caller
+// closes it. It panics if the file has no authserver section.
+func OpenStore(ctx context.Context, c *config.Config, logger *slog.Logger) (storage.Store, error) {
 	s := c.File.AuthServer.Storage
 	switch s.Type {
 	case "memory":
@@ -27,22 +32,12 @@ func (c *Config) OpenStore(ctx context.Context, logger *slog.Logger) (storage.St
 	}
 }
 
-// Sessions is the proxy's session state as OpenSessions opened it.
-type Sessions struct {
-	// Store keeps sessions; nil when the cookie itself carries them.
-	Store proxy.SessionStore
-	// Shared is what cookie-session replicas share, or nil.
-	Shared proxy.Shared
-	// Close releases the connections; it is never nil.
-	Close func() error
-}
-
 // OpenSessions opens the proxy's session store, or the state replicas
-// share in cookie mode, as the file configures it. It panics if the file
-// has no proxy section.
-func (c *Config) OpenSessions() (*Sessions, error) {
+// share in cookie mode, as c configures it. It panics if the file has no
+// proxy section.
+func OpenSessions(c *config.Config) (*config.Sessions, error) {
 	s := c.File.Proxy.SessionStore
-	out := &Sessions{Close: func() error { return nil }}
+	out := &config.Sessions{Close: func() error { return nil }}
 	switch {
 	case s.Type == "memory":
 		out.Store = memstore.New(nil)
