@@ -28,6 +28,9 @@ const (
 	DefaultSQLitePath        = "gatehouse.db"
 	DefaultRedisKeyPrefix    = "gatehouse:session:"
 	DefaultRedisTTL          = 12 * time.Hour
+	DefaultReloadInterval    = 2 * time.Second
+	DefaultShutdownTimeout   = 10 * time.Second
+	minReloadInterval        = 100 * time.Millisecond
 )
 
 var (
@@ -112,6 +115,8 @@ func (l *loader) resolveFiles(f *File) {
 func (l *loader) applyDefaults(f *File) {
 	setDefault(&f.Log.Level, "info")
 	setDefault(&f.Log.Format, "text")
+	setDefault(&f.Reload.Interval, DefaultReloadInterval)
+	setDefault(&f.ShutdownTimeout, DefaultShutdownTimeout)
 	if a := f.AuthServer; a != nil {
 		setDefault(&a.Listen, DefaultAuthListen)
 		setDefault(&a.SigningAlgorithm, DefaultSigningAlgorithm)
@@ -195,6 +200,10 @@ func (l *loader) validate(f *File) {
 	}
 	l.oneOf("log.level", f.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", f.Log.Format, "text", "json")
+	if f.Reload.Interval < minReloadInterval {
+		l.addf("reload.interval", "%s is too short; poll at most every %s, or use SIGHUP", f.Reload.Interval, minReloadInterval)
+	}
+	l.positive("shutdown_timeout", f.ShutdownTimeout)
 	if f.AuthServer != nil {
 		l.validateAuthServer(f.AuthServer)
 	}
