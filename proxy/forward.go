@@ -30,8 +30,8 @@ type forwarding struct {
 
 // compileForwarding reads how a route shapes the requests it forwards. It
 // runs after compileIdentity, and after every route's identity headers are
-// known to p.headers.
-func (p *Proxy) compileForwarding(rt *route, rc Route, ps *problems) {
+// known to headers.
+func compileForwarding(rt *route, rc Route, headers *headerFilter, ps *problems) {
 	f := &rt.forward
 	for _, name := range sortedKeys(rc.SetHeaders) {
 		field := rt.field + ".set_headers." + name
@@ -39,7 +39,7 @@ func (p *Proxy) compileForwarding(rt *route, rc Route, ps *problems) {
 			ps.add(field, "%s", msg)
 			continue
 		}
-		if p.headers.kind(name) == kindIdentity {
+		if headers.kind(name) == kindIdentity {
 			ps.add(field, "is an identity header, which the proxy removes from every request; set it with identity.headers")
 			continue
 		}
@@ -82,11 +82,12 @@ func (f *forwarding) tokens() tokenSet {
 // hook, through the request's context.
 type forward struct {
 	route        *route
-	session      *session // nil for a request exempt from signing in
-	cookie       string   // the Cookie header for the upstream
-	stripCookies bool     // whether cookie replaces the incoming header
-	path         string   // the canonical path to send, or "" to send the original
-	trusted      bool     // the client is a trusted proxy
+	headers      *headerFilter // of the state that routed the request
+	session      *session      // nil for a request exempt from signing in
+	cookie       string        // the Cookie header for the upstream
+	stripCookies bool          // whether cookie replaces the incoming header
+	path         string        // the canonical path to send, or "" to send the original
+	trusted      bool          // the client is a trusted proxy
 	// values back the header values rewrite sets, so that setting them
 	// allocates nothing for most routes.
 	values [8]string
@@ -104,7 +105,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	h := pr.Out.Header
 	for k := range h {
-		if p.headers.kind(k) != 0 {
+		if fw.headers.kind(k) != 0 {
 			delete(h, k)
 		}
 	}

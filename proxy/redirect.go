@@ -70,11 +70,11 @@ func plainPath(s string) bool {
 }
 
 // returnTarget is rd if it is safe to redirect to, and "/" otherwise.
-func (p *Proxy) returnTarget(r *http.Request, rd string) string {
+func (p *Proxy) returnTarget(r *http.Request, c *compiled, rd string) string {
 	if rd == "" {
 		return "/"
 	}
-	if !p.redirects.safe(rd) {
+	if !c.redirects.safe(rd) {
 		p.log.InfoContext(r.Context(), "ignoring unsafe return target", "rd", rd)
 		return "/"
 	}
