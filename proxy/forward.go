@@ -82,12 +82,11 @@ func (f *forwarding) tokens() tokenSet {
 // hook, through the request's context.
 type forward struct {
 	route        *route
-	headers      *headerFilter // of the state that routed the request
-	session      *session      // nil for a request exempt from signing in
-	cookie       string        // the Cookie header for the upstream
-	stripCookies bool          // whether cookie replaces the incoming header
-	path         string        // the canonical path to send, or "" to send the original
-	trusted      bool          // the client is a trusted proxy
+	session      *session // nil for a request exempt from signing in
+	cookie       string   // the Cookie header for the upstream
+	stripCookies bool     // whether cookie replaces the incoming header
+	path         string   // the canonical path to send, or "" to send the original
+	trusted      bool     // the client is a trusted proxy
 	// values back the header values rewrite sets, so that setting them
 	// allocates nothing for most routes.
 	values [8]string
@@ -105,7 +104,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	h := pr.Out.Header
 	for k := range h {
-		if fw.headers.kind(k) != 0 {
+		if fw.route.headers.kind(k) != 0 {
 			delete(h, k)
 		}
 	}

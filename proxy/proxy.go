@@ -195,6 +195,7 @@ func (p *Proxy) compile(cfg *Config, prev *compiled) (*compiled, error) {
 		if i < len(cfg.Routes) {
 			rc = cfg.Routes[i]
 		}
+		rt.headers = c.headers
 		compileForwarding(rt, rc, c.headers, &ps)
 		p.compileUpstream(rt, rc, pool, &ps)
 		if rt.policy != nil {
@@ -363,7 +364,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	value, rest, own := splitCookies(r.Header["Cookie"], p.cookieName)
-	fw := &forward{route: rt, headers: c.headers, cookie: rest, stripCookies: own, trusted: c.trusted.contains(r.RemoteAddr)}
+	fw := &forward{route: rt, cookie: rest, stripCookies: own, trusted: c.trusted.contains(r.RemoteAddr)}
 	if t.exemption != "" {
 		if p.log.Enabled(r.Context(), slog.LevelDebug) {
 			p.log.DebugContext(r.Context(), "no sign-in needed", "route", rt.name, "rule", t.exemption, "method", r.Method, "path", t.path)
