@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
@@ -132,5 +134,59 @@ func TestReload(t *testing.T) {
 	})
 	if n := newConns.Load(); n != 1 {
 		t.Errorf("the keep-alive client opened %d connections, want 1 for all its requests", n)
+	}
+}
+
+// TestReloadUnderLoad reloads again and again while clients send requests:
+// every request is served whole, by one configuration or the other. Run
+// with -race, it also checks that requests and Reload share nothing
+// unguarded.
+func TestReloadUnderLoad(t *testing.T) {
+	ups := []*testUpstream{newTestUpstream(t), newTestUpstream(t)}
+	routesTo := func(i int) []Route { return []Route{{Path: "/", Upstream: ups[i].srv.URL, Public: true}} }
+	e := newEnv(t, func(c *Config) { c.Routes = routesTo(0) })
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			client := &http.Client{Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				resp, err := client.Get(e.srv.URL + "/x")
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "upstream saw /x") {
+					errs <- fmt.Errorf("got %d %q (%v), want 200 from an upstream", resp.StatusCode, body, err)
+					return
+				}
+			}
+		}()
+	}
+	// Until both configurations have served plenty, so reloads and
+	// requests surely interleave.
+	deadline := time.Now().Add(10 * time.Second) // a guard against hanging
+	for i := 0; ups[0].count() < 100 || ups[1].count() < 100; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("upstreams served %d and %d requests; want 100 each", ups[0].count(), ups[1].count())
+		}
+		if err := e.proxy.Reload(Config{Routes: routesTo(i % 2)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -224,8 +224,8 @@ func freePort(t *testing.T) string {
 }
 
 // TestReloadOnSIGHUP runs the real command and sends the process a real
-// SIGHUP after changing the file: the new route serves and the removed
-// client gets no more tokens.
+// SIGHUP after changing the file: the new route serves, the removed client
+// gets no more tokens, and the new log level applies.
 func TestReloadOnSIGHUP(t *testing.T) {
 	s := startServe(t, false)
 	if status := s.serviceToken(); status != http.StatusOK {
@@ -235,7 +235,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatalf("GET /b before the reload: got %d, want 404", status)
 	}
 	s.rewrite(s.withRoute("/b", "b"))
-	s.rewrite(s.withoutService())
+	s.rewrite(strings.Replace(s.withoutService(), "log: {level: info}", "log: {level: debug}", 1))
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,11 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if status := s.serviceToken(); status != http.StatusUnauthorized {
 		t.Errorf("token for the removed client service: got %d, want 401", status)
 	}
-	for _, want := range []string{"reason=SIGHUP", `changed="authserver.clients, proxy.routes"`, "users=1 clients=1 routes=2"} {
+	// At debug level the proxy says why a public route needs no sign-in.
+	if want := `level=DEBUG msg="no sign-in needed" server=proxy route=/b`; !strings.Contains(s.logs.String(), want) {
+		t.Errorf("log.level debug: the logs lack %s", want)
+	}
+	for _, want := range []string{"reason=SIGHUP", `changed="authserver.clients, log.level, proxy.routes"`, "users=1 clients=1 routes=2"} {
 		if !strings.Contains(s.logs.String(), want) {
 			t.Errorf("the reload's log line lacks %s", want)
 		}
