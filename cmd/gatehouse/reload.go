@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,22 +34,24 @@ type reloader struct {
 	mu sync.Mutex // serialises reloads from the signal and the watcher
 	// current is the configuration last applied.
 	current *config.Config
-	// seen is the hash of the file content last loaded or refused, so the
-	// watcher tries each content once.
+	// seen is the hash of the content of the configuration's files (see
+	// config.Config.Files) last loaded or refused, so the watcher tries
+	// each content once.
 	seen [sha256.Size]byte
 }
 
 func newReloader(c *config.Config, level *slog.LevelVar, logger *slog.Logger, auth *authserver.Server, px *proxy.Proxy) *reloader {
 	r := &reloader{path: c.Path, log: logger, level: level, auth: auth, proxy: px, started: c, current: c}
-	r.seen, _ = fileHash(c.Path)
+	r.seen = filesHash(c.Files())
 	return r
 }
 
-// run reloads on SIGHUP, and polls the file every interval when watch is
-// set, until ctx is done. Polling the content, rather than watching the
-// file's inode, notices every way of replacing it: editors that write a
-// new file and rename it, and Kubernetes, which swaps a symlink to a new
-// directory when a ConfigMap changes.
+// run reloads on SIGHUP, and polls the files every interval when watch is
+// set, until ctx is done: the configuration file and the secret and
+// certificate files it names. Polling the content, rather than watching
+// inodes, notices every way of replacing a file: editors that write a new
+// file and rename it, and Kubernetes, which swaps a symlink to a new
+// directory when a ConfigMap or Secret changes.
 func (r *reloader) run(ctx context.Context, watch bool, interval time.Duration) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -69,17 +72,20 @@ func (r *reloader) run(ctx context.Context, watch bool, interval time.Duration) 
 		case <-hup:
 			_ = r.reload("SIGHUP")
 		case <-tick:
-			if h, err := fileHash(r.path); err == nil && h != r.seenHash() {
+			if r.changed() {
 				_ = r.reload("file changed")
 			}
 		}
 	}
 }
 
-func (r *reloader) seenHash() [sha256.Size]byte {
+// changed reports whether a file of the current configuration changed
+// since it was last loaded or refused.
+func (r *reloader) changed() bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.seen
+	files, seen := r.current.Files(), r.seen
+	r.mu.Unlock()
+	return filesHash(files) != seen
 }
 
 // reload reads the file again and applies what can change at runtime. A
@@ -88,15 +94,17 @@ func (r *reloader) seenHash() [sha256.Size]byte {
 func (r *reloader) reload(why string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Hashed before loading: if the file changes in between, the watcher
+	// Hashed before loading: if a file changes in between, the watcher
 	// sees a new hash and loads it again.
-	if h, err := fileHash(r.path); err == nil {
-		r.seen = h
-	}
+	files := r.current.Files()
+	r.seen = filesHash(files)
 	next, err := r.apply()
 	if err != nil {
 		r.log.Error("configuration not reloaded; the running configuration stays", "reason", why, "err", err)
 		return err
+	}
+	if nf := next.Files(); !slices.Equal(files, nf) {
+		r.seen = filesHash(nf) // the new file names other files
 	}
 	applied, _ := config.Changes(r.current, next)
 	_, restart := config.Changes(r.started, next)
@@ -150,10 +158,17 @@ func (r *reloader) apply() (*config.Config, error) {
 	return next, nil
 }
 
-func fileHash(path string) ([sha256.Size]byte, error) {
-	b, err := os.ReadFile(path) // follows symlinks, so sees what a swap points to
-	if err != nil {
-		return [sha256.Size]byte{}, err
+// filesHash hashes the names and contents of files. A file that cannot be
+// read counts by its error, so that its return is a change too.
+func filesHash(files []string) [sha256.Size]byte {
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(f) // follows symlinks, so sees what a swap points to
+		if err != nil {
+			b = []byte(err.Error())
+		}
+		fmt.Fprintf(h, "%d:%s%d:", len(f), f, len(b))
+		h.Write(b)
 	}
-	return sha256.Sum256(b), nil
+	return [sha256.Size]byte(h.Sum(nil))
 }

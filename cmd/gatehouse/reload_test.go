@@ -189,16 +189,16 @@ func (s *served) get(path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// serviceToken asks the authserver for a token as client service and
-// returns the status.
-func (s *served) serviceToken() int {
+// serviceToken asks the authserver for a token as client service with
+// its secret and returns the status.
+func (s *served) serviceToken(secret ...string) int {
 	s.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.auth+"/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("service", "demo-only-service-secret")
+	req.SetBasicAuth("service", append(secret, "demo-only-service-secret")[0])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
@@ -260,9 +260,9 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	}
 }
 
-// TestReloadWatch has the watcher pick up a rewritten file and a symlink
-// swap, refuse an invalid file while the old configuration serves on, and
-// report the fields that need a restart.
+// TestReloadWatch has the watcher pick up a rewritten file, a rewritten
+// secret file and a symlink swap, refuse an invalid file while the old
+// configuration serves on, and report the fields that need a restart.
 func TestReloadWatch(t *testing.T) {
 	s := startServe(t, true)
 
@@ -297,12 +297,36 @@ func TestReloadWatch(t *testing.T) {
 		s.waitFor("route /c", func() bool { status, _ := s.get("/c"); return status == http.StatusOK })
 		s.waitLog(`msg="configuration changes need a restart to take effect; the running values stay" fields="log.format, proxy.cookie.secrets"`)
 	})
+	t.Run("a secret file rewritten", func(t *testing.T) {
+		s.t = t
+		secretFile := filepath.Join(filepath.Dir(s.path), "service.secret")
+		write := func(secret string) {
+			if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("demo-only-service-secret-one")
+		reloads := strings.Count(s.logs.String(), "configuration reloaded")
+		s.rewrite(strings.Replace(s.config, "      secret: demo-only-service-secret\n", "      secret_file: service.secret\n", 1))
+		s.waitLog("configuration reloaded", reloads+1)
+		if status := s.serviceToken("demo-only-service-secret-one"); status != http.StatusOK {
+			t.Fatalf("token with the secret from the file: got %d, want 200", status)
+		}
+		write("demo-only-service-secret-two")
+		s.waitLog("configuration reloaded", reloads+2)
+		if status := s.serviceToken("demo-only-service-secret-two"); status != http.StatusOK {
+			t.Errorf("token with the rewritten secret: got %d, want 200", status)
+		}
+		if status := s.serviceToken("demo-only-service-secret-one"); status != http.StatusUnauthorized {
+			t.Errorf("token with the replaced secret: got %d, want 401", status)
+		}
+	})
 	t.Run("a symlink swap", func(t *testing.T) {
 		s.t = t
 		s.swap("v2", s.withRoute("/d", "d"))
 		s.waitFor("route /d", func() bool { status, _ := s.get("/d"); return status == http.StatusOK })
 		// The restart-needed fields still differ from the running ones.
-		s.waitLog("fields=\"log.format, proxy.cookie.secrets\"", 2)
+		s.waitLog("fields=\"log.format, proxy.cookie.secrets\"", 4)
 	})
 	s.t = t
 }

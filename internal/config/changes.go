@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -80,4 +81,44 @@ func diff(a, b reflect.Value, path string, out *[]string) {
 			*out = append(*out, path)
 		}
 	}
+}
+
+// Files lists the files the configuration was read from: the file itself
+// and every file a *_file field names (secrets, upstream certificates),
+// as paths that can be opened. A watcher that sees one of them change
+// knows that loading the configuration again gives something new.
+func (c *Config) Files() []string {
+	files := []string{c.Path}
+	dir := filepath.Dir(c.Path)
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		case reflect.Struct:
+			t := v.Type()
+			for i := range t.NumField() {
+				name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+				f := v.Field(i)
+				if !strings.HasSuffix(name, "_file") || f.Kind() != reflect.String {
+					walk(f)
+					continue
+				}
+				if p := f.String(); p != "" {
+					if !filepath.IsAbs(p) {
+						p = filepath.Join(dir, p)
+					}
+					files = append(files, p)
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(c.File))
+	return files
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testcert"
 )
 
 func TestReloadAndShutdownSettings(t *testing.T) {
@@ -140,4 +142,36 @@ func loadString(t *testing.T, yaml string) *Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	certPEM, _ := testcert.SelfSigned(t, "127.0.0.1")
+	yaml := strings.Replace(minimalAuth, "      secret: s\n", "      secret_file: secrets/client\n", 1) +
+		strings.Replace(proxyFor("c", "s", "http://localhost:8000"), `cookie: {secrets: ["0123456789abcdef0123456789abcdef"]}`, "cookie: {secrets_file: cookie.secrets}", 1)
+	yaml = strings.Replace(yaml, "}]\n", "}, {path: /tls, upstream: \"https://127.0.0.1:2\", tls: {ca_file: ca.pem}}]\n", 1)
+	yaml = strings.Replace(yaml, "issuer: http://localhost:9000, client_id", "issuer: https://idp.example.com, client_id", 1)
+	for name, content := range map[string]string{
+		"config.yaml":    yaml,
+		"secrets/client": "demo-only client secret",
+		"cookie.secrets": "0123456789abcdef0123456789abcdef",
+		"ca.pem":         string(certPEM),
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Load(filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Files()
+	want := []string{filepath.Join(dir, "config.yaml"), filepath.Join(dir, "secrets/client"), filepath.Join(dir, "cookie.secrets"), ca}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
