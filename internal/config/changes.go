@@ -20,9 +20,9 @@ var reloadable = []string{
 	"log.level",
 }
 
-// Reloadable reports whether a change to field (a dotted path such as
+// isReloadable reports whether a change to field (a dotted path such as
 // proxy.routes) takes effect on reload, without a restart.
-func Reloadable(field string) bool {
+func isReloadable(field string) bool {
 	return slices.ContainsFunc(reloadable, func(r string) bool {
 		return field == r || strings.HasPrefix(field, r+".")
 	})
@@ -42,7 +42,7 @@ func Changes(old, next *Config) (applied, restart []string) {
 	diff(reflect.ValueOf(old.File), reflect.ValueOf(next.File), "", &all)
 	slices.Sort(all)
 	for _, f := range all {
-		if Reloadable(f) {
+		if isReloadable(f) {
 			applied = append(applied, f)
 		} else {
 			restart = append(restart, f)
