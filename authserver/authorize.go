@@ -20,7 +20,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	req, err := parseAuthRequest(params, s.cfg.Directory.Client)
+	req, err := parseAuthRequest(params, s.directory().Client)
 	if err != nil {
 		return s.refuse(w, r, err)
 	}

@@ -64,7 +64,7 @@ func (s *Server) backchannelLogout(ctx context.Context, subject, sid string, cli
 	ctx = context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for _, id := range clientIDs {
-		c := s.cfg.Directory.Client(id)
+		c := s.directory().Client(id)
 		if c == nil || c.BackchannelLogoutURI == "" {
 			continue
 		}

@@ -58,7 +58,7 @@ func (s *Server) readSession(r *http.Request) *loginSession {
 		return nil
 	}
 	// A user removed from the configuration is signed out.
-	if !s.now().Before(sess.ExpiresAt) || s.cfg.Directory.User(sess.Subject) == nil || sess.CSRF == "" {
+	if !s.now().Before(sess.ExpiresAt) || s.directory().User(sess.Subject) == nil || sess.CSRF == "" {
 		return nil
 	}
 	if s.sessionEnded(r.Context(), &sess) {
@@ -138,7 +138,7 @@ func (s *Server) openSealed(sealed string) (*sealedRequest, error) {
 		return nil, expired
 	}
 	// The configuration may have changed since the request was sealed.
-	if c := s.cfg.Directory.Client(sr.Request.ClientID); c == nil || !slices.Contains(c.RedirectURIs, sr.Request.Target) {
+	if c := s.directory().Client(sr.Request.ClientID); c == nil || !slices.Contains(c.RedirectURIs, sr.Request.Target) {
 		return nil, expired
 	}
 	return &sr, nil

@@ -90,7 +90,7 @@ func (s *Server) signIDToken(ctx context.Context, user *directory.User, p idToke
 // signingAlg is the JWS alg of the tokens signed for a client: its
 // id_token_signed_response_alg, or "" for the server's default.
 func (s *Server) signingAlg(clientID string) string {
-	if c := s.cfg.Directory.Client(clientID); c != nil {
+	if c := s.directory().Client(clientID); c != nil {
 		return c.SigningAlg
 	}
 	return ""

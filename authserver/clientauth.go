@@ -103,7 +103,7 @@ func (s *Server) authenticateClient(ctx context.Context, c clientAuth) (*directo
 		s.log.WarnContext(ctx, "client authentication failed", "client_id", c.ClientID, "method", c.AuthMethod)
 		return invalidClient(format, args...)
 	}
-	client := s.cfg.Directory.Client(c.ClientID)
+	client := s.directory().Client(c.ClientID)
 	switch {
 	case client == nil:
 		return nil, fail("client_id %s is not registered", c.ClientID)

@@ -23,7 +23,7 @@ func (s *Server) handleConsentPage(w http.ResponseWriter, r *http.Request) error
 	if sess == nil {
 		return s.redirectToPage(w, r, PathLogin, req)
 	}
-	user := s.cfg.Directory.User(sess.Subject)
+	user := s.directory().User(sess.Subject)
 	destination := req.Target
 	if u, err := url.Parse(req.Target); err == nil && u.Host != "" {
 		destination = u.Scheme + "://" + u.Host

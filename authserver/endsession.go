@@ -94,7 +94,7 @@ func (s *Server) checkEndSession(ctx context.Context, req *endSessionRequest) (*
 	}
 	var client *directory.Client
 	if clientID != "" {
-		if client = s.cfg.Directory.Client(clientID); client == nil {
+		if client = s.directory().Client(clientID); client == nil {
 			return nil, nil, logoutRequestPage(fmt.Sprintf("The application %q is not registered here (unknown client_id).", clientID))
 		}
 	}
@@ -151,7 +151,7 @@ func (s *Server) renderLogoutConfirmation(w http.ResponseWriter, r *http.Request
 	data := pages.ConfirmData{
 		Page:    p,
 		Title:   p.T("signout.title"),
-		Lead:    p.T("layout.signed_in_as", "user", userName(s.cfg.Directory.User(sess.Subject))) + " " + p.T("signout.since", "date", p.Date(sess.AuthTime)),
+		Lead:    p.T("layout.signed_in_as", "user", userName(s.directory().User(sess.Subject))) + " " + p.T("signout.since", "date", p.Date(sess.AuthTime)),
 		Message: p.T("signout.link_asks"),
 		Form:    form,
 	}

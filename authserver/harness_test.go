@@ -340,7 +340,7 @@ func (b *browser) signIn(params url.Values, user, password string) url.Values {
 	}
 	redirect := params.Get("redirect_uri")
 	if redirect == "" {
-		redirect = b.h.srv.cfg.Directory.Client(params.Get("client_id")).RedirectURIs[0]
+		redirect = b.h.srv.directory().Client(params.Get("client_id")).RedirectURIs[0]
 	}
 	return callback(b.t, r, redirect)
 }

@@ -18,5 +18,5 @@ func (s *Server) authenticate(ctx context.Context, id, password string) (*direct
 		return nil, ctx.Err()
 	}
 	defer func() { <-s.hashSlots }()
-	return s.cfg.Directory.Authenticate(id, password), nil
+	return s.directory().Authenticate(id, password), nil
 }

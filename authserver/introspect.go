@@ -62,7 +62,7 @@ func (s *Server) introspect(client *directory.Client, found foundToken) introspe
 	if out.Subject == "" {
 		// A token without user (client credentials) is about its client.
 		out.Subject = client.ID
-	} else if user := s.cfg.Directory.User(out.Subject); user != nil {
+	} else if user := s.directory().User(out.Subject); user != nil {
 		out.Username = user.ID
 	} else {
 		// The user was removed from the configuration: the token grants

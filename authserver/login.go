@@ -124,7 +124,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 
 // clientName is how the client is named on pages.
 func (s *Server) clientName(clientID string) string {
-	if c := s.cfg.Directory.Client(clientID); c != nil {
+	if c := s.directory().Client(clientID); c != nil {
 		return c.DisplayName()
 	}
 	return clientID

@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/keys"
 	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
 	"github.com/gatehouse/gatehouse/internal/pages"
@@ -83,6 +85,9 @@ type Server struct {
 	keys   *keys.Manager
 	ui     *pages.Set
 	mux    *http.ServeMux
+	// dir holds the users and clients: cfg.Directory until Reload
+	// replaces it.
+	dir atomic.Pointer[directory.Directory]
 
 	sessionCodecs []securecookie.Codec
 	csrfCodecs    []securecookie.Codec
@@ -120,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		throttle:  newLoginThrottle(cfg.LoginThrottle),
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
+	s.dir.Store(cfg.Directory)
 	for _, c := range []struct {
 		codecs  *[]securecookie.Codec
 		purpose string

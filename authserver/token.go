@@ -126,7 +126,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *directory.Client, req
 	if err := checkPKCE(client, &code, req.CodeVerifier); err != nil {
 		return nil, err
 	}
-	user := s.cfg.Directory.User(code.Subject)
+	user := s.directory().User(code.Subject)
 	if user == nil {
 		return nil, invalidGrant("the user of this authorization code no longer exists")
 	}
@@ -213,7 +213,7 @@ func (s *Server) refresh(ctx context.Context, client *directory.Client, req *tok
 		}
 		scopes = req.Scopes
 	}
-	user := s.cfg.Directory.User(old.Subject)
+	user := s.directory().User(old.Subject)
 	if user == nil {
 		return nil, invalidGrant("the user of this refresh token no longer exists")
 	}

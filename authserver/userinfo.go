@@ -92,7 +92,7 @@ func (s *Server) authenticateBearer(w http.ResponseWriter, r *http.Request) (sto
 	if token.Subject == "" {
 		return token, nil, nil
 	}
-	user := s.cfg.Directory.User(token.Subject)
+	user := s.directory().User(token.Subject)
 	if user == nil {
 		return storage.AccessToken{}, nil, invalidToken("the user of this access token no longer exists")
 	}

@@ -8,10 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -151,7 +150,7 @@ func isB64token(s string) bool {
 // otherwise s and err, what sessionFor made of the cookies. Only such
 // requests look at Authorization, so the cookie path parses no token, and
 // apps that send their own Authorization keep working for signed-in people.
-func (p *Proxy) bearerInstead(r *http.Request, s *session, err error) (*session, error) {
+func (p *Proxy) bearerInstead(r *http.Request, b *bearerAuth, s *session, err error) (*session, error) {
 	if err == nil {
 		return s, nil // a session cookie after all, behind an empty one
 	}
@@ -162,7 +161,7 @@ func (p *Proxy) bearerInstead(r *http.Request, s *session, err error) (*session,
 	case !present:
 		return s, err
 	}
-	return p.bearerSession(r, token)
+	return p.bearerSession(r, b, token)
 }
 
 // bearerFailed answers a request whose bearer token was refused (RFC 6750
@@ -185,7 +184,7 @@ func (p *Proxy) bearerFailed(w http.ResponseWriter, r *http.Request, err error) 
 // bearerSession checks a bearer token and returns the session it stands
 // for. The session has no id: it is not stored and lives for this request.
 // Errors are *bearerError.
-func (p *Proxy) bearerSession(r *http.Request, token string) (*session, error) {
+func (p *Proxy) bearerSession(r *http.Request, b *bearerAuth, token string) (*session, error) {
 	if len(token) > maxBearerBytes {
 		return nil, invalidToken(nil, "the token is longer than %d bytes", maxBearerBytes)
 	}
@@ -194,10 +193,10 @@ func (p *Proxy) bearerSession(r *http.Request, token string) (*session, error) {
 	var err error
 	checkedBy := "signature"
 	if isJWT {
-		s, err = p.verifyJWT(r, token, h)
+		s, err = p.verifyJWT(r, b, token, h)
 	} else {
 		checkedBy = "introspection"
-		s, err = p.introspect(r, token)
+		s, err = p.introspect(r, b, token)
 	}
 	if err == nil {
 		p.log.DebugContext(r.Context(), "bearer token accepted", "user", s.Subject, "checked_by", checkedBy)
@@ -205,22 +204,22 @@ func (p *Proxy) bearerSession(r *http.Request, token string) (*session, error) {
 	return s, err
 }
 
-// bearerAuth is the proxy's state for bearer tokens.
+// bearerAuth is what the proxy accepts as bearer tokens.
 type bearerAuth struct {
+	cfg       BearerConfig
 	audiences []string
 	cacheTTL  time.Duration
 	cache     *introspectionCache // nil unless introspection is on
-
-	mu      sync.Mutex // serialises building checker
-	checker atomic.Pointer[tokenChecker]
 }
 
-// compileBearer checks the bearer settings and prepares them.
-func (p *Proxy) compileBearer(ps *problems) *bearerAuth {
-	cfg := p.cfg.Bearer
-	b := &bearerAuth{audiences: cfg.Audiences, cacheTTL: cmp.Or(cfg.IntrospectionCacheTTL, DefaultIntrospectionCacheTTL)}
+// compileBearer checks the bearer settings of pc and prepares them. The
+// introspection cache of prev carries over when the settings are the same;
+// otherwise its answers, checked against other audiences, must not.
+func compileBearer(pc *Config, prev *bearerAuth, ps *problems) *bearerAuth {
+	cfg := pc.Bearer
+	b := &bearerAuth{cfg: cfg, audiences: cfg.Audiences, cacheTTL: cmp.Or(cfg.IntrospectionCacheTTL, DefaultIntrospectionCacheTTL)}
 	if len(b.audiences) == 0 {
-		b.audiences = []string{p.cfg.Provider.ClientID}
+		b.audiences = []string{pc.Provider.ClientID}
 	}
 	for i, a := range cfg.Audiences {
 		if strings.TrimSpace(a) == "" {
@@ -231,10 +230,14 @@ func (p *Proxy) compileBearer(ps *problems) *bearerAuth {
 		ps.add("bearer.introspection_cache_ttl", "must not be negative")
 	}
 	if cfg.Introspection {
-		if p.cfg.Provider.ClientSecret == "" {
+		if pc.Provider.ClientSecret == "" {
 			ps.add("bearer.introspection", "needs provider.client_secret: the proxy authenticates at the introspection endpoint as its client")
 		}
-		b.cache = newIntrospectionCache(maxIntrospectionEntries)
+		if prev != nil && prev.cache != nil && reflect.DeepEqual(prev.cfg, cfg) {
+			b.cache = prev.cache
+		} else {
+			b.cache = newIntrospectionCache(maxIntrospectionEntries)
+		}
 	}
 	return b
 }
@@ -252,17 +255,16 @@ type tokenChecker struct {
 // tokenChecker returns the checker for the discovered provider, building it
 // on first need, as discovery itself happens.
 func (p *Proxy) tokenChecker(ctx context.Context) (*tokenChecker, error) {
-	b := p.bearer
-	if tc := b.checker.Load(); tc != nil {
+	if tc := p.checker.Load(); tc != nil {
 		return tc, nil
 	}
 	op, err := p.discovery.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if tc := b.checker.Load(); tc != nil {
+	p.checkerMu.Lock()
+	defer p.checkerMu.Unlock()
+	if tc := p.checker.Load(); tc != nil {
 		return tc, nil
 	}
 	var meta struct {
@@ -294,7 +296,7 @@ func (p *Proxy) tokenChecker(ctx context.Context) (*tokenChecker, error) {
 		}),
 		introspection: meta.Introspection,
 	}
-	b.checker.Store(tc)
+	p.checker.Store(tc)
 	return tc, nil
 }
 
@@ -331,7 +333,7 @@ func jwtHeaderOf(token string) (jwtHeader, bool) {
 // verifyJWT checks a JWT offline: signature by a key the provider
 // publishes, with an algorithm it uses; issuer; expiry (with
 // bearerLeeway); audience from the configured list.
-func (p *Proxy) verifyJWT(r *http.Request, raw string, h jwtHeader) (*session, error) {
+func (p *Proxy) verifyJWT(r *http.Request, b *bearerAuth, raw string, h jwtHeader) (*session, error) {
 	ctx := p.discovery.context(r.Context())
 	tc, err := p.tokenChecker(ctx)
 	if err != nil {
@@ -356,8 +358,8 @@ func (p *Proxy) verifyJWT(r *http.Request, raw string, h jwtHeader) (*session, e
 	if err != nil {
 		return nil, p.jwtFailure(err, ko, h)
 	}
-	if !slices.ContainsFunc(idt.Audience, func(a string) bool { return slices.Contains(p.bearer.audiences, a) }) {
-		return nil, invalidToken(nil, "the token is for %s, not for this proxy, which accepts tokens for %s", strings.Join(idt.Audience, ", "), strings.Join(p.bearer.audiences, ", "))
+	if !slices.ContainsFunc(idt.Audience, func(a string) bool { return slices.Contains(b.audiences, a) }) {
+		return nil, invalidToken(nil, "the token is for %s, not for this proxy, which accepts tokens for %s", strings.Join(idt.Audience, ", "), strings.Join(b.audiences, ", "))
 	}
 	var c claims
 	if err := idt.Claims(&c); err != nil {

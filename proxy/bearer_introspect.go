@@ -24,8 +24,7 @@ const (
 
 // introspect checks a token that is not a JWT at the provider's
 // introspection endpoint (RFC 7662), reusing answers for a while.
-func (p *Proxy) introspect(r *http.Request, token string) (*session, error) {
-	b := p.bearer
+func (p *Proxy) introspect(r *http.Request, b *bearerAuth, token string) (*session, error) {
 	if b.cache == nil {
 		return nil, invalidToken(nil, "the token is not a JWT, and this proxy checks no other tokens (introspection is not enabled: proxy.bearer.introspection); send a JWT access token or ID token from %s", p.cfg.Provider.IssuerURL)
 	}
@@ -38,7 +37,7 @@ func (p *Proxy) introspect(r *http.Request, token string) (*session, error) {
 		s := *e.session // a copy, so nothing a request does reaches the cache
 		return &s, nil
 	}
-	s, be := p.askProvider(r, token, now)
+	s, be := p.askProvider(r, b, token, now)
 	switch {
 	case be == nil:
 		until := now.Add(b.cacheTTL)
@@ -68,7 +67,7 @@ type introspection struct {
 
 // askProvider introspects token, authenticated as the proxy's client with
 // client_secret_basic, as at the token endpoint.
-func (p *Proxy) askProvider(r *http.Request, token string, now time.Time) (*session, *bearerError) {
+func (p *Proxy) askProvider(r *http.Request, b *bearerAuth, token string, now time.Time) (*session, *bearerError) {
 	tc, err := p.tokenChecker(p.discovery.context(r.Context()))
 	if err != nil {
 		return nil, providerTrouble(err, "the provider could not be reached to check the token")
@@ -106,7 +105,7 @@ func (p *Proxy) askProvider(r *http.Request, token string, now time.Time) (*sess
 	if !in.Active {
 		return nil, invalidToken(nil, "the provider says the token is not active: it expired, was revoked or is unknown; get a new one")
 	}
-	expiry := now.Add(p.bearer.cacheTTL)
+	expiry := now.Add(b.cacheTTL)
 	if in.Exp != nil {
 		expiry = time.Unix(int64(*in.Exp), 0)
 	}
@@ -117,10 +116,10 @@ func (p *Proxy) askProvider(r *http.Request, token string, now time.Time) (*sess
 		return nil, invalidToken(nil, "the token was issued by %.200s, not by this proxy's provider %s", in.Iss, p.cfg.Provider.IssuerURL)
 	case !expiry.Add(bearerLeeway).After(now):
 		return nil, invalidToken(nil, "the token expired at %s; get a new one", expiry.UTC().Format(time.RFC3339))
-	case len(in.Aud) > 0 && !slices.ContainsFunc(in.Aud, func(a string) bool { return slices.Contains(p.bearer.audiences, a) }):
-		return nil, invalidToken(nil, "the token is for %s, not for this proxy, which accepts tokens for %s", strings.Join(in.Aud, ", "), strings.Join(p.bearer.audiences, ", "))
-	case len(in.Aud) == 0 && in.ClientID != "" && !slices.Contains(p.bearer.audiences, in.ClientID):
-		return nil, invalidToken(nil, "the token was issued to client %.100s, not to one this proxy accepts tokens of (%s)", in.ClientID, strings.Join(p.bearer.audiences, ", "))
+	case len(in.Aud) > 0 && !slices.ContainsFunc(in.Aud, func(a string) bool { return slices.Contains(b.audiences, a) }):
+		return nil, invalidToken(nil, "the token is for %s, not for this proxy, which accepts tokens for %s", strings.Join(in.Aud, ", "), strings.Join(b.audiences, ", "))
+	case len(in.Aud) == 0 && in.ClientID != "" && !slices.Contains(b.audiences, in.ClientID):
+		return nil, invalidToken(nil, "the token was issued to client %.100s, not to one this proxy accepts tokens of (%s)", in.ClientID, strings.Join(b.audiences, ", "))
 	}
 	var c claims
 	decode := func(v any) error { return json.Unmarshal(body, v) }

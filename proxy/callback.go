@@ -287,14 +287,15 @@ func (p *Proxy) addUserinfo(r *http.Request, op *provider, tok *oauth2.Token, c 
 // have them from. Strings, numbers and booleans count, alone or in a list;
 // values that could not travel in a comma-separated header are dropped.
 func (p *Proxy) readExtraClaims(r *http.Request, decode func(any) error, c *claims) error {
-	if len(p.claimNames) == 0 {
+	names := p.state.Load().claimNames // the latest routes', which the session will meet
+	if len(names) == 0 {
 		return nil
 	}
 	var all map[string]json.RawMessage
 	if err := decode(&all); err != nil {
 		return err
 	}
-	for _, name := range p.claimNames {
+	for _, name := range names {
 		raw, ok := all[name]
 		if _, have := c.extra[name]; have || !ok {
 			continue

@@ -45,7 +45,7 @@ func (p *Proxy) Explain(ctx context.Context, method, rawURL string, id *policy.I
 		rawPath = "/"
 	}
 	e := Explanation{Method: method, Request: rawURL}
-	t, err := p.resolve(method, host, rawPath)
+	t, err := p.state.Load().resolve(method, host, rawPath)
 	if t.path != "" {
 		canonHost, _ := canonical.Host(host)
 		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {

@@ -30,8 +30,8 @@ type forwarding struct {
 
 // compileForwarding reads how a route shapes the requests it forwards. It
 // runs after compileIdentity, and after every route's identity headers are
-// known to p.headers.
-func (p *Proxy) compileForwarding(rt *route, rc Route, ps *problems) {
+// known to headers.
+func compileForwarding(rt *route, rc Route, headers *headerFilter, ps *problems) {
 	f := &rt.forward
 	for _, name := range sortedKeys(rc.SetHeaders) {
 		field := rt.field + ".set_headers." + name
@@ -39,7 +39,7 @@ func (p *Proxy) compileForwarding(rt *route, rc Route, ps *problems) {
 			ps.add(field, "%s", msg)
 			continue
 		}
-		if p.headers.kind(name) == kindIdentity {
+		if headers.kind(name) == kindIdentity {
 			ps.add(field, "is an identity header, which the proxy removes from every request; set it with identity.headers")
 			continue
 		}
@@ -104,7 +104,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	h := pr.Out.Header
 	for k := range h {
-		if p.headers.kind(k) != 0 {
+		if fw.route.headers.kind(k) != 0 {
 			delete(h, k)
 		}
 	}

@@ -34,12 +34,12 @@ type originalRequest struct {
 // ?redirect=true, browser navigations without a session get a 302 to sign
 // in instead of a 401, for edges that hand the answer to the browser as it
 // is (Traefik, Caddy).
-func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
-	o, err := p.originalRequest(r)
+func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request, c *compiled) error {
+	o, err := p.originalRequest(r, c)
 	if err != nil {
 		return err
 	}
-	t, err := p.resolve(o.method, o.host, o.rawPath)
+	t, err := c.resolve(o.method, o.host, o.rawPath)
 	if pe := ambiguous(err); pe != nil {
 		return pe
 	}
@@ -64,7 +64,7 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	value := p.sessionCookie(r)
 	s, err := p.authenticate(w, r, value, f.tokens() != 0, false)
 	if value == "" {
-		s, err = p.bearerInstead(r, s, err)
+		s, err = p.bearerInstead(r, c.bearer, s, err)
 		if p.bearerFailed(w, r, err) {
 			return nil
 		}
@@ -72,7 +72,7 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		var se *storeError
 		if errors.As(err, &se) {
-			p.unauthenticated(w, r, &t, err)
+			p.unauthenticated(w, r, c, &t, err)
 			return nil
 		}
 		p.log.DebugContext(r.Context(), "forward-auth: no usable session", "path", t.path, "reason", err.Error())
@@ -123,7 +123,7 @@ var (
 // trusted proxy may name it, and it must use one family of headers: a client
 // that adds X-Original-URL to a request that Traefik describes with
 // X-Forwarded-Uri must not get to choose which one counts.
-func (p *Proxy) originalRequest(r *http.Request) (originalRequest, error) {
+func (p *Proxy) originalRequest(r *http.Request, c *compiled) (originalRequest, error) {
 	fwd, orig := anyHeader(r.Header, forwardedRequestHeaders), anyHeader(r.Header, originalRequestHeaders)
 	bad := func(msg string) error {
 		return &pages.Error{Status: http.StatusBadRequest, Kind: "forward_auth", Detail: msg,
@@ -137,7 +137,7 @@ func (p *Proxy) originalRequest(r *http.Request) (originalRequest, error) {
 	switch {
 	case !fwd && !orig:
 		return originalRequest{}, bad("The original request is missing: an edge proxy sends X-Forwarded-Uri, X-Forwarded-Method and X-Forwarded-Host (Traefik, Caddy) or X-Original-URL and X-Original-Method (nginx).")
-	case !p.trusted.contains(r.RemoteAddr):
+	case !c.trusted.contains(r.RemoteAddr):
 		return originalRequest{}, bad("The original request is named by " + r.RemoteAddr + ", which is not in trusted_proxies; the site's operator should add the edge proxy's address there.")
 	case fwd && orig:
 		return originalRequest{}, bad("The original request is named twice, by X-Forwarded-Uri and by X-Original-URL; an edge proxy must send one family of headers and clear the other.")

@@ -276,7 +276,7 @@ func TestTrustedProxies(t *testing.T) {
 				t.Fatalf("got %d", rec.Code)
 			}
 			got := upstreamHeaders(e.up.last(t), func(n string) bool {
-				return e.proxy.headers.kind(n) == kindForwarding
+				return e.proxy.state.Load().headers.kind(n) == kindForwarding
 			})
 			if !maps.Equal(got, tt.want) {
 				t.Fatalf("forwarding headers upstream:\ngot  %v\nwant %v", got, tt.want)

@@ -81,7 +81,7 @@ func randomToken() string {
 }
 
 // start handles /oauth2/start: sign in, then return to rd.
-func (p *Proxy) start(w http.ResponseWriter, r *http.Request) error {
+func (p *Proxy) start(w http.ResponseWriter, r *http.Request, c *compiled) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
@@ -90,7 +90,7 @@ func (p *Proxy) start(w http.ResponseWriter, r *http.Request) error {
 	if !p.ui.Remember(w, lang) {
 		lang = p.ui.Chosen(r)
 	}
-	return p.signIn(w, r, p.returnTarget(r, r.URL.Query().Get("rd")), lang)
+	return p.signIn(w, r, p.returnTarget(r, c, r.URL.Query().Get("rd")), lang)
 }
 
 // signIn sends the browser to the provider's authorization endpoint with a

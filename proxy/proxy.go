@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/pages"
@@ -20,6 +22,9 @@ import (
 // Proxy signs people in with an OpenID Provider and forwards their requests
 // to upstream applications. It is an http.Handler; build it with New.
 type Proxy struct {
+	// cfg is the configuration New was given. Its Routes, TrustedProxies,
+	// AllowedRedirectDomains and Bearer are those of the first state only:
+	// what requests use of them is in state, which Reload replaces.
 	cfg        Config
 	now        func() time.Time
 	log        *slog.Logger
@@ -35,6 +40,24 @@ type Proxy struct {
 	// usedLogouts are the back-channel logout tokens already used.
 	usedLogouts *usedTokens
 
+	// state is what the configuration says about requests. A request
+	// loads it once and uses that one throughout, whatever reloads happen
+	// meanwhile.
+	state atomic.Pointer[compiled]
+	// reloadMu serialises Reload, so that two reloads cannot both close
+	// the transports of the state they replace.
+	reloadMu sync.Mutex
+
+	// checker checks tokens against the discovered provider, whose
+	// settings a reload does not change; checkerMu serialises building it.
+	checkerMu sync.Mutex
+	checker   atomic.Pointer[tokenChecker]
+}
+
+// compiled is what compile makes of the parts of a Config that Reload may
+// replace. It is never changed once built, so requests read it without
+// locks.
+type compiled struct {
 	routes     *routeTable
 	headers    *headerFilter
 	trusted    trustedProxies
@@ -43,6 +66,8 @@ type Proxy struct {
 	// routeTokens are the tokens some route passes upstream.
 	routeTokens tokenSet
 	bearer      *bearerAuth
+	// transports are the upstream connection pools the routes use.
+	transports []*http.Transport
 }
 
 // New checks cfg and builds a Proxy. It does not contact the provider:
@@ -128,9 +153,11 @@ func New(cfg Config) (*Proxy, error) {
 	if p.ui, err = pages.New(ui); err != nil {
 		return nil, fmt.Errorf("proxy: pages: %w", err)
 	}
-	if err := p.compile(); err != nil {
+	c, err := p.compile(&cfg, nil)
+	if err != nil {
 		return nil, err
 	}
+	p.state.Store(c)
 	return p, nil
 }
 
@@ -142,53 +169,71 @@ func Check(cfg Config) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Logger, cookieName: cmp.Or(cfg.Cookie.Name, DefaultCookieName)}
-	return p.compile()
+	_, err := p.compile(&cfg, nil)
+	return err
 }
 
-// compile prepares everything the configuration says about requests.
-func (p *Proxy) compile() error {
+// compile prepares everything cfg says about requests. prev is the state
+// it replaces, if any, whose stateful parts carry over.
+func (p *Proxy) compile(cfg *Config, prev *compiled) (*compiled, error) {
 	var ps problems
-	cfg := &p.cfg
-	p.routes = compileRoutes(cfg.Routes, &ps)
+	c := &compiled{routes: compileRoutes(cfg.Routes, &ps)}
 	var headerNames []string
-	for _, rt := range p.routes.inOrder {
+	for _, rt := range c.routes.inOrder {
 		for _, h := range rt.forward.headers {
 			headerNames = append(headerNames, h.name)
 		}
 	}
 	// Every route's identity headers are removed from every request, so
 	// no client can send one to an app that trusts it.
-	p.headers = newHeaderFilter(headerNames)
+	c.headers = newHeaderFilter(headerNames)
+	// Transports are always new, so that a reload also rereads the
+	// upstreams' CA and client certificate files.
 	pool := newUpstreamPool(p.log)
-	for i, rt := range p.routes.inOrder {
+	for i, rt := range c.routes.inOrder {
 		var rc Route
 		if i < len(cfg.Routes) {
 			rc = cfg.Routes[i]
 		}
-		p.compileForwarding(rt, rc, &ps)
+		rt.headers = c.headers
+		compileForwarding(rt, rc, c.headers, &ps)
 		p.compileUpstream(rt, rc, pool, &ps)
 		if rt.policy != nil {
-			p.claimNames = appendNew(p.claimNames, rt.policy.ClaimNames()...)
+			c.claimNames = appendNew(c.claimNames, rt.policy.ClaimNames()...)
 		}
-		p.claimNames = appendNew(p.claimNames, rt.forward.claimNames()...)
-		p.routeTokens |= rt.forward.tokens()
+		c.claimNames = appendNew(c.claimNames, rt.forward.claimNames()...)
+		c.routeTokens |= rt.forward.tokens()
 	}
-	p.trusted = compileTrustedProxies(cfg.TrustedProxies, &ps)
-	p.redirects = compileRedirects(cfg.PublicURL, cfg.AllowedRedirectDomains, &ps)
-	p.checkCookieReach(&ps)
-	p.bearer = p.compileBearer(&ps)
-	return ps.err()
+	for _, tr := range pool.transports {
+		c.transports = append(c.transports, tr)
+	}
+	c.trusted = compileTrustedProxies(cfg.TrustedProxies, &ps)
+	c.redirects = compileRedirects(cfg.PublicURL, cfg.AllowedRedirectDomains, &ps)
+	c.checkCookieReach(cfg, &ps)
+	var prevBearer *bearerAuth
+	if prev != nil {
+		prevBearer = prev.bearer
+	}
+	c.bearer = compileBearer(cfg, prevBearer, &ps)
+	return c, ps.err()
+}
+
+// closeIdle closes the idle upstream connections of c's transports.
+func (c *compiled) closeIdle() {
+	for _, tr := range c.transports {
+		tr.CloseIdleConnections()
+	}
 }
 
 // checkCookieReach refuses routes on hosts that the session cookie is not
 // sent to: everyone would be sent round a sign-in loop there.
-func (p *Proxy) checkCookieReach(ps *problems) {
-	if p.cfg.PublicURL == nil {
+func (c *compiled) checkCookieReach(cfg *Config, ps *problems) {
+	if cfg.PublicURL == nil {
 		return
 	}
-	public := p.cfg.PublicURL.Hostname()
-	domain := strings.ToLower(strings.TrimPrefix(p.cfg.Cookie.Domain, "."))
-	for _, rt := range p.routes.inOrder {
+	public := cfg.PublicURL.Hostname()
+	domain := strings.ToLower(strings.TrimPrefix(cfg.Cookie.Domain, "."))
+	for _, rt := range c.routes.inOrder {
 		if rt.host == "" || rt.host == public {
 			continue
 		}
@@ -205,7 +250,7 @@ func (p *Proxy) checkCookieReach(ps *problems) {
 			ps.add(rt.field+".host", "%s does not receive the session cookie, which is set for %s only; set cookie.domain to a domain above both (e.g. %s)", host, public, parentDomain(public))
 			continue
 		}
-		if !p.redirects.allowsHost(sample) {
+		if !c.redirects.allowsHost(sample) {
 			ps.add(rt.field+".host", "%s is not in allowed_redirect_domains, so people signing in there would land on %s instead; add .%s there", host, public, domain)
 		}
 	}
@@ -249,14 +294,14 @@ var errNoRoute = errors.New("no route matches")
 // forward-auth and explain all go through it. It fails with a
 // *canonical.Error for a path or host that cannot be canonicalised, and
 // with errNoRoute.
-func (p *Proxy) resolve(method, host, rawPath string) (target, error) {
+func (c *compiled) resolve(method, host, rawPath string) (target, error) {
 	t := target{method: method}
 	var err error
 	if t.path, err = canonical.Path(rawPath); err != nil {
 		return t, err
 	}
 	// A request without Host (HTTP/1.0) can only match routes without one.
-	if p.routes.anyHosts && host != "" {
+	if c.routes.anyHosts && host != "" {
 		if t.host, err = canonical.Host(host); err != nil {
 			return t, err
 		}
@@ -264,11 +309,11 @@ func (p *Proxy) resolve(method, host, rawPath string) (target, error) {
 	if isReserved(t.path) {
 		return t, nil
 	}
-	if t.route = p.routes.match(t.host, t.path); t.route == nil {
+	if t.route = c.routes.match(t.host, t.path); t.route == nil {
 		return t, errNoRoute
 	}
 	if !matchSegments(t.path, t.route.segs, exactly) {
-		if exact := p.routes.matchExact(t.host, t.path); exact != t.route {
+		if exact := c.routes.matchExact(t.host, t.path); exact != t.route {
 			t.exact = exact
 		}
 	}
@@ -302,14 +347,15 @@ func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) (
 // ServeHTTP serves the proxy's own pages under /oauth2/ and forwards every
 // other request that its route admits to the route's upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := p.state.Load()
 	raw := requestPath(r)
-	t, err := p.resolve(r.Method, r.Host, raw)
+	t, err := c.resolve(r.Method, r.Host, raw)
 	if err != nil {
 		p.misrouted(w, r, err)
 		return
 	}
 	if t.route == nil {
-		p.serveReserved(w, r, t.path)
+		p.serveReserved(w, r, c, t.path)
 		return
 	}
 	rt := t.route
@@ -318,7 +364,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	value, rest, own := splitCookies(r.Header["Cookie"], p.cookieName)
-	fw := &forward{route: rt, cookie: rest, stripCookies: own, trusted: p.trusted.contains(r.RemoteAddr)}
+	fw := &forward{route: rt, cookie: rest, stripCookies: own, trusted: c.trusted.contains(r.RemoteAddr)}
 	if t.exemption != "" {
 		if p.log.Enabled(r.Context(), slog.LevelDebug) {
 			p.log.DebugContext(r.Context(), "no sign-in needed", "route", rt.name, "rule", t.exemption, "method", r.Method, "path", t.path)
@@ -326,13 +372,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s, err := p.authenticate(w, r, value, rt.forward.tokens() != 0, true)
 		if value == "" {
-			s, err = p.bearerInstead(r, s, err)
+			s, err = p.bearerInstead(r, c.bearer, s, err)
 			if p.bearerFailed(w, r, err) {
 				return
 			}
 		}
 		if err != nil {
-			p.unauthenticated(w, r, &t, err)
+			p.unauthenticated(w, r, c, &t, err)
 			return
 		}
 		if d, by := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
@@ -397,23 +443,23 @@ func notFound(detail string) *pages.Error {
 	return &pages.Error{Status: http.StatusNotFound, Kind: "not_found", Detail: detail}
 }
 
-func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean string) {
+func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, c *compiled, clean string) {
 	var err error
 	switch clean {
 	case startPath:
-		err = p.start(w, r)
+		err = p.start(w, r, c)
 	case CallbackPath:
 		err = p.callback(w, r)
 	case signOutPath:
-		err = p.signOut(w, r)
+		err = p.signOut(w, r, c)
 	case signedOutPath:
-		err = p.signedOut(w, r)
+		err = p.signedOut(w, r, c)
 	case userinfoPath:
-		err = p.userinfo(w, r)
+		err = p.userinfo(w, r, c)
 	case BackchannelLogoutPath:
 		err = p.backchannelLogout(w, r)
 	case authPath:
-		err = p.forwardAuth(w, r)
+		err = p.forwardAuth(w, r, c)
 	default:
 		err = notFound("Paths under /oauth2/ belong to the sign-in proxy, and this one does not exist.")
 	}
@@ -424,7 +470,7 @@ func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean stri
 
 // unauthenticated answers a request without a usable session: a browser
 // navigating to a page is sent to sign in, anything else gets 401.
-func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, t *target, why error) {
+func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, c *compiled, t *target, why error) {
 	var se *storeError
 	if errors.As(why, &se) {
 		p.fail(w, r, &pages.Error{Status: http.StatusServiceUnavailable, Kind: "sessions_down", Cause: se})
@@ -437,7 +483,7 @@ func (p *Proxy) unauthenticated(w http.ResponseWriter, r *http.Request, t *targe
 		p.unauthorized(w, r, why.Error())
 		return
 	}
-	if err := p.signIn(w, r, p.returnTarget(r, p.requestURL(r, t)), p.ui.Chosen(r)); err != nil {
+	if err := p.signIn(w, r, p.returnTarget(r, c, p.requestURL(r, t)), p.ui.Chosen(r)); err != nil {
 		p.fail(w, r, err)
 	}
 }

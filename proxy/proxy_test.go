@@ -95,7 +95,7 @@ func TestSpoofedIdentityHeadersAreStripped(t *testing.T) {
 	up := e.up.last(t)
 	var identity []string
 	for k, v := range up.Header {
-		if e.proxy.headers.kind(k) == kindIdentity {
+		if e.proxy.state.Load().headers.kind(k) == kindIdentity {
 			identity = append(identity, k+": "+strings.Join(v, ","))
 		}
 	}
@@ -452,7 +452,7 @@ func TestSpoofedForwardingHeadersAreStripped(t *testing.T) {
 			got := map[string]string{}
 			for k, v := range e.up.last(t).Header {
 				n := strings.ReplaceAll(strings.ToLower(k), "_", "-")
-				if (strings.HasPrefix(n, "x-forwarded-") || n == "forwarded") && e.proxy.headers.kind(k) != kindIdentity {
+				if (strings.HasPrefix(n, "x-forwarded-") || n == "forwarded") && e.proxy.state.Load().headers.kind(k) != kindIdentity {
 					got[k] = strings.Join(v, ",")
 				}
 			}

@@ -70,11 +70,11 @@ func plainPath(s string) bool {
 }
 
 // returnTarget is rd if it is safe to redirect to, and "/" otherwise.
-func (p *Proxy) returnTarget(r *http.Request, rd string) string {
+func (p *Proxy) returnTarget(r *http.Request, c *compiled, rd string) string {
 	if rd == "" {
 		return "/"
 	}
-	if !p.redirects.safe(rd) {
+	if !c.redirects.safe(rd) {
 		// Without its query and fragment, which may carry the secrets of
 		// whatever page the link came from.
 		target, _, _ := strings.Cut(rd, "?")

@@ -33,6 +33,9 @@ type route struct {
 	upstream string
 	proxy    *httputil.ReverseProxy
 	forward  forwarding
+	// headers is the filter of the state the route belongs to, for
+	// rewrite to remove what clients must not send.
+	headers *headerFilter
 }
 
 // skipRule is a compiled SkipRule.

@@ -238,13 +238,13 @@ func TestRoutingAndPolicies(t *testing.T) {
 // and the upstream path is the canonical one (minus a stripped prefix).
 func FuzzRouteMatch(f *testing.F) {
 	e := newPolicyEnv(f)
-	routes := e.proxy.routes.inOrder
+	routes := e.proxy.state.Load().routes.inOrder
 	for _, s := range []string{"/admin/x", "/ADMIN", "/public/../admin", "/api/health", "/x/%2e%2e/admin", "/a%2Fb", "/publicity", "/Public/x"} {
 		f.Add("GET", "admin.example.com", s)
 		f.Add("POST", "x.apps.example.com.", s)
 	}
 	f.Fuzz(func(t *testing.T, method, host, raw string) {
-		tgt, err := e.proxy.resolve(method, host, raw)
+		tgt, err := e.proxy.state.Load().resolve(method, host, raw)
 		if err != nil || tgt.route == nil {
 			return
 		}

@@ -330,9 +330,9 @@ func (s *session) setTokens(t tokens, renewAt time.Time, kept tokenSet) {
 // keep says which tokens new sessions keep: those some route passes
 // upstream, the ID token as the hint for the provider's logout, and the
 // refresh token (which setTokens drops when the session does not outlive
-// the tokens).
+// the tokens). It reads the latest routes, which the session will meet.
 func (p *Proxy) keep(op *provider) tokenSet {
-	k := keepRefresh | p.routeTokens
+	k := keepRefresh | p.state.Load().routeTokens
 	if op.endSession != "" {
 		k |= keepID
 	}

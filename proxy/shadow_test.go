@@ -122,12 +122,12 @@ func TestShadows(t *testing.T) {
 				t.Fatalf("got %v, want one problem at %s saying %q", got, tc.wantField, tc.wantMsg)
 			}
 			var ps problems
-			p := &Proxy{routes: compileRoutes(tc.routes, &ps)}
-			target, err := p.resolve("GET", tc.probeHost, tc.probePath)
+			c := &compiled{routes: compileRoutes(tc.routes, &ps)}
+			target, err := c.resolve("GET", tc.probeHost, tc.probePath)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := p.routes.inOrder[tc.probeWinner]; target.route != want {
+			if want := c.routes.inOrder[tc.probeWinner]; target.route != want {
 				t.Errorf("GET %s%s: routing picked %s, but the warning says %s wins", tc.probeHost, tc.probePath, target.route.field, want.field)
 			}
 		})

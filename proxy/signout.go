@@ -21,7 +21,7 @@ const signedOutPath = "/oauth2/signed_out"
 // every cookie of the proxy and, when the provider has a logout endpoint,
 // sends the browser there to end the provider's login too. The browser
 // then returns to rd, or to a page saying it is signed out.
-func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request) error {
+func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request, c *compiled) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		p.confirmSignOut(w, r, r.URL.Query().Get("rd"), false)
@@ -40,7 +40,7 @@ func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request) error {
 		p.confirmSignOut(w, r, rd, true)
 		return nil
 	}
-	returnTo := p.returnTarget(r, rd)
+	returnTo := p.returnTarget(r, c, rd)
 	s, err := p.endSession(w, r)
 	if err != nil {
 		return &pages.Error{
@@ -166,14 +166,14 @@ func (p *Proxy) providerLogout(r *http.Request, s *session, rd string) string {
 
 // signedOut handles signedOutPath, where the provider's logout returns:
 // on to rd, when the sign-out named one, or a page saying so.
-func (p *Proxy) signedOut(w http.ResponseWriter, r *http.Request) error {
+func (p *Proxy) signedOut(w http.ResponseWriter, r *http.Request, c *compiled) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
 	if state := r.URL.Query().Get("state"); state != "" {
 		rd, err := decode(p.codecs.signOut, "logout-state", state)
 		if err == nil {
-			redirect(w, p.returnTarget(r, string(rd)))
+			redirect(w, p.returnTarget(r, c, string(rd)))
 			return nil
 		}
 		p.log.InfoContext(r.Context(), "ignoring a logout state that does not decode", "error", err)

@@ -7,14 +7,14 @@ import (
 
 // userinfo handles /oauth2/userinfo: the current session's identity as JSON,
 // for pages that want to show who is signed in.
-func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request) error {
+func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request, c *compiled) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(w, "GET, HEAD")
 	}
 	value := p.sessionCookie(r)
 	s, err := p.authenticate(w, r, value, false, true)
 	if value == "" {
-		s, err = p.bearerInstead(r, s, err)
+		s, err = p.bearerInstead(r, c.bearer, s, err)
 		if p.bearerFailed(w, r, err) {
 			return nil
 		}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/authserver"
@@ -18,14 +19,15 @@ import (
 	"github.com/gatehouse/gatehouse/proxy"
 )
 
-// shutdownGrace is how long in-flight requests get to finish on SIGTERM.
-const shutdownGrace = 10 * time.Second
-
 // server is one listener and its handler, started and stopped together.
 type server struct {
 	name string
 	http *http.Server
 	ln   net.Listener
+	// inflight counts the requests being served; cut cancels their
+	// contexts (see newServer).
+	inflight *atomic.Int64
+	cut      context.CancelFunc
 }
 
 func serve(ctx context.Context, path string, stderr io.Writer) error {
@@ -33,7 +35,9 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := c.Logger(stderr)
+	level := new(slog.LevelVar) // a reload may change it
+	level.Set(c.LogLevel())
+	logger := c.LoggerAt(stderr, level)
 	for _, w := range c.Warnings {
 		logger.Warn(w)
 	}
@@ -53,11 +57,15 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		servers = append(servers, server{name: name, ln: ln, http: newHTTPServer(h, logger.With("server", name))})
+		servers = append(servers, newServer(name, ln, h, logger.With("server", name)))
 		return nil
 	}
 
-	var background []func(context.Context)
+	var (
+		background []func(context.Context)
+		as         *authserver.Server
+		px         *proxy.Proxy
+	)
 	if a := c.File.AuthServer; a != nil {
 		store, err := backend.OpenStore(ctx, c, logger)
 		if err != nil {
@@ -68,8 +76,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		as, err := authserver.New(cfg)
-		if err != nil {
+		if as, err = authserver.New(cfg); err != nil {
 			return fmt.Errorf("authserver: %w", err)
 		}
 		background = append(background, as.Maintain)
@@ -87,8 +94,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		px, err := proxy.New(cfg)
-		if err != nil {
+		if px, err = proxy.New(cfg); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
 		background = append(background, px.Maintain)
@@ -101,7 +107,9 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 			return err
 		}
 	}
-	return runServers(ctx, servers, background, logger)
+	rl := newReloader(c, level, logger, as, px)
+	background = append(background, func(ctx context.Context) { rl.run(ctx, c.File.Reload.Watch, c.File.Reload.Interval) })
+	return runServers(ctx, servers, background, c.File.ShutdownTimeout, logger)
 }
 
 func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
@@ -117,7 +125,7 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 // runServers serves until ctx is done or a server fails, then shuts all
 // of them down gracefully and returns once they and the background jobs
 // have stopped, so the caller may then close what they use.
-func runServers(ctx context.Context, servers []server, background []func(context.Context), logger *slog.Logger) error {
+func runServers(ctx context.Context, servers []server, background []func(context.Context), shutdownTimeout time.Duration, logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -137,21 +145,11 @@ func runServers(ctx context.Context, servers []server, background []func(context
 	var err error
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down")
+		logger.Info("shutting down: requests in flight may finish", "shutdown_timeout", shutdownTimeout)
 	case err = <-errc:
 	}
 	cancel()
-	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownGrace)
-	defer done()
-	// All at once: one after another, a later server would keep accepting
-	// requests while an earlier one drains.
-	for _, s := range servers {
-		wg.Go(func() {
-			if serr := s.http.Shutdown(shutdownCtx); serr != nil {
-				logger.Warn("shutdown", "server", s.name, "err", serr)
-			}
-		})
-	}
+	shutdownAll(servers, shutdownTimeout, logger)
 	wg.Wait()
 	return err
 }

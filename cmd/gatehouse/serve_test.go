@@ -32,7 +32,7 @@ func TestShutdownStopsEveryServerAtOnce(t *testing.T) {
 		if i == 0 {
 			h = slow
 		}
-		s := server{name: name, ln: ln, http: newHTTPServer(h, logger)}
+		s := newServer(name, ln, h, logger)
 		ch := make(chan struct{})
 		s.http.RegisterOnShutdown(func() { close(ch) })
 		shutdown[name] = ch
@@ -40,7 +40,7 @@ func TestShutdownStopsEveryServerAtOnce(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- runServers(ctx, servers, nil, logger) }()
+	go func() { done <- runServers(ctx, servers, nil, 5*time.Second, logger) }()
 
 	reqDone := make(chan struct{})
 	go func() {

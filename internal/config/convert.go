@@ -14,8 +14,19 @@ import (
 
 // Logger returns the logger the file asks for, writing to w.
 func (c *Config) Logger(w io.Writer) *slog.Logger {
+	return c.LoggerAt(w, c.LogLevel())
+}
+
+// LogLevel is the level log.level names.
+func (c *Config) LogLevel() slog.Level {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.File.Log.Level)) // validated at load
+	return level
+}
+
+// LoggerAt is Logger with the level given, such as a slog.LevelVar that a
+// reload sets.
+func (c *Config) LoggerAt(w io.Writer, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if c.File.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -27,7 +38,7 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 // It panics if the file has no authserver section.
 func (c *Config) AuthServer(store storage.Store, logger *slog.Logger) (authserver.Config, error) {
 	a := c.File.AuthServer
-	dir, err := directory.New(users(a.Users), clients(a.Clients))
+	dir, err := c.Directory()
 	if err != nil {
 		return authserver.Config{}, err
 	}
@@ -49,6 +60,13 @@ func (c *Config) AuthServer(store storage.Store, logger *slog.Logger) (authserve
 		Pages:             c.pages,
 		Logger:            logger,
 	}, nil
+}
+
+// Directory returns the authserver's users and clients. It panics if the
+// file has no authserver section.
+func (c *Config) Directory() (*directory.Directory, error) {
+	a := c.File.AuthServer
+	return directory.New(users(a.Users), clients(a.Clients))
 }
 
 func loginThrottle(t LoginThrottle) authserver.LoginThrottle {

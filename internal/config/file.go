@@ -22,6 +22,16 @@ type File struct {
 	DemoUpstream *DemoUpstream `yaml:"demo_upstream"`
 	Pages        Pages         `yaml:"pages"`
 	Log          Log           `yaml:"log"`
+	Reload       Reload        `yaml:"reload"`
+	// ShutdownTimeout is how long in-flight requests may finish after
+	// SIGTERM before their connections are closed.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Reload says when the configuration is read again; SIGHUP always does.
+type Reload struct {
+	Watch    bool          `yaml:"watch"`    // also poll the file for changes
+	Interval time.Duration `yaml:"interval"` // how often to poll
 }
 
 // Pages is the look and languages of both servers' pages; pages.Theme

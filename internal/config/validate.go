@@ -22,11 +22,14 @@ import (
 // and where data lives. The servers' own defaults come from their
 // packages (authserver.Default*, proxy.Default*, directory.Default*).
 const (
-	DefaultAuthListen     = "127.0.0.1:9000"
-	DefaultProxyListen    = "127.0.0.1:8000"
-	DefaultDemoListen     = "127.0.0.1:8081"
-	DefaultSQLitePath     = "gatehouse.db"
-	DefaultRedisKeyPrefix = "gatehouse:session:"
+	DefaultAuthListen      = "127.0.0.1:9000"
+	DefaultProxyListen     = "127.0.0.1:8000"
+	DefaultDemoListen      = "127.0.0.1:8081"
+	DefaultSQLitePath      = "gatehouse.db"
+	DefaultRedisKeyPrefix  = "gatehouse:session:"
+	DefaultReloadInterval  = 2 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	minReloadInterval      = 100 * time.Millisecond
 )
 
 const (
@@ -98,6 +101,8 @@ func (l *loader) resolveFiles(f *File) {
 func (l *loader) applyDefaults(f *File) {
 	setDefault(&f.Log.Level, "info")
 	setDefault(&f.Log.Format, "text")
+	setDefault(&f.Reload.Interval, DefaultReloadInterval)
+	setDefault(&f.ShutdownTimeout, DefaultShutdownTimeout)
 	if a := f.AuthServer; a != nil {
 		setDefault(&a.Listen, DefaultAuthListen)
 		setDefault(&a.SigningAlgorithm, authserver.DefaultSigningAlgorithm)
@@ -191,6 +196,10 @@ func (l *loader) validate(f *File) {
 	}
 	l.oneOf("log.level", f.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", f.Log.Format, "text", "json")
+	if f.Reload.Interval < minReloadInterval {
+		l.addf("reload.interval", "%s is too short; poll at most every %s, or use SIGHUP", f.Reload.Interval, minReloadInterval)
+	}
+	l.positive("shutdown_timeout", f.ShutdownTimeout)
 	if f.AuthServer != nil {
 		l.validateAuthServer(f.AuthServer)
 	}
