@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/pages"
-	"github.com/gatehouse/gatehouse/internal/requestid"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // startAgain offers a fresh sign-in that returns to rd.
@@ -32,7 +32,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.log.LogAttrs(r.Context(), level, "request failed",
 		slog.Int("status", pe.Status), slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), slog.String("request_id", requestid.Get(r)),
+		slog.String("path", r.URL.Path), slog.String("request_id", httpx.RequestID(r)),
 		slog.String("error", pe.Error()))
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		code := cmp.Or(pe.Code, strings.ToLower(strings.ReplaceAll(http.StatusText(pe.Status), " ", "_")))
