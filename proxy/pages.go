@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
 // startAgain offers a fresh sign-in that returns to rd.

@@ -16,8 +16,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/i18n"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/i18n"
 )
 
 // Names of the page templates. Each is rendered inside layout.html; a file
