@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // Grant types this server supports.
@@ -79,9 +80,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.metrics.tokensIssued(req.GrantType)
 	s.log.InfoContext(r.Context(), "tokens issued", "grant_type", req.GrantType, "client_id", client.ID,
 		"scope", resp.Scope, "refresh_token", resp.RefreshToken != "", "id_token", resp.IDToken != "")
-	writeJSON(w, http.StatusOK, resp)
+	httpx.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }
 
