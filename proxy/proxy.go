@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/canonical"
 	"github.com/gatehouse/gatehouse/proxy/policy"
@@ -43,6 +44,10 @@ type Proxy struct {
 	// routeTokens are the tokens some route passes upstream.
 	routeTokens tokenSet
 	bearer      *bearerAuth
+
+	// handler is serve in the shared middleware.
+	handler http.Handler
+	metrics *metrics
 }
 
 // New checks cfg and builds a Proxy. It does not contact the provider:
@@ -69,6 +74,11 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Provider.HTTPClient == nil {
 		cfg.Provider.HTTPClient = defaultProviderClient()
 	}
+	// The provider's logs of a sign-in then carry the request id of the
+	// proxy's.
+	providerClient := *cfg.Provider.HTTPClient
+	providerClient.Transport = httpx.PassRequestID(providerClient.Transport)
+	cfg.Provider.HTTPClient = &providerClient
 	if cfg.Cookie.Name == "" {
 		cfg.Cookie.Name = DefaultCookieName
 	}
@@ -100,6 +110,11 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	m := newMetrics(cfg.Metrics)
+	cfg.Sessions = m.countErrors(cfg.Sessions)
+	if cfg.Shared != nil {
+		cfg.Shared = m.countErrors(cfg.Shared).(Shared)
+	}
 	// A store that replicas share shares back-channel logouts too.
 	revocationsShared := cfg.Shared
 	if shared, ok := cfg.Sessions.(Shared); ok {
@@ -115,6 +130,7 @@ func New(cfg Config) (*Proxy, error) {
 		revoked:    newRevocations(cfg.Now, revocationsShared),
 		codecs:     cs,
 		cookieName: cfg.Cookie.Name,
+		metrics:    m,
 		discovery: &discovery{
 			cfg:         cfg.Provider,
 			redirectURL: strings.TrimSuffix(pub.String(), "/") + CallbackPath,
@@ -131,6 +147,7 @@ func New(cfg Config) (*Proxy, error) {
 	if err := p.compile(); err != nil {
 		return nil, err
 	}
+	p.handler = httpx.Middleware(http.HandlerFunc(p.serve), httpx.Options{Logger: cfg.Logger, AccessLog: cfg.AccessLog, Metrics: m.httpMetrics()})
 	return p, nil
 }
 
@@ -167,6 +184,7 @@ func (p *Proxy) compile() error {
 		}
 		p.compileForwarding(rt, rc, &ps)
 		p.compileUpstream(rt, rc, pool, &ps)
+		rt.metrics = p.metrics.route(rt.name)
 		if rt.policy != nil {
 			p.claimNames = appendNew(p.claimNames, rt.policy.ClaimNames()...)
 		}
@@ -290,6 +308,8 @@ func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) (
 	msg := "access denied"
 	if d.Allowed {
 		level, msg = slog.LevelDebug, "access allowed"
+	} else {
+		p.metrics.denied(rt.name, d.Rule)
 	}
 	if p.log.Enabled(ctx, level) {
 		p.log.LogAttrs(ctx, level, msg,
@@ -302,6 +322,11 @@ func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) (
 // ServeHTTP serves the proxy's own pages under /oauth2/ and forwards every
 // other request that its route admits to the route's upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.handler.ServeHTTP(w, r)
+}
+
+// serve is ServeHTTP inside the middleware.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	raw := requestPath(r)
 	t, err := p.resolve(r.Method, r.Host, raw)
 	if err != nil {
@@ -313,6 +338,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := t.route
+	rec := httpx.RecordOf(r.Context())
+	rec.SetRoute(rt.name, rt.metrics)
 	if rt.proxy == nil {
 		p.fail(w, r, notFound("This address is only checked for an edge proxy (forward-auth); no application is served here."))
 		return
@@ -339,6 +366,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.forbidden(w, r, by, s, d, p.requestURL(r, &t))
 			return
 		}
+		rec.SetUser(s.Subject)
 		fw.session = s
 	}
 	// The upstream gets the canonical path, so it reads the request the
@@ -398,12 +426,18 @@ func notFound(detail string) *pages.Error {
 }
 
 func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, clean string) {
+	httpx.RecordOf(r.Context()).SetRoute(p.metrics.reservedRoute(clean))
 	var err error
 	switch clean {
 	case startPath:
 		err = p.start(w, r)
 	case CallbackPath:
 		err = p.callback(w, r)
+		p.metrics.signIn(err)
+	case HealthPath:
+		err = p.healthz(w, r)
+	case ReadyPath:
+		err = p.readyz(w, r)
 	case signOutPath:
 		err = p.signOut(w, r)
 	case signedOutPath:

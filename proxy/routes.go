@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/proxy/canonical"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
@@ -33,6 +34,8 @@ type route struct {
 	upstream string
 	proxy    *httputil.ReverseProxy
 	forward  forwarding
+	// metrics count the route's requests; nil when metrics are off.
+	metrics *httpx.RouteMetrics
 }
 
 // skipRule is a compiled SkipRule.
