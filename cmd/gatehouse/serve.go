@@ -58,6 +58,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	for _, w := range c.Warnings {
 		logger.Warn(w)
 	}
+	obs := newObservability(c)
 	var servers []server
 	// Bind every address before serving anything, so a port clash fails the
 	// whole start instead of leaving half of gatehouse running.
@@ -86,10 +87,12 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		cfg.Metrics = obs.registerer()
 		as, err := authserver.New(cfg)
 		if err != nil {
 			return fmt.Errorf("authserver: %w", err)
 		}
+		obs.readyWhen(as.ReadyChecks())
 		background = append(background, as.Maintain)
 		if err := listen("authserver", a.Listen, as); err != nil {
 			return err
@@ -105,10 +108,12 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		cfg.Metrics = obs.registerer()
 		px, err := proxy.New(cfg)
 		if err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
+		obs.readyWhen(px.ReadyChecks())
 		background = append(background, px.Maintain)
 		if err := listen("proxy", p.Listen, px); err != nil {
 			return err
@@ -118,6 +123,9 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err := listen("demo upstream", d.Listen, demoapp.Handler()); err != nil {
 			return err
 		}
+	}
+	if err := obs.listen(listen, logger); err != nil {
+		return err
 	}
 	return runServers(ctx, servers, background, logger)
 }
