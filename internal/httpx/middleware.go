@@ -1,8 +1,10 @@
 package httpx
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -108,10 +110,12 @@ func (m *middleware) finish(rw *responseWriter, r *http.Request, start time.Time
 			p = http.ErrAbortHandler
 		}
 	}
-	status := rw.status
-	if status == 0 && p == nil {
-		status = http.StatusOK // what net/http sends for a handler that wrote nothing
+	if rw.status == 0 && p == nil && !rw.hijacked {
+		// What net/http would send for a handler that wrote nothing, but
+		// through the wrapper, so the response carries the id.
+		rw.WriteHeader(http.StatusOK)
 	}
+	status := rw.status
 	d := time.Since(start)
 	if rm := rw.rec.metrics; rm != nil {
 		rm.observe(status, d)
@@ -142,14 +146,16 @@ func internalError(rw *responseWriter) {
 	_, _ = rw.Write([]byte("Internal server error: the request failed because of a bug. Try again; if it fails again, report request id " + rw.rec.id + ".\n"))
 }
 
-// responseWriter notes the status and size of a response. Other
-// interfaces of the writer underneath (Hijacker for WebSockets, and the
-// rest of what http.ResponseController reaches) stay reachable by Unwrap.
+// responseWriter notes the status and size of a response. It is an
+// http.Flusher and http.Hijacker for handlers that look for those, and
+// the rest of what http.ResponseController reaches stays reachable by
+// Unwrap.
 type responseWriter struct {
 	http.ResponseWriter
 	status   int // 0 until the final header is written
 	bytes    int64
 	idHeader []string
+	hijacked bool
 	rec      Record
 }
 
@@ -184,6 +190,16 @@ func (w *responseWriter) Flush() {
 		w.WriteHeader(http.StatusOK)
 	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack takes over the connection (for a protocol upgrade), noting that
+// the response is no longer the writer's to finish.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return conn, brw, err
 }
 
 // Unwrap gives http.ResponseController the writer underneath.
