@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
@@ -40,10 +40,20 @@ func logLines(t *testing.T, logs *syncbuf.Buffer) []map[string]any {
 
 // serve runs h in the middleware on a real server and returns its logs.
 func serve(t *testing.T, h http.Handler, o Options) (*httptest.Server, *syncbuf.Buffer) {
+	return serveThen(t, h, o, func(*http.Request) {})
+}
+
+// serveThen is serve, calling done after the middleware has finished
+// each request.
+func serveThen(t *testing.T, h http.Handler, o Options, done func(*http.Request)) (*httptest.Server, *syncbuf.Buffer) {
 	t.Helper()
 	logs := &syncbuf.Buffer{}
 	o.Logger = slog.New(slog.NewJSONHandler(logs, nil)).With("server", "test")
-	srv := httptest.NewServer(Middleware(h, o))
+	mw := Middleware(h, o)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mw.ServeHTTP(w, r)
+		done(r)
+	}))
 	t.Cleanup(srv.Close)
 	return srv, logs
 }
@@ -209,8 +219,8 @@ func TestPanicRecovery(t *testing.T) {
 // before it returns and hijack a connection, as server-sent events and
 // WebSockets through the proxy need.
 func TestStreamingThroughTheWrapper(t *testing.T) {
-	read := make(chan struct{})
-	srv, logs := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	read, upgraded := make(chan struct{}), make(chan struct{})
+	srv, logs := serveThen(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/events":
 			w.Header().Set("Content-Type", "text/event-stream")
@@ -231,7 +241,11 @@ func TestStreamingThroughTheWrapper(t *testing.T) {
 			line, _ := brw.ReadString('\n')
 			io.WriteString(conn, "echo: "+line)
 		}
-	}), Options{AccessLog: true})
+	}), Options{AccessLog: true}, func(r *http.Request) {
+		if r.URL.Path == "/upgrade" {
+			close(upgraded)
+		}
+	})
 
 	res, err := http.Get(srv.URL + "/events")
 	if err != nil {
@@ -267,7 +281,7 @@ func TestStreamingThroughTheWrapper(t *testing.T) {
 		t.Errorf("over the upgraded connection: got %q, want %q", got, "echo: ping\n")
 	}
 	rwc.Close()
-	srv.Close() // waits for the hijacked handler's log line
+	<-upgraded
 	if !strings.Contains(logs.String(), `"status":101`) {
 		t.Errorf("no access line with status 101:\n%s", logs)
 	}
