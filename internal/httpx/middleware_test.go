@@ -13,11 +13,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/gatehouse/gatehouse/internal/httpx/httpxtest"
 	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
@@ -287,44 +284,6 @@ func TestStreamingThroughTheWrapper(t *testing.T) {
 	}
 }
 
-// scrape gathers reg through the real /metrics handler and parses it.
-func scrape(t *testing.T, reg *prometheus.Registry) map[string]*dto.MetricFamily {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(rec.Body)
-	if err != nil {
-		t.Fatalf("parsing /metrics: %v", err)
-	}
-	return families
-}
-
-// value is the value of the counter or the count of the histogram in
-// family with exactly these labels, or -1 when there is none.
-func value(families map[string]*dto.MetricFamily, family string, labels map[string]string) float64 {
-	f := families[family]
-	if f == nil {
-		return -1
-	}
-next:
-	for _, m := range f.Metric {
-		if len(m.Label) != len(labels) {
-			continue
-		}
-		for _, l := range m.Label {
-			if labels[l.GetName()] != l.GetValue() {
-				continue next
-			}
-		}
-		if h := m.GetHistogram(); h != nil {
-			return float64(h.GetSampleCount())
-		}
-		return m.GetCounter().GetValue()
-	}
-	return -1
-}
-
 func TestRequestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg, "test")
@@ -351,7 +310,7 @@ func TestRequestMetrics(t *testing.T) {
 		res.Body.Close()
 	}
 	other.Route("x").observe(200, 0)
-	f := scrape(t, reg)
+	f := httpxtest.Scrape(t, reg)
 	for _, tc := range []struct {
 		family string
 		labels map[string]string
@@ -364,7 +323,7 @@ func TestRequestMetrics(t *testing.T) {
 		{"gatehouse_http_request_duration_seconds", map[string]string{"server": "test", "route": "app"}, 3},
 		{"gatehouse_http_request_duration_seconds", map[string]string{"server": "test", "route": NoRoute}, 1},
 	} {
-		if got := value(f, tc.family, tc.labels); got != tc.want {
+		if got := f.Value(tc.family, tc.labels); got != tc.want {
 			t.Errorf("%s%v: got %v, want %v", tc.family, tc.labels, got, tc.want)
 		}
 	}
