@@ -235,20 +235,20 @@ func (s *Server) routes() {
 	// bounded set, unlike the paths people send.
 	byPath := map[string]*httpx.RouteMetrics{}
 	handle := func(method, path string, h http.Handler) {
-		pattern := s.base + path
-		rm, ok := byPath[pattern]
+		route := s.base + path
+		rm, ok := byPath[route]
 		if !ok {
-			rm = s.metrics.httpMetrics().Route(pattern)
-			byPath[pattern] = rm
+			rm = s.metrics.httpMetrics().Route(route)
+			byPath[route] = rm
 		}
-		named := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			httpx.RecordOf(r.Context()).SetRoute(pattern, rm)
-			h.ServeHTTP(w, r)
-		})
+		pattern := route
 		if method != "" {
-			pattern = method + " " + pattern
+			pattern = method + " " + route
 		}
-		s.mux.Handle(pattern, named)
+		s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpx.RecordOf(r.Context()).SetRoute(route, rm)
+			h.ServeHTTP(w, r)
+		}))
 	}
 	handle("GET", PathDiscovery, http.HandlerFunc(s.handleDiscovery))
 	handle("GET", PathKeys, s.api(s.handleKeys))
