@@ -362,11 +362,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			p.unauthenticated(w, r, &t, err)
 			return
 		}
+		rec.SetUser(s.Subject)
 		if d, by := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
 			p.forbidden(w, r, by, s, d, p.requestURL(r, &t))
 			return
 		}
-		rec.SetUser(s.Subject)
 		fw.session = s
 	}
 	// The upstream gets the canonical path, so it reads the request the

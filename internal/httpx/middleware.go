@@ -84,9 +84,11 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The writer and the record share one allocation.
 	rw := &responseWriter{ResponseWriter: w}
 	rw.rec.id = RequestID(r)
-	// RequestID left exactly one valid value first; the response reuses
-	// that slice rather than allocating its own.
-	rw.idHeader = r.Header[RequestIDHeader][:1:1]
+	// RequestID left a valid value first. Only that one goes upstream, and
+	// the response shares its slice rather than allocating its own.
+	ids := r.Header[RequestIDHeader][:1:1]
+	r.Header[RequestIDHeader] = ids
+	rw.idHeader = ids
 	r = r.WithContext(context.WithValue(r.Context(), recordKey{}, &rw.rec))
 	defer m.finish(rw, r, start)
 	m.next.ServeHTTP(rw, r)

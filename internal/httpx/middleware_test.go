@@ -110,6 +110,9 @@ func TestRequestIDOnTheResponse(t *testing.T) {
 	var seen string
 	srv, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = r.Header.Get(RequestIDHeader)
+		if n := len(r.Header.Values(RequestIDHeader)); n != 1 {
+			t.Errorf("handler got %d X-Request-Id values, want one", n)
+		}
 		if id := RecordOf(r.Context()).RequestID(); id != seen {
 			t.Errorf("Record: got %q, request header %q; want them equal", id, seen)
 		}
@@ -117,18 +120,18 @@ func TestRequestIDOnTheResponse(t *testing.T) {
 		w.Header().Set(RequestIDHeader, "from-the-handler")
 	}), Options{})
 	for _, tc := range []struct {
-		name, sent string
-		keep       bool
+		name string
+		sent []string
+		keep bool // whether the first sent is kept
 	}{
-		{"taken", "3f2c1b9e-8a4d-4c2e-9f1a-0b7d6e5c4a3b", true},
-		{"generated", "", false},
-		{"malformed replaced", "<script>bad id</script>", false},
+		{"taken", []string{"3f2c1b9e-8a4d-4c2e-9f1a-0b7d6e5c4a3b"}, true},
+		{"first of several", []string{"first", "second"}, true},
+		{"generated", nil, false},
+		{"malformed replaced", []string{"<script>bad id</script>"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
-			if tc.sent != "" {
-				req.Header[RequestIDHeader] = []string{tc.sent}
-			}
+			req.Header[RequestIDHeader] = tc.sent
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -138,7 +141,7 @@ func TestRequestIDOnTheResponse(t *testing.T) {
 			if len(got) != 1 || got[0] != seen {
 				t.Fatalf("response X-Request-Id: got %q, want only the handler's %q", got, seen)
 			}
-			if tc.keep && seen != tc.sent || !tc.keep && !generated.MatchString(seen) {
+			if tc.keep && seen != tc.sent[0] || !tc.keep && !generated.MatchString(seen) {
 				t.Errorf("handler saw %q for %q sent, want it kept: %v", seen, tc.sent, tc.keep)
 			}
 		})
