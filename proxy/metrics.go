@@ -72,12 +72,12 @@ func (m *metrics) httpMetrics() *httpx.Metrics {
 	return m.http
 }
 
-// reservedRoute returns the metrics of the proxy's endpoint at path, or of
-// no route for a path under /oauth2/ that is none.
+// reservedRoute returns the route name and metrics of the proxy's
+// endpoint at path. A path under /oauth2/ that is none has no route, like
+// any other path no route serves.
 func (m *metrics) reservedRoute(path string) (string, *httpx.RouteMetrics) {
 	if !slices.Contains(reservedPaths[:], path) {
-		// Left to the middleware, which counts it under no route.
-		return httpx.NoRoute, nil
+		return "", nil
 	}
 	if m == nil {
 		return path, nil
