@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage"
 	"github.com/gatehouse/gatehouse/internal/pages"
@@ -64,4 +66,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives structured logs; slog.Default() when nil.
 	Logger *slog.Logger
+	// AccessLog writes one line per request to Logger at info.
+	AccessLog bool
+	// Metrics, when set, gets the server's metric families; nil counts
+	// nothing.
+	Metrics prometheus.Registerer
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // introspection is an introspection response (RFC 7662 §2.2). An inactive
@@ -40,7 +41,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.introspect(client, found))
+	httpx.WriteJSON(w, http.StatusOK, s.introspect(client, found))
 	return nil
 }
 

@@ -2,6 +2,8 @@ package authserver
 
 import (
 	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // handleKeys publishes the public signing keys as a JWK Set (RFC 7517 §5)
@@ -14,6 +16,6 @@ func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) error {
 	// Clients refetch when they meet an unknown kid, so a short cache time
 	// only bounds how long a dropped key lingers in their caches.
 	w.Header().Set("Cache-Control", "public, max-age=60")
-	writeJSON(w, http.StatusOK, set)
+	httpx.WriteJSON(w, http.StatusOK, set)
 	return nil
 }

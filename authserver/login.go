@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
@@ -50,6 +51,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// depends on whether the user exists.
 	account, address, now := directory.CanonicalID(userID), clientAddress(r.RemoteAddr), s.now()
 	if t := s.throttle.begin(account, address, now); t != nil {
+		s.metrics.signIn(t.outcome())
 		s.log.InfoContext(r.Context(), "login throttled", s.attempted(userID, "client_id", req.ClientID, "address", address, "locked", t.locked, "wait", t.wait)...)
 		w.Header().Set("Retry-After", strconv.Itoa(int(t.wait.Round(time.Second)/time.Second)))
 		s.renderLogin(w, r, http.StatusTooManyRequests, req, sealed, cookieToken, userID, t.message)
@@ -58,9 +60,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	user, err := s.authenticate(r.Context(), userID, r.PostForm.Get("password"))
 	if err != nil {
 		s.throttle.abandoned(account, address, now)
+		s.metrics.signIn(signInError)
 		return err
 	}
 	if user == nil {
+		s.metrics.signIn(signInIncorrect)
 		s.log.InfoContext(r.Context(), "login failed", s.attempted(userID, "client_id", req.ClientID, "address", address)...)
 		// One message for unknown user and wrong password, so the form does
 		// not reveal which user IDs exist.
@@ -77,6 +81,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.setCookie(w, SessionCookie, value, s.cfg.LoginSessionTTL)
+	s.metrics.signIn(signInSuccess)
+	httpx.RecordOf(r.Context()).SetUser(user.ID)
 	s.log.InfoContext(r.Context(), "login succeeded", "user", user.ID, "client_id", req.ClientID)
 	return s.continueAuthorization(w, r, req, sess)
 }

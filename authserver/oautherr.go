@@ -1,12 +1,12 @@
 package authserver
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
@@ -78,26 +78,11 @@ type redirectError struct {
 	state  string
 }
 
-// handlerFunc is an HTTP handler that returns its error to an adapter.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
 // html adapts h so that its errors are rendered as HTML pages.
-func (s *Server) html(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			s.writePageError(w, r, err)
-		}
-	})
-}
+func (s *Server) html(h httpx.HandlerFunc) http.Handler { return httpx.Handle(h, s.writePageError) }
 
 // api adapts h so that its errors are written as OAuth error JSON.
-func (s *Server) api(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			s.writeOAuthError(w, r, err)
-		}
-	})
-}
+func (s *Server) api(h httpx.HandlerFunc) http.Handler { return httpx.Handle(h, s.writeOAuthError) }
 
 // writeOAuthError writes err as an RFC 6749 §5.2 error response. Errors that
 // are not oauthErrors are internal: they are logged and answered with a
@@ -114,9 +99,11 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	if oe.challenge != "" {
 		h.Set("WWW-Authenticate", oe.challenge)
 	}
+	// Set here, not left to WriteJSON: an error must not inherit the
+	// caching a handler chose for its success.
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	writeJSON(w, oe.status, struct {
+	httpx.WriteJSON(w, oe.status, struct {
 		Error            string `json:"error"`
 		ErrorDescription string `json:"error_description,omitempty"`
 	}{oe.code, oe.description})
@@ -138,16 +125,4 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err erro
 		s.log.InfoContext(r.Context(), "request refused", "path", r.URL.Path, "status", pe.Status, "request_id", p.RequestID, "error", pe)
 	}
 	s.ui.RenderError(w, r, p, pe)
-}
-
-// writeJSON writes v as a JSON response with the status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "encoding response failed", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/keys"
 	"github.com/gatehouse/gatehouse/internal/cookiecrypt"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/pages"
 )
 
@@ -34,6 +35,7 @@ const (
 	PathUserInfo   = "/userinfo"
 	PathAPIMe      = "/api/me"
 	PathHealth     = "/healthz"
+	PathReady      = "/readyz"
 )
 
 // Cookie names. Browsers do not separate cookies by port, so when the
@@ -88,6 +90,9 @@ type Server struct {
 	// dir holds the users and clients: cfg.Directory until Reload
 	// replaces it.
 	dir atomic.Pointer[directory.Directory]
+	// handler is mux in the shared middleware.
+	handler http.Handler
+	metrics *metrics
 
 	sessionCodecs []securecookie.Codec
 	csrfCodecs    []securecookie.Codec
@@ -124,6 +129,10 @@ func New(cfg Config) (*Server, error) {
 
 		throttle:  newLoginThrottle(cfg.LoginThrottle),
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		metrics:   newMetrics(cfg.Metrics),
+	}
+	if cfg.Metrics != nil {
+		s.cfg.Store = countingStore{cfg.Store, httpx.StoreErrors(cfg.Metrics, serverName)}
 	}
 	s.dir.Store(cfg.Directory)
 	for _, c := range []struct {
@@ -156,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.keys, err = keys.New(ctx, keys.Config{
-		Store:            cfg.Store,
+		Store:            s.cfg.Store,
 		Algorithm:        cfg.SigningAlgorithm,
 		RotationPeriod:   cfg.KeyRotationPeriod,
 		MaxTokenLifetime: max(cfg.IDTokenTTL, cfg.AccessTokenTTL), // JWT access tokens are signed too
@@ -170,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.routes()
+	s.handler = httpx.Middleware(s.mux, httpx.Options{Logger: cfg.Logger, AccessLog: cfg.AccessLog, Metrics: s.metrics.httpMetrics()})
 	return s, nil
 }
 
@@ -229,12 +239,24 @@ func withDefaults(cfg Config) (Config, error) {
 }
 
 func (s *Server) routes() {
+	// Each endpoint's path pattern is its route in logs and metrics: a
+	// bounded set, unlike the paths people send.
+	byPath := map[string]*httpx.RouteMetrics{}
 	handle := func(method, path string, h http.Handler) {
-		pattern := s.base + path
-		if method != "" {
-			pattern = method + " " + pattern
+		route := s.base + path
+		rm, ok := byPath[route]
+		if !ok {
+			rm = s.metrics.httpMetrics().Route(route)
+			byPath[route] = rm
 		}
-		s.mux.Handle(pattern, h)
+		pattern := route
+		if method != "" {
+			pattern = method + " " + route
+		}
+		s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpx.RecordOf(r.Context()).SetRoute(route, rm)
+			h.ServeHTTP(w, r)
+		}))
 	}
 	handle("GET", PathDiscovery, http.HandlerFunc(s.handleDiscovery))
 	handle("GET", PathKeys, s.api(s.handleKeys))
@@ -253,13 +275,14 @@ func (s *Server) routes() {
 	handle("GET", PathAPIMe, s.api(s.handleAPIMe))
 	handle("GET", PathEndSession, s.html(s.handleEndSession))
 	handle("POST", PathEndSession, s.html(s.handleEndSession))
-	handle("GET", PathHealth, http.HandlerFunc(handleHealth))
+	handle("GET", PathHealth, http.HandlerFunc(s.handleHealth))
+	handle("GET", PathReady, http.HandlerFunc(s.handleReady))
 }
 
 // ServeHTTP serves the authorization server's endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 // Maintain runs the background work until ctx is done: every minute it
@@ -318,8 +341,19 @@ func (s *Server) url(path string) string { return s.issuer + path }
 // cookiePath scopes the server's cookies to the issuer's path.
 func (s *Server) cookiePath() string { return s.base + "/" }
 
-func handleHealth(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write([]byte("ok\n"))
+// handleHealth answers whether the server is alive: it is, if it answers.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	httpx.ServeChecks(w, r, nil)
+}
+
+// handleReady answers whether the server can serve sign-ins: its store
+// must answer.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	httpx.ServeChecks(w, r, s.ReadyChecks())
+}
+
+// ReadyChecks are the conditions of readiness, for /readyz here and for
+// the metrics listener's process-wide /readyz.
+func (s *Server) ReadyChecks() []httpx.Check {
+	return []httpx.Check{{Name: "authserver store", Run: s.cfg.Store.Ping}}
 }

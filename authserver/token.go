@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // Grant types this server supports.
@@ -82,13 +83,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.metrics.tokensIssued(req.GrantType)
 	args := []any{"grant_type", req.GrantType, "client_id", client.ID,
 		"scope", resp.Scope, "refresh_token", resp.RefreshToken != "", "id_token", resp.IDToken != ""}
 	if resp.user != "" {
 		args = append(args, "user", resp.user)
 	}
 	s.log.InfoContext(r.Context(), "tokens issued", args...)
-	writeJSON(w, http.StatusOK, resp)
+	httpx.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authserver/directory"
 	"github.com/gatehouse/gatehouse/authserver/storage"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // handleUserInfo is the UserInfo endpoint (OpenID Connect Core §5.3): the
@@ -36,7 +37,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
 		return e
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, struct {
+	httpx.WriteJSON(w, http.StatusOK, struct {
 		Subject string `json:"sub"`
 		userClaims
 	}{user.ID, claimsFor(user, token.Scopes)})
@@ -62,7 +63,7 @@ func (s *Server) handleAPIMe(w http.ResponseWriter, r *http.Request) error {
 		me.UserID, me.Subject = user.ID, user.ID
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, me)
+	httpx.WriteJSON(w, http.StatusOK, me)
 	return nil
 }
 

@@ -72,7 +72,7 @@ func (p *Proxy) backchannelLogout(w http.ResponseWriter, r *http.Request) error 
 			level = slog.LevelWarn
 		}
 		p.log.Log(r.Context(), level, "back-channel logout refused", "error", refusal.cause)
-		p.writeJSON(w, r, http.StatusBadRequest, map[string]string{"error": refusal.code, "error_description": quotable(refusal.cause.Error())})
+		p.writeJSON(w, http.StatusBadRequest, map[string]string{"error": refusal.code, "error_description": quotable(refusal.cause.Error())})
 		return nil
 	}
 	pages.SetHeaders(w.Header())

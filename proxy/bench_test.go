@@ -10,10 +10,15 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
@@ -46,7 +51,7 @@ func benchSession(now time.Time) *session {
 // benchTargets serves a 1 KiB upstream, a bare httputil.ReverseProxy to it
 // (Rewrite with SetURL and SetXForwarded, transport tuned like
 // ../shared/bench/bareproxy) and this proxy with a signed-in session.
-func benchTargets(b *testing.B, routes func(upstream string) []Route) (bare, gatehouse, cookie string) {
+func benchTargets(b *testing.B, routes func(upstream string) []Route, options ...func(*Config)) (bare, gatehouse, cookie string) {
 	body := bytes.Repeat([]byte("0123456789abcdef"), 64)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Type"] = []string{"text/plain; charset=utf-8"}
@@ -67,7 +72,7 @@ func benchTargets(b *testing.B, routes func(upstream string) []Route) (bare, gat
 	b.Cleanup(bareSrv.Close)
 
 	pub, _ := url.Parse("http://127.0.0.1")
-	p, err := New(Config{
+	cfg := Config{
 		PublicURL: pub,
 		Provider:  ProviderConfig{IssuerURL: "http://127.0.0.1:9", ClientID: "c"},
 		Cookie:    CookieConfig{Secrets: [][]byte{testSecret}, Domain: "example.com"},
@@ -76,7 +81,11 @@ func benchTargets(b *testing.B, routes func(upstream string) []Route) (bare, gat
 		TrustedProxies:         []string{"127.0.0.1"},
 		AllowedRedirectDomains: []string{".example.com"},
 		Logger:                 slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,6 +104,7 @@ func benchTargets(b *testing.B, routes func(upstream string) []Route) (bare, gat
 func BenchmarkProxy(b *testing.B) {
 	bare, gatehouse, cookie := benchTargets(b, func(up string) []Route { return []Route{{Path: "/", Upstream: up}} })
 	_, policies, policiesCookie := benchTargets(b, benchPolicyRoutes)
+	_, observed, observedCookie := benchTargets(b, func(up string) []Route { return []Route{{Path: "/", Upstream: up}} }, observe(b))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
 	run := func(b *testing.B, u, cookie string) {
 		b.ReportAllocs()
@@ -122,6 +132,51 @@ func BenchmarkProxy(b *testing.B) {
 	b.Run("bare", func(b *testing.B) { run(b, bare, "") })
 	b.Run("gatehouse", func(b *testing.B) { run(b, gatehouse, cookie) })
 	b.Run("policies", func(b *testing.B) { run(b, policies, policiesCookie) })
+	b.Run("observed", func(b *testing.B) { run(b, observed, observedCookie) })
+}
+
+// observe turns on what production runs with: metrics, and the access log
+// written unbuffered to a file, one write(2) per request as to stderr.
+func observe(b *testing.B) func(*Config) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return func(c *Config) {
+		c.Metrics = prometheus.NewRegistry()
+		c.AccessLog = true
+		c.Logger = slog.New(slog.NewTextHandler(f, nil)).With("server", "proxy")
+	}
+}
+
+// BenchmarkAccessLogLine is the cost of one access-log line written to a
+// file, the part of the observed proxy's overhead that is a system call.
+func BenchmarkAccessLogLine(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	h := httpx.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), httpx.Options{
+		Logger: slog.New(slog.NewTextHandler(f, nil)).With("server", "proxy"), AccessLog: true,
+	})
+	off := httpx.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), httpx.Options{})
+	req := httptest.NewRequest(http.MethodGet, "/bench", nil)
+	req.Header.Set(httpx.RequestIDHeader, "bench-request-id")
+	w := httptest.NewRecorder()
+	b.Run("off", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			off.ServeHTTP(w, req)
+		}
+	})
+	b.Run("on", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			h.ServeHTTP(w, req)
+		}
+	})
 }
 
 // benchPolicyRoutes is a configuration of realistic weight: a dozen routes

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
@@ -75,6 +77,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives structured logs; slog.Default() when nil.
 	Logger *slog.Logger
+	// AccessLog writes one line per request to Logger at info.
+	AccessLog bool
+	// Metrics, when set, gets the proxy's metric families; nil counts
+	// nothing and costs nothing.
+	Metrics prometheus.Registerer
 }
 
 // ProviderConfig names the OpenID Provider and this proxy's registration there.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/canonical"
 )
@@ -85,6 +86,7 @@ func (p *Proxy) forwardAuth(w http.ResponseWriter, r *http.Request, c *compiled)
 		p.unauthorized(w, r, err.Error())
 		return nil
 	}
+	httpx.RecordOf(r.Context()).SetUser(s.Subject)
 	if d, by := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
 		p.forbidden(w, r, by, s, d, o.url())
 		return nil

@@ -28,7 +28,16 @@ const (
 	signOutPath           = "/oauth2/sign_out"
 	userinfoPath          = "/oauth2/userinfo"
 	BackchannelLogoutPath = "/oauth2/backchannel_logout"
+	// HealthPath answers whether the proxy is alive, ReadyPath whether it
+	// can sign people in.
+	HealthPath = "/oauth2/healthz"
+	ReadyPath  = "/oauth2/readyz"
 )
+
+// reservedPaths are the proxy's own endpoints, each its own route in logs
+// and metrics.
+var reservedPaths = [...]string{startPath, CallbackPath, signOutPath, signedOutPath, userinfoPath,
+	BackchannelLogoutPath, authPath, HealthPath, ReadyPath}
 
 const (
 	// flowTTL is how long a person has to sign in at the provider.

@@ -38,6 +38,8 @@ type discovery struct {
 	now         func() time.Time
 
 	found atomic.Pointer[provider]
+	// keysFetched is set once readiness fetched the provider's key set.
+	keysFetched atomic.Bool
 
 	mu       sync.Mutex // serialises attempts; held during one
 	failedAt time.Time

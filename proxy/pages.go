@@ -2,15 +2,14 @@ package proxy
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/pages"
-	"github.com/gatehouse/gatehouse/internal/requestid"
 )
 
 // startAgain offers a fresh sign-in that returns to rd.
@@ -32,7 +31,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.log.LogAttrs(r.Context(), level, "request failed",
 		slog.Int("status", pe.Status), slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), slog.String("request_id", requestid.Get(r)),
+		slog.String("path", r.URL.Path), slog.String("request_id", httpx.RequestID(r)),
 		slog.String("error", pe.Error()))
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		code := cmp.Or(pe.Code, strings.ToLower(strings.ReplaceAll(http.StatusText(pe.Status), " ", "_")))
@@ -40,7 +39,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if pe.Detail != "" {
 			description += " " + pe.Detail
 		}
-		p.writeJSON(w, r, pe.Status, map[string]string{"error": code, "error_description": description})
+		p.writeJSON(w, pe.Status, map[string]string{"error": code, "error_description": description})
 		return
 	}
 	p.ui.RenderError(w, r, p.ui.Page(w, r), pe)
@@ -53,18 +52,11 @@ func redirect(w http.ResponseWriter, target string) {
 	w.WriteHeader(http.StatusFound)
 }
 
-// writeJSON writes v as a JSON response the browser must not cache.
-func (p *Proxy) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		p.log.ErrorContext(r.Context(), "encoding JSON response", "error", err)
-		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
-	}
-	h := w.Header()
-	pages.SetHeaders(h)
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+// writeJSON writes v as a JSON response the browser must not cache, with
+// the headers of the proxy's pages.
+func (p *Proxy) writeJSON(w http.ResponseWriter, status int, v any) {
+	pages.SetHeaders(w.Header())
+	httpx.WriteJSON(w, status, v)
 }
 
 // unauthorized answers a request that is not a browser navigation and has
@@ -84,7 +76,7 @@ func (p *Proxy) challenge(w http.ResponseWriter, r *http.Request, status int, co
 		v += `, error="` + code + `", error_description="` + description + `"`
 	}
 	w.Header().Set("WWW-Authenticate", v)
-	p.writeJSON(w, r, status, map[string]string{
+	p.writeJSON(w, status, map[string]string{
 		"error":             cmp.Or(code, "unauthorized"),
 		"error_description": description,
 	})

@@ -37,6 +37,8 @@ type testProvider struct {
 
 	// down makes discovery answer 503.
 	down atomic.Bool
+	// tokenRequestIDs are the X-Request-Id of each token request.
+	tokenRequestIDs []string
 	// discoveries counts discovery requests; tokenCalls counts token
 	// requests, refreshCalls those with a refresh token; jwksCalls,
 	// userinfoCalls and introspections count those requests.
@@ -269,6 +271,9 @@ func (tp *testProvider) clientAuthenticated(w http.ResponseWriter, r *http.Reque
 
 func (tp *testProvider) token(w http.ResponseWriter, r *http.Request) {
 	tp.tokenCalls.Add(1)
+	tp.mu.Lock()
+	tp.tokenRequestIDs = append(tp.tokenRequestIDs, r.Header.Get("X-Request-Id"))
+	tp.mu.Unlock()
 	if !tp.clientAuthenticated(w, r) {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/pages"
 	"github.com/gatehouse/gatehouse/proxy/canonical"
 	"github.com/gatehouse/gatehouse/proxy/policy"
@@ -52,6 +53,10 @@ type Proxy struct {
 	// settings a reload does not change; checkerMu serialises building it.
 	checkerMu sync.Mutex
 	checker   atomic.Pointer[tokenChecker]
+
+	// handler is serve in the shared middleware.
+	handler http.Handler
+	metrics *metrics
 }
 
 // compiled is what compile makes of the parts of a Config that Reload may
@@ -94,6 +99,11 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Provider.HTTPClient == nil {
 		cfg.Provider.HTTPClient = defaultProviderClient()
 	}
+	// The provider's logs of a sign-in then carry the request id of the
+	// proxy's.
+	providerClient := *cfg.Provider.HTTPClient
+	providerClient.Transport = httpx.PassRequestID(providerClient.Transport)
+	cfg.Provider.HTTPClient = &providerClient
 	if cfg.Cookie.Name == "" {
 		cfg.Cookie.Name = DefaultCookieName
 	}
@@ -125,6 +135,11 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	m := newMetrics(cfg.Metrics)
+	cfg.Sessions = m.countErrors(cfg.Sessions)
+	if cfg.Shared != nil {
+		cfg.Shared = m.countErrors(cfg.Shared).(Shared)
+	}
 	// A store that replicas share shares back-channel logouts too.
 	revocationsShared := cfg.Shared
 	if shared, ok := cfg.Sessions.(Shared); ok {
@@ -140,6 +155,7 @@ func New(cfg Config) (*Proxy, error) {
 		revoked:    newRevocations(cfg.Now, revocationsShared),
 		codecs:     cs,
 		cookieName: cfg.Cookie.Name,
+		metrics:    m,
 		discovery: &discovery{
 			cfg:         cfg.Provider,
 			redirectURL: strings.TrimSuffix(pub.String(), "/") + CallbackPath,
@@ -158,6 +174,7 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, err
 	}
 	p.state.Store(c)
+	p.handler = httpx.Middleware(http.HandlerFunc(p.serve), httpx.Options{Logger: cfg.Logger, AccessLog: cfg.AccessLog, Metrics: m.httpMetrics()})
 	return p, nil
 }
 
@@ -198,6 +215,7 @@ func (p *Proxy) compile(cfg *Config, prev *compiled) (*compiled, error) {
 		rt.headers = c.headers
 		compileForwarding(rt, rc, c.headers, &ps)
 		p.compileUpstream(rt, rc, pool, &ps)
+		rt.metrics = p.metrics.route(rt.name)
 		if rt.policy != nil {
 			c.claimNames = appendNew(c.claimNames, rt.policy.ClaimNames()...)
 		}
@@ -335,6 +353,8 @@ func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) (
 	msg := "access denied"
 	if d.Allowed {
 		level, msg = slog.LevelDebug, "access allowed"
+	} else {
+		p.metrics.denied(rt.name, d.Rule)
 	}
 	if p.log.Enabled(ctx, level) {
 		p.log.LogAttrs(ctx, level, msg,
@@ -347,6 +367,11 @@ func (p *Proxy) authorize(ctx context.Context, t *target, id *policy.Identity) (
 // ServeHTTP serves the proxy's own pages under /oauth2/ and forwards every
 // other request that its route admits to the route's upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.handler.ServeHTTP(w, r)
+}
+
+// serve is ServeHTTP inside the middleware.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	c := p.state.Load()
 	raw := requestPath(r)
 	t, err := c.resolve(r.Method, r.Host, raw)
@@ -359,6 +384,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := t.route
+	rec := httpx.RecordOf(r.Context())
+	rec.SetRoute(rt.name, rt.metrics)
 	if rt.proxy == nil {
 		p.fail(w, r, notFound("This address is only checked for an edge proxy (forward-auth); no application is served here."))
 		return
@@ -381,6 +408,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.unauthenticated(w, r, c, &t, err)
 			return
 		}
+		rec.SetUser(s.Subject)
 		if d, by := p.authorize(r.Context(), &t, &s.Identity); !d.Allowed {
 			p.forbidden(w, r, by, s, d, p.requestURL(r, &t))
 			return
@@ -444,12 +472,18 @@ func notFound(detail string) *pages.Error {
 }
 
 func (p *Proxy) serveReserved(w http.ResponseWriter, r *http.Request, c *compiled, clean string) {
+	httpx.RecordOf(r.Context()).SetRoute(p.metrics.reservedRoute(clean))
 	var err error
 	switch clean {
 	case startPath:
 		err = p.start(w, r, c)
 	case CallbackPath:
 		err = p.callback(w, r)
+		p.metrics.signIn(err)
+	case HealthPath:
+		err = p.healthz(w, r)
+	case ReadyPath:
+		err = p.readyz(w, r)
 	case signOutPath:
 		err = p.signOut(w, r, c)
 	case signedOutPath:

@@ -139,10 +139,14 @@ func (p *Proxy) renew(ctx context.Context, r *http.Request, s *session) (*sessio
 	if err != nil {
 		var transient *refreshError
 		if !errors.As(err, &transient) {
+			p.metrics.refreshed(refreshFailed)
 			p.revoke(ctx, s)
+		} else {
+			p.metrics.refreshed(refreshTransient)
 		}
 		return nil, err
 	}
+	p.metrics.refreshed(refreshRenewed)
 	if err := p.publishRenewal(ctx, renewed); err != nil {
 		return nil, &refreshError{err}
 	}

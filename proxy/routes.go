@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/proxy/canonical"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
@@ -36,6 +37,8 @@ type route struct {
 	// headers is the filter of the state the route belongs to, for
 	// rewrite to remove what clients must not send.
 	headers *headerFilter
+	// metrics count the route's requests; nil when metrics are off.
+	metrics *httpx.RouteMetrics
 }
 
 // skipRule is a compiled SkipRule.

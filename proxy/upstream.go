@@ -41,7 +41,7 @@ func (p *Proxy) compileUpstream(rt *route, rc Route, pool *upstreamPool, ps *pro
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		ModifyResponse: p.dropOwnSetCookies,
-		Transport:      tr,
+		Transport:      p.metrics.timed(rt.name, tr),
 		BufferPool:     pool.buffers,
 		ErrorHandler:   p.upstreamError,
 		ErrorLog:       pool.errorLog,

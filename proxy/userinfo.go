@@ -27,7 +27,7 @@ func (p *Proxy) userinfo(w http.ResponseWriter, r *http.Request, c *compiled) er
 	if groups == nil {
 		groups = []string{}
 	}
-	p.writeJSON(w, r, http.StatusOK, map[string]any{
+	p.writeJSON(w, http.StatusOK, map[string]any{
 		"sub":                s.Subject,
 		"email":              s.Email,
 		"preferred_username": s.PreferredUsername,

@@ -211,6 +211,11 @@ type Store interface {
 	// signing keys whose PublishUntil has passed.
 	GarbageCollect(ctx context.Context, now time.Time) (GCResult, error)
 
+	// Ping reports whether the backend can serve requests now, as cheaply
+	// as it can find out (a round trip to the database server); readiness
+	// probes call it.
+	Ping(ctx context.Context) error
+
 	// Close releases the backend's resources.
 	Close() error
 }

@@ -44,6 +44,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	for _, r := range c.Risks {
 		logger.Warn("risky setting: " + r.String())
 	}
+	obs := newObservability(c)
 	var servers []server
 	// Bind every address before serving anything, so a port clash fails the
 	// whole start instead of leaving half of gatehouse running.
@@ -76,9 +77,11 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		cfg.Metrics = obs.registerer()
 		if as, err = authserver.New(cfg); err != nil {
 			return fmt.Errorf("authserver: %w", err)
 		}
+		obs.readyWhen(as.ReadyChecks())
 		background = append(background, as.Maintain)
 		if err := listen("authserver", a.Listen, as); err != nil {
 			return err
@@ -94,9 +97,11 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		cfg.Metrics = obs.registerer()
 		if px, err = proxy.New(cfg); err != nil {
 			return fmt.Errorf("proxy: %w", err)
 		}
+		obs.readyWhen(px.ReadyChecks())
 		background = append(background, px.Maintain)
 		if err := listen("proxy", p.Listen, px); err != nil {
 			return err
@@ -106,6 +111,9 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 		if err := listen("demo upstream", d.Listen, demoapp.Handler()); err != nil {
 			return err
 		}
+	}
+	if err := obs.listen(listen, logger); err != nil {
+		return err
 	}
 	rl := newReloader(c, level, logger, as, px)
 	background = append(background, func(ctx context.Context) { rl.run(ctx, c.File.Reload.Watch, c.File.Reload.Interval) })

@@ -59,6 +59,7 @@ func (c *Config) AuthServer(store storage.Store, logger *slog.Logger) (authserve
 		LoginThrottle:     loginThrottle(a.LoginThrottle),
 		Pages:             c.pages,
 		Logger:            logger,
+		AccessLog:         c.File.Log.AccessLog(),
 	}, nil
 }
 
@@ -147,6 +148,7 @@ func (c *Config) Proxy(sessions *Sessions, logger *slog.Logger) (proxy.Config, e
 		cfg.Sessions, cfg.Shared = sessions.Store, sessions.Shared
 	}
 	cfg.Logger = logger
+	cfg.AccessLog = c.File.Log.AccessLog()
 	return cfg, err
 }
 

@@ -22,6 +22,7 @@ type File struct {
 	DemoUpstream *DemoUpstream `yaml:"demo_upstream"`
 	Pages        Pages         `yaml:"pages"`
 	Log          Log           `yaml:"log"`
+	Metrics      *Metrics      `yaml:"metrics"`
 	Reload       Reload        `yaml:"reload"`
 	// ShutdownTimeout is how long in-flight requests may finish after
 	// SIGTERM before their connections are closed.
@@ -73,6 +74,16 @@ func (t *Text) UnmarshalYAML(n *yaml.Node) error {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
 	Format string `yaml:"format"` // text (default) or json
+	Access *bool  `yaml:"access"` // one line per request; default true
+}
+
+// AccessLog reports whether to write the access log: unless switched off.
+func (l Log) AccessLog() bool { return l.Access == nil || *l.Access }
+
+// Metrics is the `metrics:` section: a listener of its own for Prometheus
+// (/metrics) and the process's health (/healthz, /readyz). Off when absent.
+type Metrics struct {
+	Listen string `yaml:"listen"`
 }
 
 // AuthServer is the `authserver:` section.

@@ -103,6 +103,10 @@ func (l *loader) applyDefaults(f *File) {
 	setDefault(&f.Log.Format, "text")
 	setDefault(&f.Reload.Interval, DefaultReloadInterval)
 	setDefault(&f.ShutdownTimeout, DefaultShutdownTimeout)
+	if f.Log.Access == nil {
+		on := true
+		f.Log.Access = &on
+	}
 	if a := f.AuthServer; a != nil {
 		setDefault(&a.Listen, DefaultAuthListen)
 		setDefault(&a.SigningAlgorithm, authserver.DefaultSigningAlgorithm)
@@ -208,6 +212,9 @@ func (l *loader) validate(f *File) {
 	}
 	if f.DemoUpstream != nil {
 		l.hostPort("demo_upstream.listen", f.DemoUpstream.Listen)
+	}
+	if f.Metrics != nil {
+		l.validateMetrics(f)
 	}
 	if f.AuthServer != nil && f.Proxy != nil {
 		l.matchProxyToClient(f.AuthServer, f.Proxy)
@@ -558,6 +565,31 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (l *loader) validateMetrics(f *File) {
+	addr := f.Metrics.Listen
+	if addr == "" {
+		l.addf("metrics.listen", "is required: the address to serve /metrics on, e.g. 127.0.0.1:9100; remove metrics: to turn metrics off")
+		return
+	}
+	l.hostPort("metrics.listen", addr)
+	type listener struct{ field, addr string }
+	var others []listener
+	if a := f.AuthServer; a != nil {
+		others = append(others, listener{"authserver.listen", a.Listen})
+	}
+	if p := f.Proxy; p != nil {
+		others = append(others, listener{"proxy.listen", p.Listen})
+	}
+	if d := f.DemoUpstream; d != nil {
+		others = append(others, listener{"demo_upstream.listen", d.Listen})
+	}
+	for _, o := range others {
+		if o.addr == addr {
+			l.addf("metrics.listen", "%q is also %s; give metrics an address of its own", addr, o.field)
+		}
+	}
 }
 
 func (l *loader) hostPort(field, addr string) {

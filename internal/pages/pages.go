@@ -16,8 +16,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/i18n"
-	"github.com/gatehouse/gatehouse/internal/requestid"
 )
 
 // Names of the page templates. Each is rendered inside layout.html; a file
@@ -129,7 +129,7 @@ func (s *Set) Page(w http.ResponseWriter, r *http.Request, hints ...string) Page
 		Product:   s.opts.Theme.ProductName.In(loc.Lang()),
 		LogoURL:   s.logoURL,
 		Style:     s.style,
-		RequestID: requestid.Get(r),
+		RequestID: httpx.RequestID(r),
 	}
 	if p.Product == "" {
 		p.Product = "gatehouse"

@@ -213,3 +213,15 @@ func testSharedWrites(t *testing.T, a, b storage.Store) {
 	_, err = a.GetConsent(ctx, "alice", "web", t0)
 	checkErr(t, "GetConsent on a after b collected it", err, storage.ErrNotFound)
 }
+
+// testPing checks that an open store answers Ping and a closed one does
+// not: readiness probes rely on both.
+func testPing(t *testing.T, s storage.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping on an open store: %v, want nil", err)
+	}
+	must(t, "Close", s.Close())
+	if err := s.Ping(t.Context()); err == nil {
+		t.Fatal("Ping on a closed store: nil, want an error")
+	}
+}

@@ -50,6 +50,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"FamilyRevoked", testFamilyRevoked},
 		{"DeleteAccessToken", testDeleteAccessToken},
 		{"ClaimOnce", testClaimOnce},
+		{"Ping", testPing},
 		{"ConcurrentOnceClaims", func(t *testing.T, s storage.Store) { testConcurrentOnceClaims(t, s, s) }},
 		{"ConcurrentClaims", func(t *testing.T, s storage.Store) { testConcurrentClaims(t, s, s) }},
 		{"ConcurrentRotations", func(t *testing.T, s storage.Store) { testConcurrentRotations(t, s, s) }},

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ var _ storage.Store = (*Store)(nil)
 // backends agree on when a row expires.
 type Store struct {
 	mu       sync.Mutex
+	closed   bool
 	codes    map[string]storedCode
 	refresh  map[string]storage.RefreshToken
 	access   map[string]storage.AccessToken
@@ -362,5 +364,20 @@ func deleteDead[K comparable, V any](m map[K]V, now time.Time, expiresAt func(V)
 	return n
 }
 
-// Close implements storage.Store; it has nothing to release.
-func (s *Store) Close() error { return nil }
+// Close marks the store closed, for Ping; its data stays readable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// Ping fails only once the store is closed: it is in the process.
+func (s *Store) Ping(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("memory store: closed")
+	}
+	return nil
+}

@@ -91,6 +91,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// Ping checks that the database answers, through the pool that writes.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("the %s database does not answer: %w", s.d.name, err)
+	}
+	return nil
+}
+
 // Close releases the connections.
 func (s *Store) Close() error {
 	err := s.db.Close()

@@ -1,4 +1,4 @@
-package requestid
+package httpx
 
 import (
 	"net/http/httptest"
@@ -9,7 +9,7 @@ import (
 
 var generated = regexp.MustCompile(`^[0-9a-f]{24}$`)
 
-func TestGet(t *testing.T) {
+func TestRequestID(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		header []string // values of X-Request-Id; nil sends none
@@ -42,9 +42,9 @@ func TestGet(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
 			for _, v := range tc.header {
-				r.Header.Add(Header, v)
+				r.Header.Add(RequestIDHeader, v)
 			}
-			id := Get(r)
+			id := RequestID(r)
 			if tc.keep {
 				if id != tc.header[0] {
 					t.Fatalf("got %q, want the edge proxy's %q", id, tc.header[0])
@@ -53,26 +53,26 @@ func TestGet(t *testing.T) {
 				t.Fatalf("got %q, want 24 lower-case hex characters in place of %q", id, tc.header)
 			}
 			for i := 0; i < 3; i++ {
-				if again := Get(r); again != id {
+				if again := RequestID(r); again != id {
 					t.Fatalf("call %d: got %q, want the same id %q for the same request", i+2, again, id)
 				}
 			}
-			if got := r.Header.Get(Header); got != id {
+			if got := r.Header.Get(RequestIDHeader); got != id {
 				t.Errorf("request header: got %q, want %q so that upstreams and logs see the same id", got, id)
 			}
-			if n := len(r.Header.Values(Header)); !tc.keep && n != 1 {
+			if n := len(r.Header.Values(RequestIDHeader)); !tc.keep && n != 1 {
 				t.Errorf("request has %d X-Request-Id values, want only the new one", n)
 			}
 		})
 	}
 }
 
-// TestGetGeneratesDistinctIDs checks that new ids are random rather than
+// TestRequestIDGeneratesDistinctIDs checks that new ids are random rather than
 // fixed or counted from a known start.
-func TestGetGeneratesDistinctIDs(t *testing.T) {
+func TestRequestIDGeneratesDistinctIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
-		id := Get(httptest.NewRequest("GET", "/", nil))
+		id := RequestID(httptest.NewRequest("GET", "/", nil))
 		if seen[id] {
 			t.Fatalf("id %q generated twice in %d requests", id, i+1)
 		}

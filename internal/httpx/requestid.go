@@ -1,6 +1,4 @@
-// Package requestid names each request, so that what a person sees on an
-// error page can be found in the logs.
-package requestid
+package httpx
 
 import (
 	"crypto/rand"
@@ -8,20 +6,24 @@ import (
 	"net/http"
 )
 
-// Header carries the id, from an edge proxy in front and to upstreams.
-const Header = "X-Request-Id"
+// RequestIDHeader carries a request's id, from an edge proxy in front and
+// to upstreams, and back to the client on the response, so that what a
+// person sees on an error page can be found in the logs.
+const RequestIDHeader = "X-Request-Id"
 
-// Get returns r's id: the one an edge proxy sent in X-Request-Id when it
+// RequestID returns r's id: the one an edge proxy sent in X-Request-Id when it
 // is short and printable, or a new random one, which is then recorded on r
 // so that later calls agree.
-func Get(r *http.Request) string {
-	if id := r.Header.Get(Header); valid(id) {
+func RequestID(r *http.Request) string {
+	if id := r.Header.Get(RequestIDHeader); valid(id) {
 		return id
 	}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	r.Header.Set(Header, id)
+	var h [24]byte // encoded here, so the id costs one allocation
+	hex.Encode(h[:], b[:])
+	id := string(h[:])
+	r.Header.Set(RequestIDHeader, id)
 	return id
 }
 
