@@ -25,7 +25,7 @@ func TestCommands(t *testing.T) {
 		{name: "healthcheck without config", args: []string{"healthcheck", "--ready"}, wantErr: "healthcheck needs --config FILE"},
 		{name: "check example", args: []string{"check", "--config", "../../config.example.yaml"}, wantStdout: "is valid"},
 		{name: "check redacts", args: []string{"check", "--config", "../../config.example.yaml"}, wantStdout: "    client_secret: REDACTED\n"},
-		{name: "check warns of the demo secrets", args: []string{"check", "--config", "../../config.example.yaml"}, wantStdout: ".yaml:251: proxy.cookie.secrets[0]: has about"},
+		{name: "check warns of the demo secrets", args: []string{"check", "--config", "../../config.example.yaml"}, wantStdout: ": proxy.cookie.secrets[0]: has about"},
 		{name: "check missing file", args: []string{"check", "--config", "nope.yaml"}, wantErr: "nope.yaml"},
 		{name: "serve without config", args: []string{"serve"}, wantErr: "serve needs --config FILE"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantErr: `unknown command "frobnicate"`},
