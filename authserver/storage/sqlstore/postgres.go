@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"regexp"
+	"strconv"
+	"strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/lib/pq"
 )
 
 // familyLockClass is the first key of the token family advisory locks.
@@ -17,17 +19,27 @@ const familyLockClass = "1734880628" // the bytes "gh-t" as a big-endian int32
 const postgresConns = 10
 
 func openPostgres(ctx context.Context, cfg Config) (*Store, error) {
-	pcfg, err := pgx.ParseConfig(cfg.DSN)
+	pcfg, err := pq.NewConfig(cfg.DSN)
 	if err != nil {
-		// pgx redacts the password from the DSN it quotes.
-		return nil, fmt.Errorf("sqlstore: postgres DSN: %w; write it as postgres://USER@HOST:5432/DATABASE?sslmode=verify-full "+
-			"or as key=value pairs (host=HOST user=USER dbname=DATABASE)", err)
+		return nil, fmt.Errorf("sqlstore: postgres DSN: %s; write it as postgres://USER@HOST:5432/DATABASE?sslmode=verify-full "+
+			"or as key=value pairs (host=HOST user=USER dbname=DATABASE)", redactDSNError(cfg.DSN, err))
+	}
+	if pcfg.SSLMode == "" {
+		// lib/pq alone defaults to require; prefer is libpq's default, and
+		// the one gatehouse has always used.
+		pcfg.SSLMode = pq.SSLModePrefer
 	}
 	schema := cfg.Schema
 	if schema != "" {
-		pcfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+		// lib/pq sends Runtime entries as run-time parameters at startup,
+		// so every pooled connection starts in the schema.
+		pcfg.Runtime["search_path"] = pq.QuoteIdentifier(schema)
 	}
-	db := stdlib.OpenDB(*pcfg)
+	connector, err := pq.NewConnectorConfig(pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: postgres DSN: %w", err)
+	}
+	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(postgresConns)
 	db.SetMaxIdleConns(postgresConns)
 	if err := db.PingContext(ctx); err != nil {
@@ -76,8 +88,55 @@ func lockPostgresMigrations(ctx context.Context, tx *sql.Tx, schema string) erro
 	if exists {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA "+pq.QuoteIdentifier(schema)); err != nil {
 		return fmt.Errorf("create schema %q: %w", schema, err)
 	}
 	return nil
+}
+
+// quotedText matches a Go-quoted string in an error message: how lib/pq
+// and net/url quote the parts of a DSN they could not parse.
+var quotedText = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// urlPasswords match where a URL DSN may hold a password: its user
+// information (up to the last @, user name and all, since a malformed URL
+// may be split anywhere in it) and its password query parameter.
+var urlPasswords = []*regexp.Regexp{
+	regexp.MustCompile(`^[^:]*://(.*)@`),
+	regexp.MustCompile(`\?(?:.*&)?password=([^&#]*)`),
+}
+
+// kvPasswords matches a key=value DSN's password, quoted or running up to
+// the next key: an unquoted password with a space in it is split, and its
+// tail quoted as a key.
+var kvPasswords = []*regexp.Regexp{
+	regexp.MustCompile(`\bpassword\s*=\s*('(?:[^'\\]|\\.)*'?|.*?)(?:\s+\w+\s*=|$)`),
+}
+
+// redactDSNError returns err's message with every quoted string that
+// overlaps one of the DSN's passwords replaced: a DSN that does not parse
+// may be quoted in part or whole.
+func redactDSNError(dsn string, err error) string {
+	res := kvPasswords
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		res = urlPasswords
+	}
+	var secrets []string
+	for _, re := range res {
+		if m := re.FindStringSubmatch(dsn); m != nil && m[1] != "" {
+			secrets = append(secrets, m[1])
+		}
+	}
+	return quotedText.ReplaceAllStringFunc(err.Error(), func(q string) string {
+		s, uerr := strconv.Unquote(q)
+		if uerr != nil {
+			s = q[1 : len(q)-1]
+		}
+		for _, secret := range secrets {
+			if s != "" && (strings.Contains(s, secret) || strings.Contains(secret, s)) {
+				return `"[redacted]"`
+			}
+		}
+		return q
+	})
 }

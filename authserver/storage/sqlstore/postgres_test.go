@@ -1,13 +1,13 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/lib/pq"
 
 	"github.com/gatehouse/gatehouse/authserver/storage"
 	"github.com/gatehouse/gatehouse/authserver/storage/conformance"
@@ -96,13 +96,13 @@ func TestPostgresSchemaIsolation(t *testing.T) {
 func TestPostgresExistingSchema(t *testing.T) {
 	dsn := sqltest.PostgresDSN(t)
 	schema := sqltest.FreshSchema(t, dsn)
-	cfg, err := pgx.ParseConfig(dsn)
+	connector, err := pq.NewConnector(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := stdlib.OpenDB(*cfg)
+	db := sql.OpenDB(connector)
 	defer db.Close()
-	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	if _, err := db.ExecContext(t.Context(), "CREATE SCHEMA "+pq.QuoteIdentifier(schema)); err != nil {
 		t.Fatal(err)
 	}
 	s := openPostgresT(t, dsn, schema)

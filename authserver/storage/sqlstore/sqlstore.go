@@ -19,8 +19,8 @@ type Config struct {
 	Driver string
 	// DSN is, for sqlite, the path of the database file (created, readable
 	// by its owner only, when missing; its directory must exist); for
-	// postgres, a connection URL or key=value string as pgx accepts, e.g.
-	// postgres://gatehouse@db:5432/gatehouse?sslmode=verify-full.
+	// postgres, a connection URL or key=value string as libpq (and lib/pq)
+	// accepts, e.g. postgres://gatehouse@db:5432/gatehouse?sslmode=verify-full.
 	DSN string
 	// Schema is, for postgres only, the schema that holds the tables; it is
 	// created when missing. Empty means the connection's search_path (usually

@@ -5,12 +5,12 @@ package sqltest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/lib/pq"
 )
 
 // DSNEnv names the environment variable with the test database's DSN.
@@ -33,16 +33,16 @@ func FreshSchema(t testing.TB, dsn string) string {
 	t.Helper()
 	schema := "gatehouse_test_" + rand.Text()[:12]
 	t.Cleanup(func() {
-		cfg, err := pgx.ParseConfig(dsn)
+		connector, err := pq.NewConnector(dsn)
 		if err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 			return
 		}
-		db := stdlib.OpenDB(*cfg)
+		db := sql.OpenDB(connector)
 		defer db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pq.QuoteIdentifier(schema)+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
