@@ -21,8 +21,8 @@ func TestLinksNoDriver(t *testing.T) {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
 	}
 	forbidden := []string{
-		"modernc.org/sqlite", "github.com/mattn/go-sqlite3", "github.com/jackc/pgx", "github.com/lib/pq",
-		"github.com/redis/go-redis", "github.com/gatehouse/gatehouse/authserver/storage/sqlstore",
+		"modernc.org/sqlite", "github.com/lib/pq", "github.com/gomodule/redigo",
+		"github.com/gatehouse/gatehouse/authserver/storage/sqlstore",
 		"github.com/gatehouse/gatehouse/authserver/storage/memory", "github.com/gatehouse/gatehouse/proxy/redisstore",
 		"github.com/gatehouse/gatehouse/proxy/memstore",
 	}
