@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/logsink"
 	"github.com/gatehouse/gatehouse/proxy/policy"
 )
 
@@ -136,17 +137,19 @@ func BenchmarkProxy(b *testing.B) {
 }
 
 // observe turns on what production runs with: metrics, and the access log
-// written unbuffered to a file, one write(2) per request as to stderr.
+// written to a file through the logsink `gatehouse serve` puts in front of
+// stderr.
 func observe(b *testing.B) func(*Config) {
 	f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { f.Close() })
+	sink := logsink.New(f)
+	b.Cleanup(func() { sink.Close(); f.Close() })
 	return func(c *Config) {
 		c.Metrics = prometheus.NewRegistry()
 		c.AccessLog = true
-		c.Logger = slog.New(slog.NewTextHandler(f, nil)).With("server", "proxy")
+		c.Logger = slog.New(slog.NewTextHandler(sink, nil)).With("server", "proxy")
 	}
 }
 

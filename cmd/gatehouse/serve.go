@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/backend"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demoapp"
+	"github.com/gatehouse/gatehouse/internal/logsink"
 	"github.com/gatehouse/gatehouse/proxy"
 )
 
@@ -37,7 +38,11 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 	}
 	level := new(slog.LevelVar) // a reload may change it
 	level.Set(c.LogLevel())
-	logger := c.LoggerAt(stderr, level)
+	// Lines gather while one batch is written, so requests don't each
+	// wait for a write(2); Close, run last, writes out the rest.
+	out := logsink.New(stderr)
+	defer out.Close()
+	logger := c.LoggerAt(out, level)
 	for _, w := range c.Warnings {
 		logger.Warn(w)
 	}
